@@ -9,7 +9,21 @@
     'external_dependencies': {
         'python': ['requests', 'phonenumbers', 'cryptography', 'twilio', 'plivo', 'vonage'],
     },
-    'data': [],
+    'data': [
+        'security/comm_security.xml',
+        'security/ir.model.access.csv',
+        'views/comm_provider_views.xml',
+        'views/res_config_settings_views.xml',
+        'views/comm_menus.xml',
+    ],
+    'demo': [
+        'data/comm_demo.xml',
+    ],
+    'assets': {
+        'web.assets_tests': [
+            'comm_gateway/static/tests/tours/**/*',
+        ],
+    },
     'installable': True,
     'application': False,
 }

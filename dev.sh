@@ -76,7 +76,8 @@ venv() {
     # setuptools<70 still provides pkg_resources, which several of Odoo's pinned sdists import at
     # build time; --no-build-isolation makes those builds use it instead of a fresh setuptools.
     "$VENV/bin/pip" install -q --upgrade pip "setuptools<70" wheel
-    "$VENV/bin/pip" install -q --no-build-isolation -r "$reqs" -r "$HERE/requirements.txt" 2>&1 | grep -v "is ignored: it is neither" >&2 || true
+    "$VENV/bin/pip" install -q --no-build-isolation -r "$reqs" -r "$HERE/requirements.txt" \
+        2> >(grep -v "is ignored: it is neither" >&2)  # drop pip's find-links noise, keep its exit code
     echo "$stamp" > "$VENV/.stamp"
 }
 
@@ -171,7 +172,8 @@ cmd_test() {
     setup
     trap pg_stop EXIT
     # websocket-client: without it Odoo silently skips every tour (and counts it as passed).
-    local port="${ODOO_HTTP_PORT:-8069}" db="${ODOO_DB}_test" log="$STATE/test.log"
+    local port="${ODOO_HTTP_PORT:-8069}" db="${ODOO_DB}_test" log
+    log="$STATE/test-$db.log"
     port_free "$port" || { port="$(free_port)"; say "port ${ODOO_HTTP_PORT:-8069} busy, tests serve on $port"; }
     odoo_args "$port"
     psql_q "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1
@@ -179,12 +181,12 @@ cmd_test() {
     say "installing comm_gateway with tests in a fresh database $db (log: $log)"
     set +e
     # shellcheck disable=SC2086
-    "$VENV/bin/python" "$HERE/tools/odoo_test_runner.py" "$STATE/test-result.json" \
+    "$VENV/bin/python" "$HERE/scripts/odoo_test_runner.py" "$STATE/test-result-$db.json" \
         "$ODOO_SRC/odoo-bin" "${ODOO_ARGV[@]}" -d "$db" -i comm_gateway --test-enable \
         --test-tags="${TEST_TAGS:-/comm_gateway}" --stop-after-init --log-level=test \
-        ${ODOO_ARGS:-} 2>&1 | tee "$log" | "$VENV/bin/python" "$HERE/tools/odoo_test_runner.py" --filter
+        ${ODOO_ARGS:-} 2>&1 | tee "$log" | "$VENV/bin/python" "$HERE/scripts/odoo_test_runner.py" --filter
     set -e
-    "$VENV/bin/python" "$HERE/tools/odoo_test_runner.py" --summary "$STATE/test-result.json" "$log"
+    "$VENV/bin/python" "$HERE/scripts/odoo_test_runner.py" --summary "$STATE/test-result-$db.json" "$log"
 }
 
 cmd_shell() {

@@ -1,0 +1,268 @@
+import logging
+import secrets
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ..providers import ProviderError, get_adapter_class
+from ..tools import crypto
+from .fields_secret import MASK, Secret
+
+_logger = logging.getLogger(__name__)
+
+# Which of our webhook URLs each provider must be configured with.
+WEBHOOK_PURPOSES = {
+    'twilio': ('inbound', 'status', 'voice', 'voice_status'),
+    'plivo': ('inbound', 'status', 'voice', 'voice_status'),
+    'vonage': ('inbound', 'status', 'voice', 'voice_status'),
+    'meta': ('inbound',),
+    'sandbox': ('inbound', 'status', 'voice_status'),
+}
+# comm.provider field -> adapter credential key, per code (the field is '<code>_<key>').
+CREDENTIAL_KEYS = {
+    'twilio': ('account_sid', 'auth_token', 'messaging_service_sid'),
+    'plivo': ('auth_id', 'auth_token'),
+    'vonage': ('api_key', 'api_secret', 'signature_secret', 'signature_method', 'application_id',
+               'private_key'),
+    'meta': ('access_token', 'app_secret', 'verify_token', 'phone_number_id', 'business_account_id'),
+    'sandbox': ('secret',),
+}
+PUBLIC_BASE_URL_PARAM = 'comm_gateway.public_base_url'
+
+
+class CommProvider(models.Model):
+    _name = 'comm.provider'
+    _description = 'Communication Provider Account'
+    _order = 'sequence, id'
+
+    name = fields.Char(required=True, translate=False)
+    sequence = fields.Integer(default=10)
+    code = fields.Selection(
+        [('sandbox', 'Sandbox (built-in simulator)'), ('twilio', 'Twilio'), ('plivo', 'Plivo'),
+         ('vonage', 'Vonage (Nexmo)'), ('meta', 'Meta WhatsApp Cloud API')],
+        string='Provider', required=True, default='sandbox')
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one('res.company', required=True, default=lambda self: self.env.company,
+                                 index=True)
+    channel_sms = fields.Boolean('SMS / MMS', default=True)
+    channel_whatsapp = fields.Boolean('WhatsApp')
+    channel_voice = fields.Boolean('Voice')
+
+    # Sender identity
+    sms_from = fields.Char('SMS sender', help='Number (E.164) or alphanumeric sender id used for SMS.')
+    whatsapp_from = fields.Char('WhatsApp sender', help='WhatsApp-enabled number (E.164).')
+    voice_from = fields.Char('Caller id', help='Number (E.164) shown to the people you call.')
+    voice_forward_number = fields.Char(
+        'Forward inbound calls to', help='Number (E.164) that takes inbound calls when the caller '
+        'has no salesperson with a phone.')
+
+    # Twilio
+    twilio_account_sid = fields.Char('Account SID', groups='base.group_system')
+    twilio_auth_token = Secret('Twilio Auth Token', groups='base.group_system', copy=False)
+    twilio_messaging_service_sid = fields.Char('Messaging Service SID', groups='base.group_system')
+    # Plivo
+    plivo_auth_id = fields.Char('Auth ID', groups='base.group_system')
+    plivo_auth_token = Secret('Plivo Auth Token', groups='base.group_system', copy=False)
+    # Vonage
+    vonage_api_key = fields.Char('API key', groups='base.group_system')
+    vonage_api_secret = Secret('API secret', groups='base.group_system', copy=False)
+    vonage_signature_secret = Secret('Signature secret', groups='base.group_system', copy=False)
+    vonage_signature_method = fields.Selection(
+        [('md5hash', 'MD5 hash'), ('md5', 'MD5 HMAC'), ('sha1', 'SHA1 HMAC'), ('sha256', 'SHA-256 HMAC'),
+         ('sha512', 'SHA-512 HMAC')], string='Signature method', default='md5hash',
+        groups='base.group_system')
+    vonage_application_id = fields.Char('Application ID', groups='base.group_system')
+    vonage_private_key = Secret('Application private key', groups='base.group_system', copy=False,
+                                help='PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----").')
+    # Meta WhatsApp Cloud API
+    meta_access_token = Secret('Access token', groups='base.group_system', copy=False)
+    meta_app_secret = Secret('App secret', groups='base.group_system', copy=False)
+    meta_verify_token = Secret('Webhook verify token', groups='base.group_system', copy=False)
+    meta_phone_number_id = fields.Char('Phone number ID', groups='base.group_system')
+    meta_business_account_id = fields.Char('WhatsApp Business Account ID', groups='base.group_system')
+    meta_api_version = fields.Char('Graph API version', default='v21.0', groups='base.group_system')
+    # Sandbox
+    sandbox_secret = Secret('Sandbox signing secret', groups='base.group_system', copy=False)
+    sandbox_mode = fields.Selection(
+        [('normal', 'Working'), ('outage', 'Outage (every call fails, retryable)')],
+        string='Sandbox behaviour', default='normal')
+
+    api_base_url = fields.Char(
+        'API base URL', groups='base.group_system',
+        help='Leave empty for the provider\'s default; set for a regional endpoint or a test server.')
+    timeout = fields.Float('HTTP timeout (s)', default=15.0)
+
+    # Connection test
+    state = fields.Selection([('untested', 'Not tested'), ('connected', 'Connected'), ('error', 'Error')],
+                             default='untested', required=True, readonly=True, copy=False)
+    last_test_message = fields.Char(readonly=True, copy=False)
+    last_test_date = fields.Datetime(readonly=True, copy=False)
+
+    # Webhooks
+    webhook_token = fields.Char(
+        readonly=True, copy=False, index=True, groups='base.group_system',
+        default=lambda self: secrets.token_urlsafe(24))
+    webhook_url_inbound = fields.Char('Inbound messages URL', compute='_compute_webhook_urls')
+    webhook_url_status = fields.Char('Status callback URL', compute='_compute_webhook_urls')
+    webhook_url_voice = fields.Char('Voice answer URL', compute='_compute_webhook_urls')
+    webhook_url_voice_status = fields.Char('Call events URL', compute='_compute_webhook_urls')
+
+    _sql_constraints = [
+        ('webhook_token_unique', 'unique(webhook_token)', 'The webhook token must be unique.'),
+    ]
+
+    # ------------------------------------------------------------------------------------------
+    # Compute / CRUD
+    # ------------------------------------------------------------------------------------------
+
+    @api.depends('code', 'webhook_token')
+    def _compute_webhook_urls(self):
+        base = self._public_base_url()
+        for provider in self:
+            token = provider.sudo().webhook_token
+            purposes = WEBHOOK_PURPOSES.get(provider.code, ())
+            for purpose in ('inbound', 'status', 'voice', 'voice_status'):
+                url = f'{base}/comm/webhook/{token}/{purpose}' if token and purpose in purposes else False
+                provider[f'webhook_url_{purpose}'] = url
+
+    def _public_base_url(self):
+        params = self.env['ir.config_parameter'].sudo()
+        base = params.get_param(PUBLIC_BASE_URL_PARAM) or params.get_param('web.base.url') or ''
+        return base.rstrip('/')
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._drop_masks(vals)
+            if vals.get('code', 'sandbox') == 'sandbox' and not vals.get('sandbox_secret'):
+                vals['sandbox_secret'] = secrets.token_urlsafe(32)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._drop_masks(vals)
+        if any(key.startswith(tuple(f'{code}_' for code in CREDENTIAL_KEYS)) for key in vals):
+            vals.setdefault('state', 'untested')
+        return super().write(vals)
+
+    def _drop_masks(self, vals):
+        """The UI shows secrets as MASK; writing MASK back must not overwrite the secret."""
+        for fname in self._secret_fields():
+            if vals.get(fname) == MASK:
+                del vals[fname]
+
+    @api.model
+    def _secret_fields(self):
+        return [name for name, field in self._fields.items() if isinstance(field, Secret)]
+
+    # ------------------------------------------------------------------------------------------
+    # Bridge to the adapters
+    # ------------------------------------------------------------------------------------------
+
+    def _get_secret(self, fname):
+        """The decrypted value of secret field ``fname`` ('' when unset). Server-side use only."""
+        self.ensure_one()
+        return crypto.decrypt(self.sudo()[fname] or '')
+
+    def _get_credentials(self):
+        self.ensure_one()
+        provider = self.sudo()
+        credentials = {}
+        for key in CREDENTIAL_KEYS[self.code]:
+            fname = f'{self.code}_{key}'
+            if isinstance(self._fields[fname], Secret):
+                credentials[key] = self._get_secret(fname)
+            else:
+                credentials[key] = provider[fname] or ''
+        return credentials
+
+    def _get_adapter(self):
+        """The adapter for this account: the only way models talk to a provider."""
+        self.ensure_one()
+        options = {
+            'sms_from': self.sms_from or '',
+            'whatsapp_from': self.whatsapp_from or '',
+            'voice_from': self.voice_from or '',
+            'api_version': self.sudo().meta_api_version or 'v21.0',
+            'mode': self.sandbox_mode or 'normal',
+            'region': self.company_id.country_id.code or None,
+        }
+        try:
+            credentials = self._get_credentials()
+        except crypto.SecretError as exc:
+            raise UserError(str(exc)) from None
+        return get_adapter_class(self.code)(
+            credentials, base_url=self.sudo().api_base_url or None, timeout=self.timeout or 15.0,
+            options=options)
+
+    # ------------------------------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------------------------------
+
+    def action_test_connection(self):
+        self.ensure_one()
+        try:
+            info = self._get_adapter().check_credentials()
+        except (ProviderError, UserError) as exc:
+            message = self._describe_connection_error(exc)
+            self.write({'state': 'error', 'last_test_message': message,
+                        'last_test_date': fields.Datetime.now()})
+            _logger.info('comm.provider %s (%s): connection test failed (%s)', self.id, self.code,
+                         getattr(exc, 'code', None))
+            return self._notify(_('Connection failed'), message, 'danger')
+        message = _('Connected to %(name)s.', name=info.name)
+        self.write({'state': 'connected', 'last_test_message': message,
+                    'last_test_date': fields.Datetime.now()})
+        return self._notify(_('Connection works'), message, 'success')
+
+    def _describe_connection_error(self, exc):
+        if isinstance(exc, UserError):
+            return str(exc.args[0])
+        if exc.code in ('timeout', 'network'):
+            return _('%(provider)s cannot be reached: network unreachable or timed out. Check the '
+                     'server\'s internet access and the API base URL.', provider=self._code_label())
+        if exc.failure_type == 'sms_acc' or exc.http_status in (401, 403):
+            return _('Wrong credentials: %(provider)s refused them (%(detail)s).',
+                     provider=self._code_label(), detail=exc.message)
+        return _('%(provider)s answered with an error: %(detail)s', provider=self._code_label(),
+                 detail=exc.message)
+
+    def _code_label(self):
+        return dict(self._fields['code']._description_selection(self.env)).get(self.code, self.code)
+
+    def _notify(self, title, message, kind):
+        return {
+            'type': 'ir.actions.client', 'tag': 'display_notification',
+            'params': {'title': title, 'message': message, 'type': kind, 'sticky': kind == 'danger',
+                       'next': {'type': 'ir.actions.act_window_close'}},
+        }
+
+    def action_regenerate_webhook_token(self):
+        for provider in self:
+            provider.sudo().webhook_token = secrets.token_urlsafe(24)
+
+    @api.model
+    def action_rotate_secrets(self):
+        """Re-encrypt every stored secret with the newest configured key."""
+        if not self.env.is_system():
+            raise UserError(_('Only administrators can rotate the encryption of secrets.'))
+        fnames = self._secret_fields()
+        self.flush_model(fnames)
+        self.env.cr.execute(SQL('SELECT id, %s FROM comm_provider',
+                                SQL(', ').join(SQL.identifier(f) for f in fnames)))
+        rotated = 0
+        for row in self.env.cr.fetchall():
+            updates = {f: crypto.rotate(value) for f, value in zip(fnames, row[1:]) if value}
+            if updates:
+                self.env.cr.execute(SQL('UPDATE comm_provider SET %s WHERE id = %s', SQL(', ').join(
+                    SQL('%s = %s', SQL.identifier(f), v) for f, v in updates.items()), row[0]))
+                rotated += len(updates)
+        self.invalidate_model(fnames)
+        _logger.info('comm.provider: re-encrypted %s secrets with the newest key', rotated)
+        return rotated
+
+    @api.model
+    def _find_by_webhook_token(self, token):
+        if not token or len(token) > 64:
+            return self.browse()
+        return self.sudo().with_context(active_test=True).search([('webhook_token', '=', token)], limit=1)

@@ -1,0 +1,471 @@
+"""The one interface every provider adapter implements, and what they share.
+
+Nothing here imports the ORM: an adapter is built from plain credentials, an optional base URL
+and an optional ``requests.Session``, so it can be exercised against a local fake provider.
+
+Vocabulary
+----------
+* :class:`Outbound` / :class:`SendResult` — a message to send and what the provider answered.
+* :class:`CallRequest` / :class:`CallResult` — a call to start (click-to-call bridges the agent
+  to the customer) and what the provider answered.
+* :class:`WebhookRequest` — an incoming HTTP request exactly as received (method, the public URL
+  the provider signed, headers, form fields in order, raw body).
+* :class:`InboundMessage`, :class:`StatusUpdate`, :class:`CallEvent` — the normalized events a
+  webhook carries.
+* :class:`ProviderError` — the one exception adapters raise, with the provider's code, a human
+  message, whether retrying may help, and the Odoo ``sms.sms`` failure type it maps to.
+"""
+import dataclasses
+import hashlib
+import hmac
+import json
+import logging
+import time
+from urllib.parse import parse_qsl
+
+import phonenumbers
+import requests
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 15.0
+
+# Normalized message states, ranked: a status never moves a message backwards in this order.
+# failed / undelivered / canceled are terminal; a later genuine delivered/read may still win.
+MESSAGE_STATES = ('queued', 'sent', 'delivered', 'read', 'failed', 'undelivered', 'canceled', 'received')
+STATE_RANK = {'queued': 0, 'sent': 1, 'delivered': 2, 'read': 3}
+
+# Normalized call states.
+CALL_STATES = ('initiated', 'ringing', 'in_progress', 'completed', 'busy', 'no_answer', 'failed', 'canceled')
+CALL_FINAL_STATES = frozenset({'completed', 'busy', 'no_answer', 'failed', 'canceled'})
+
+
+# ------------------------------------------------------------------------------------------------
+# Errors
+# ------------------------------------------------------------------------------------------------
+
+class ProviderError(Exception):
+    """The one exception adapters raise.
+
+    :param message: human message, safe to show to a user (never a secret)
+    :param code: the provider's own error code as a string ('21211', '131047', 'timeout'…)
+    :param retryable: whether trying again later may succeed (429, 5xx, timeouts, throttling)
+    :param retry_after: seconds the provider asked us to wait (Retry-After), if any
+    :param http_status: HTTP status of the provider's answer, if any
+    :param failure_type: matching ``sms.sms.failure_type`` ('sms_number_format', 'sms_acc'…)
+    """
+
+    def __init__(self, message, code=None, retryable=False, retry_after=None, http_status=None,
+                 failure_type='unknown'):
+        super().__init__(message)
+        self.message = message
+        self.code = None if code is None else str(code)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.http_status = http_status
+        self.failure_type = failure_type
+
+    def __repr__(self):
+        return (f'ProviderError({self.message!r}, code={self.code!r}, retryable={self.retryable}, '
+                f'http_status={self.http_status}, failure_type={self.failure_type!r})')
+
+
+RETRYABLE_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def error_from_http(status, message, code=None, retry_after=None, failure_type=None):
+    """Build a :class:`ProviderError` from an HTTP status when the provider gave no better class."""
+    if failure_type is None:
+        failure_type = {401: 'sms_acc', 403: 'sms_acc', 402: 'sms_credit'}.get(status)
+        failure_type = failure_type or ('sms_server' if status in RETRYABLE_HTTP else 'unknown')
+    return ProviderError(
+        message, code=code if code is not None else status, retryable=status in RETRYABLE_HTTP,
+        retry_after=retry_after, http_status=status, failure_type=failure_type)
+
+
+def parse_retry_after(value):
+    """Seconds from a Retry-After header (delta-seconds form; HTTP dates are rare here)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+# ------------------------------------------------------------------------------------------------
+# Value objects
+# ------------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Media:
+    """A piece of media: an URL the provider can fetch (outbound) or must be fetched (inbound)."""
+    url: str = ''
+    content_type: str = ''
+    filename: str = ''
+    media_id: str = ''       # provider-side id (Meta media id)
+    caption: str = ''
+
+
+@dataclasses.dataclass
+class Template:
+    """A WhatsApp template: Meta's name/language/components, or Twilio's Content SID + variables."""
+    name: str = ''
+    language: str = 'en_US'
+    components: list = dataclasses.field(default_factory=list)    # Meta send format
+    content_sid: str = ''                                          # Twilio Content API (HX…)
+    variables: dict = dataclasses.field(default_factory=dict)      # {"1": "Ann", …}
+
+
+@dataclasses.dataclass
+class Outbound:
+    """A message to send. Numbers are E.164 with '+'; adapters add the provider's own form."""
+    to: str
+    body: str = ''
+    channel: str = 'sms'                  # sms | mms | whatsapp
+    sender: str = ''                      # E.164 or alphanumeric; the account default when empty
+    media: list = dataclasses.field(default_factory=list)   # [Media]
+    template: Template = None
+    status_callback: str = ''             # our webhook URL for statuses
+    client_ref: str = ''                  # our reference, echoed by providers that support it
+
+
+@dataclasses.dataclass
+class SendResult:
+    provider_id: str
+    status: str = 'queued'                # normalized state
+    parts: int = 1
+    extra_ids: tuple = ()                 # further provider ids (Vonage splits long SMS)
+    recipient_id: str = ''                # e.g. Meta's wa_id, which may differ from the input
+    raw: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class CallRequest:
+    """Click-to-call: ring ``agent`` first, then bridge to ``to``."""
+    to: str                               # the customer, E.164
+    agent: str                            # the agent's own phone, E.164
+    sender: str = ''                      # caller id shown, E.164
+    answer_url: str = ''                  # our webhook answering with call-control
+    status_callback: str = ''             # our webhook for call events
+    timeout: int = 30
+
+
+@dataclasses.dataclass
+class CallResult:
+    provider_id: str
+    status: str = 'initiated'
+    raw: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class AccountInfo:
+    """What "Test connection" shows: the account's friendly name and status."""
+    name: str
+    status: str = 'active'
+    raw: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class InboundMessage:
+    kind = 'message'
+    provider_id: str
+    sender: str                           # E.164 when it is a number
+    recipient: str
+    body: str = ''
+    channel: str = 'sms'                  # sms | mms | whatsapp
+    message_type: str = 'text'            # text, image, location, reaction, unknown…
+    media: list = dataclasses.field(default_factory=list)   # [Media]
+    profile_name: str = ''
+    timestamp: float = None
+    concat_ref: str = ''                  # multipart SMS (Vonage): reference, total, part (1-based)
+    concat_total: int = 0
+    concat_part: int = 0
+    reply_to: str = ''                    # provider id of the message this one replies to
+    optout: str = ''                      # 'stop' / 'start' when the provider classified it
+    raw: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class StatusUpdate:
+    kind = 'status'
+    provider_id: str
+    status: str                           # normalized state
+    provider_status: str = ''
+    error_code: str = ''
+    error_message: str = ''
+    failure_type: str = ''                # sms.sms failure type when failed
+    timestamp: float = None
+    recipient: str = ''
+    client_ref: str = ''
+    raw: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class CallEvent:
+    kind = 'call'
+    provider_id: str
+    status: str                           # normalized call state
+    provider_status: str = ''
+    sender: str = ''
+    recipient: str = ''
+    direction: str = ''                   # inbound | outbound
+    duration: int = None                  # seconds
+    recording_url: str = ''
+    hangup_cause: str = ''
+    sequence: int = None
+    timestamp: float = None
+    parent_id: str = ''
+    raw: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class WebhookRequest:
+    """An incoming webhook as received.
+
+    :param url: the full URL the provider called, as the provider saw it (public base URL +
+        path + query string), which is what providers sign
+    :param form: the form fields in the order received, repeated keys kept: [(name, value)]
+    :param body: the raw body (JSON / text bodies; empty for form posts)
+    """
+    method: str
+    url: str
+    headers: dict = dataclasses.field(default_factory=dict)
+    form: list = dataclasses.field(default_factory=list)
+    body: bytes = b''
+    remote_addr: str = ''
+
+    def header(self, name, default=''):
+        lname = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lname:
+                return value
+        return default
+
+    @property
+    def query(self):
+        """Query-string parameters, in order: [(name, value)]."""
+        _, _, query = self.url.partition('?')
+        return parse_qsl(query.split('#', 1)[0], keep_blank_values=True)
+
+    def params(self):
+        """The payload as a flat dict: query + form for GET/form posts (first value wins)."""
+        values = {}
+        for key, value in (*self.query, *self.form):
+            values.setdefault(key, value)
+        return values
+
+    def json(self):
+        """The decoded JSON body; raises ValueError when it is not JSON."""
+        return json.loads(self.body.decode('utf-8'))
+
+    @property
+    def is_json(self):
+        return 'json' in self.header('Content-Type').lower()
+
+
+# ------------------------------------------------------------------------------------------------
+# Helpers shared by adapters
+# ------------------------------------------------------------------------------------------------
+
+def to_e164(number, region=None):
+    """Normalize a provider or user number to E.164 ('+…'); '' when it cannot be parsed.
+
+    Strips the ``whatsapp:`` prefix. Providers send international numbers without '+' (Plivo,
+    Vonage, Meta's wa_id): a bare digit string that does not parse in ``region`` is read as
+    international.
+    """
+    if not number:
+        return ''
+    number = str(number).strip()
+    if number.lower().startswith('whatsapp:'):
+        number = number[len('whatsapp:'):]
+    candidates = [number]
+    if not number.startswith('+') and not region:
+        candidates = ['+' + number]
+    elif not number.startswith('+'):
+        candidates.append('+' + number)
+    for candidate in candidates:
+        try:
+            parsed = phonenumbers.parse(candidate, None if candidate.startswith('+') else region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return ''
+
+
+def digits(number):
+    """'+447700900123' / 'whatsapp:+44…' -> '447700900123' (Plivo, Vonage, Meta)."""
+    number = (number or '').strip()
+    if number.lower().startswith('whatsapp:'):
+        number = number[len('whatsapp:'):]
+    return number.lstrip('+')
+
+
+def hmac_equal(expected, received):
+    """Constant-time comparison of two strings (case-sensitive)."""
+    if not expected or not received:
+        return False
+    return hmac.compare_digest(str(expected).encode(), str(received).encode())
+
+
+def short_key(*parts):
+    """A dedup key from parts; hashed when long, so it always fits an indexed column."""
+    key = ':'.join(str(p) for p in parts if p not in (None, ''))
+    if len(key) > 200:
+        key = 'sha256:' + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+# ------------------------------------------------------------------------------------------------
+# The interface
+# ------------------------------------------------------------------------------------------------
+
+class ProviderAdapter:
+    """Base class of every provider adapter.
+
+    Subclasses set :attr:`code` and :attr:`default_base_url`, and implement what they support;
+    what is common (HTTP with timeouts and pooling, error mapping, acks) lives here once.
+
+    :param credentials: plain dict of the account's credentials, keyed like the
+        ``comm.provider`` fields without the code prefix (``account_sid``, ``auth_token``…)
+    :param base_url: override of the provider's API root (regional endpoint, fake server)
+    :param session: a ``requests.Session`` to reuse (keep-alive pooling); one is made otherwise
+    :param timeout: seconds for every HTTP call
+    :param options: non-secret settings (sender numbers, API version, region…)
+    """
+
+    code = None
+    name = None
+    default_base_url = ''
+    channels = ('sms',)
+
+    def __init__(self, credentials=None, *, base_url=None, session=None, timeout=DEFAULT_TIMEOUT,
+                 options=None):
+        self.credentials = dict(credentials or {})
+        self.base_url = (base_url or self.default_base_url).rstrip('/')
+        self.session = session or self._make_session()
+        self.timeout = timeout
+        self.options = dict(options or {})
+
+    def __repr__(self):
+        # never show credentials
+        return f'<{type(self).__name__} {self.base_url}>'
+
+    @staticmethod
+    def _make_session(pool_size=16):
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        session.mount('http://', adapter)
+        session.mount('https://', adapter)
+        return session
+
+    # -- outbound -------------------------------------------------------------------------------
+
+    def send_message(self, outbound):
+        """Send one message. :returns: :class:`SendResult`; :raises: :class:`ProviderError`."""
+        raise NotImplementedError
+
+    def start_call(self, call):
+        """Start a click-to-call. :returns: :class:`CallResult`; :raises: :class:`ProviderError`."""
+        raise ProviderError(f'{self.name} does not place calls.', code='unsupported')
+
+    def fetch_status(self, provider_id):
+        """Ask the provider for a message's current state (reconciliation before a resend).
+
+        :returns: :class:`StatusUpdate`, or None when the provider has no such lookup
+        """
+        return None
+
+    def check_credentials(self):
+        """Call the provider's account endpoint. :returns: :class:`AccountInfo`."""
+        raise NotImplementedError
+
+    def download_media(self, media):
+        """Fetch inbound media with the provider's authentication.
+
+        :returns: ``(content bytes, content_type)``
+        """
+        response = self._request('GET', media.url, auth=self._media_auth(), absolute=True, stream=False)
+        return response.content, response.headers.get('Content-Type', media.content_type or '')
+
+    def _media_auth(self):
+        return None
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    def verify_webhook(self, request):
+        """Whether ``request`` (a :class:`WebhookRequest`) carries a valid signature. Never raises."""
+        raise NotImplementedError
+
+    def parse_webhook(self, request, purpose):
+        """Normalized events carried by a verified request.
+
+        :param purpose: which of our URLs was called: ``inbound``, ``status``, ``voice``,
+            ``voice_status``
+        :returns: list of :class:`InboundMessage` / :class:`StatusUpdate` / :class:`CallEvent`
+        :raises ValueError: on a malformed payload
+        """
+        raise NotImplementedError
+
+    def event_key(self, request, purpose):
+        """A key that is the same for every delivery of the same provider event (dedup)."""
+        events = self.parse_webhook(request, purpose)
+        parts = []
+        for event in events:
+            if event.kind == 'message':
+                parts.append(f'm:{event.provider_id}')
+            elif event.kind == 'status':
+                parts.append(f's:{event.provider_id}:{event.provider_status or event.status}')
+            else:
+                parts.append(f'c:{event.provider_id}:{event.provider_status or event.status}:{event.sequence or ""}')
+        if not parts:
+            parts = ['body', hashlib.sha256(request.body or repr(request.form).encode()).hexdigest()]
+        return short_key(*sorted(parts))
+
+    def webhook_ack(self, purpose):
+        """``(body, content_type)`` to answer a verified webhook with."""
+        return '', 'text/plain'
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def _request(self, method, path, *, absolute=False, expected=(200, 201, 202, 204), **kwargs):
+        """The one place adapters do raw HTTP (SDK-based adapters use the SDK instead).
+
+        Adds the timeout, maps transport errors and non-2xx answers to :class:`ProviderError`,
+        logs method, path and elapsed time (never params, bodies or credentials).
+        """
+        url = path if absolute else f'{self.base_url}/{path.lstrip("/")}'
+        kwargs.setdefault('timeout', self.timeout)
+        started = time.monotonic()
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.Timeout as exc:
+            raise ProviderError(f'{self.name} did not answer in time.', code='timeout', retryable=True,
+                                failure_type='sms_server') from exc
+        except requests.ConnectionError as exc:
+            raise ProviderError(f'{self.name} cannot be reached (network unreachable).', code='network',
+                                retryable=True, failure_type='sms_server') from exc
+        _logger.debug('%s %s %s -> %s in %.3fs', self.code, method, url.split('?')[0],
+                      response.status_code, time.monotonic() - started)
+        if response.status_code not in expected:
+            raise self._error_from_response(response)
+        return response
+
+    def _error_from_response(self, response):
+        """Map a non-2xx answer to :class:`ProviderError`; providers refine with their codes."""
+        return error_from_http(
+            response.status_code, f'{self.name} answered HTTP {response.status_code}.',
+            retry_after=parse_retry_after(response.headers.get('Retry-After')))
+
+    @staticmethod
+    def _transport_error(name, exc):
+        """Map a transport-level exception raised inside an SDK to :class:`ProviderError`."""
+        if isinstance(exc, requests.Timeout):
+            return ProviderError(f'{name} did not answer in time.', code='timeout', retryable=True,
+                                 failure_type='sms_server')
+        if isinstance(exc, requests.ConnectionError):
+            return ProviderError(f'{name} cannot be reached (network unreachable).', code='network',
+                                 retryable=True, failure_type='sms_server')
+        return None

@@ -1,0 +1,142 @@
+"""A local HTTP server standing in for a provider's API during tests.
+
+It records every request (method, path, query, headers, body) and answers with scripted
+responses matched on method and path, so adapters are exercised through their real HTTP stack
+(and the official SDKs) without leaving the machine. Odoo's test framework only lets requests
+reach localhost, which is where this server listens.
+"""
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+
+class RecordedRequest:
+    def __init__(self, method, path, query, headers, body):
+        self.method = method
+        self.path = path
+        self.query = query              # [(name, value)]
+        self.headers = headers          # {lower-case name: value}
+        self.body = body                # bytes
+
+    @property
+    def form(self):
+        """Form fields in order, repeated keys kept: [(name, value)]."""
+        return parse_qsl(self.body.decode(), keep_blank_values=True)
+
+    def form_dict(self):
+        values = {}
+        for key, value in self.form:
+            values.setdefault(key, []).append(value)
+        return {key: vals[0] if len(vals) == 1 else vals for key, vals in values.items()}
+
+    def json(self):
+        return json.loads(self.body.decode())
+
+    def __repr__(self):
+        return f'<{self.method} {self.path}>'
+
+
+class _Route:
+    def __init__(self, method, pattern, status, body, headers, delay, times):
+        self.method = method
+        self.pattern = re.compile(pattern)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+        self.delay = delay
+        self.times = times
+
+
+class FakeProviderServer:
+    """``server.route('POST', r'/2010-04-01/Accounts/\\w+/Messages.json', 201, json={...})``"""
+
+    def __init__(self):
+        self.requests = []
+        self._routes = []
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                length = int(self.headers.get('Content-Length') or 0)
+                body = self.rfile.read(length) if length else b''
+                parts = urlsplit(self.path)
+                recorded = RecordedRequest(
+                    self.command, parts.path, parse_qsl(parts.query, keep_blank_values=True),
+                    {k.lower(): v for k, v in self.headers.items()}, body)
+                route = fake._match(self.command, parts.path)
+                with fake._lock:
+                    fake.requests.append(recorded)
+                if route is None:
+                    status, payload, headers, delay = 404, b'{"message": "no fake route"}', {}, 0
+                else:
+                    status, payload, headers, delay = route.status, route.body, route.headers, route.delay
+                if delay:
+                    time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    headers = {'Content-Type': 'application/json', **headers}
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header('Content-Length', str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self):
+        return f'http://127.0.0.1:{self.httpd.server_address[1]}'
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def reset(self):
+        with self._lock:
+            self.requests.clear()
+            self._routes.clear()
+
+    def route(self, method, pattern, status=200, json=None, body=b'', headers=None, delay=0, times=None):
+        """Script an answer; the latest matching route wins; ``times`` limits how often it serves."""
+        if json is not None:
+            body = __import__('json').dumps(json).encode()
+        elif isinstance(body, str):
+            body = body.encode()
+        with self._lock:
+            self._routes.insert(0, _Route(method, pattern, status, body, headers, delay, times))
+
+    def _match(self, method, path):
+        with self._lock:
+            for route in self._routes:
+                if route.method == method and route.pattern.fullmatch(path):
+                    if route.times is not None:
+                        if route.times <= 0:
+                            continue
+                        route.times -= 1
+                    return route
+        return None
+
+    def last(self, method=None, path_contains=''):
+        for request in reversed(self.requests):
+            if (method is None or request.method == method) and path_contains in request.path:
+                return request
+        raise AssertionError(f'no {method or ""} request to {path_contains!r} reached the fake provider')
