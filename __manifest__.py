@@ -12,7 +12,10 @@
     'data': [
         'security/comm_security.xml',
         'security/ir.model.access.csv',
+        'data/ir_cron.xml',
         'views/comm_provider_views.xml',
+        'views/comm_message_views.xml',
+        'views/comm_webhook_event_views.xml',
         'views/res_config_settings_views.xml',
         'views/comm_menus.xml',
     ],

@@ -126,6 +126,15 @@ class CommProvider(models.Model):
                 url = f'{base}/comm/webhook/{token}/{purpose}' if token and purpose in purposes else False
                 provider[f'webhook_url_{purpose}'] = url
 
+    def _public_url(self, path, query_string=b''):
+        """The URL a provider called, rebuilt from the configured public base URL.
+
+        Behind a reverse proxy Odoo may see another scheme, host or port than the provider used;
+        providers sign the URL they called, so signatures are checked against this one.
+        """
+        query = query_string.decode('latin-1') if isinstance(query_string, bytes) else (query_string or '')
+        return f'{self._public_base_url()}{path}' + (f'?{query}' if query else '')
+
     def _public_base_url(self):
         params = self.env['ir.config_parameter'].sudo()
         base = params.get_param(PUBLIC_BASE_URL_PARAM) or params.get_param('web.base.url') or ''

@@ -38,3 +38,31 @@ class FakeProviderMixin:
 
 class CommAdapterCase(FakeProviderMixin, common.TransactionCase):
     """Adapter tests: real HTTP to the local fake provider, no mock of our own code."""
+
+
+class CommWebhookMixin:
+    """Helpers to post signed webhooks to our controller over real HTTP and run the queue."""
+
+    def setup_public_base_url(self):
+        self.env['ir.config_parameter'].sudo().set_param('comm_gateway.public_base_url', self.base_url())
+
+    def post_webhook(self, provider, purpose, request=None, *, data=None, headers=None, method='POST',
+                     url=None):
+        """Post a :class:`WebhookRequest` (body, form, headers as signed) to our URL."""
+        if request is not None:
+            headers = {**request.headers, **(headers or {})}
+            data = request.body if request.body else request.form
+            url = url or request.url
+        url = url or provider[f'webhook_url_{purpose}']
+        return self.http(method, url, data=data, headers=headers)
+
+    def http(self, method, url, data=None, headers=None):
+        """A real HTTP request to the test server (url_open only does GET and POST)."""
+        return self.opener.request(method, url, data=data, headers=headers or {}, timeout=20,
+                                   allow_redirects=False)
+
+    def run_queue(self):
+        self.env['comm.webhook.event']._cron_process(batch_size=500)
+
+    def events(self, provider):
+        return self.env['comm.webhook.event'].search([('provider_id', '=', provider.id)])

@@ -1,0 +1,273 @@
+import json
+import logging
+import random
+import threading
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ..providers import ProviderError
+from ..providers.base import WebhookRequest
+
+_logger = logging.getLogger(__name__)
+
+PURPOSES = [('inbound', 'Inbound message'), ('status', 'Status callback'), ('voice', 'Voice answer'),
+            ('voice_status', 'Call event')]
+# Only these headers are kept with an event: what signatures and parsing need, nothing else.
+KEPT_HEADERS = ('content-type', 'user-agent', 'x-twilio-signature', 'x-twilio-webhooks-signature-settings',
+                'x-plivo-signature-v2', 'x-plivo-signature-v2-nonce', 'x-plivo-signature-v3',
+                'x-plivo-signature-v3-nonce', 'x-plivo-signature-ma-v2', 'x-plivo-signature-ma-v3',
+                'authorization', 'x-hub-signature-256', 'x-sandbox-signature', 'i-twilio-idempotency-token')
+MAX_ATTEMPTS_PARAM = 'comm_gateway.webhook_max_attempts'
+DEFAULT_MAX_ATTEMPTS = 8
+STALE_AFTER = timedelta(minutes=10)      # a 'processing' event older than this lost its worker
+
+
+class RetryLater(Exception):
+    """Processing cannot finish yet (e.g. a status for a message not committed yet): try again."""
+
+
+class CommWebhookEvent(models.Model):
+    _name = 'comm.webhook.event'
+    _description = 'Webhook event (queue)'
+    _order = 'id desc'
+    _rec_name = 'event_key'
+
+    provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade', index=True,
+                                  readonly=True)
+    provider_code = fields.Selection(related='provider_id.code', string='Provider type')
+    company_id = fields.Many2one(related='provider_id.company_id', store=True)
+    purpose = fields.Selection(PURPOSES, required=True, readonly=True)
+    event_key = fields.Char(required=True, readonly=True)
+    method = fields.Char(readonly=True)
+    url = fields.Char('Signed URL', readonly=True)
+    headers = fields.Json(readonly=True)
+    form_data = fields.Json('Form fields', readonly=True, help='Form fields as received: [[name, value], …]')
+    body = fields.Text('Raw body', readonly=True)
+    remote_addr = fields.Char(readonly=True)
+    state = fields.Selection(
+        [('pending', 'Pending'), ('processing', 'Processing'), ('done', 'Done'), ('waiting', 'Kept for later'),
+         ('dead', 'Dead'), ('discarded', 'Discarded')],
+        default='pending', required=True, readonly=True, index=True)
+    attempts = fields.Integer(readonly=True)
+    next_try_at = fields.Datetime(readonly=True, default=fields.Datetime.now)
+    locked_at = fields.Datetime(readonly=True)
+    processed_at = fields.Datetime(readonly=True)
+    error = fields.Text(readonly=True)
+    payload_pretty = fields.Text('Payload', compute='_compute_payload_pretty')
+
+    _sql_constraints = [
+        ('event_key_unique', 'unique(provider_id, event_key)',
+         'This provider event is already in the queue.'),
+    ]
+
+    def init(self):
+        self.env.cr.execute(SQL(
+            "CREATE INDEX IF NOT EXISTS comm_webhook_event_todo_idx ON comm_webhook_event (next_try_at, id)"
+            " WHERE state IN ('pending', 'processing')"))
+
+    @api.depends('body', 'form_data')
+    def _compute_payload_pretty(self):
+        for event in self:
+            if event.form_data:
+                event.payload_pretty = '\n'.join(f'{k} = {v}' for k, v in event.form_data)
+            else:
+                try:
+                    event.payload_pretty = json.dumps(json.loads(event.body or ''), indent=2, ensure_ascii=False)
+                except ValueError:
+                    event.payload_pretty = event.body
+
+    # ------------------------------------------------------------------------------------------
+    # Enqueue (request path: verify happened before; one INSERT, no processing)
+    # ------------------------------------------------------------------------------------------
+
+    @api.model
+    def _receive(self, provider, purpose, request):
+        """Verify, dedupe and store one webhook request; the only entry of the queue.
+
+        Used by the HTTP controller and by the Sandbox's simulated webhooks alike.
+
+        :param request: :class:`WebhookRequest`
+        :returns: ``'forged'`` (signature invalid: nothing stored), ``'duplicate'`` or ``'queued'``
+        :raises ValueError: the payload is malformed (nothing stored)
+        """
+        adapter = provider._get_adapter()
+        if not adapter.verify_webhook(request):
+            _logger.warning('comm.provider %s (%s): rejected a webhook with an invalid signature from %s;'
+                            ' URL checked: %s', provider.id, provider.code, request.remote_addr,
+                            request.url.split('?')[0])
+            self.env['comm.webhook.rejection']._count(provider)
+            return 'forged'
+        key = adapter.event_key(request, purpose)
+        headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
+        self.env.cr.execute(SQL(
+            """INSERT INTO comm_webhook_event (provider_id, purpose, event_key, method, url, headers, form_data,
+                                               body, remote_addr, state, attempts, next_try_at,
+                                               create_date, write_date, create_uid, write_uid)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0, now() at time zone 'UTC',
+                       now() at time zone 'UTC', now() at time zone 'UTC', %s, %s)
+               ON CONFLICT (provider_id, event_key) DO NOTHING RETURNING id""",
+            provider.id, purpose, key, request.method, request.url, json.dumps(headers),
+            json.dumps(request.form) if request.form else None,
+            request.body.decode('utf-8') if request.body else None, request.remote_addr,
+            self.env.uid, self.env.uid))
+        if not self.env.cr.fetchone():
+            return 'duplicate'
+        self.env.ref('comm_gateway.ir_cron_comm_webhook_event')._trigger()
+        return 'queued'
+
+    def _as_webhook_request(self):
+        self.ensure_one()
+        return WebhookRequest(
+            method=self.method or 'POST', url=self.url or '', headers=dict(self.headers or {}),
+            form=[tuple(pair) for pair in self.form_data or []],
+            body=(self.body or '').encode('utf-8'), remote_addr=self.remote_addr or '')
+
+    # ------------------------------------------------------------------------------------------
+    # Processing (cron)
+    # ------------------------------------------------------------------------------------------
+
+    @api.model
+    def _cron_process(self, batch_size=200):
+        """Claim a batch (SKIP LOCKED), process each event in its own savepoint, report progress."""
+        self._requeue_stale()
+        events = self._claim(batch_size)
+        if not events:
+            self.env['ir.cron']._notify_progress(done=0, remaining=0)
+            return
+        events._process_batch()
+        self._commit()
+        self.env.cr.execute(SQL(
+            "SELECT count(*) FROM comm_webhook_event WHERE state = 'pending' AND next_try_at <= now() at time zone 'UTC'"))
+        remaining = self.env.cr.fetchone()[0]
+        self.env['ir.cron']._notify_progress(done=len(events), remaining=remaining)
+        _logger.info('comm.webhook.event: processed %s events, %s remaining', len(events), remaining)
+
+    @api.model
+    def _claim(self, limit):
+        """Lock up to ``limit`` due events for this worker and mark them processing (committed)."""
+        self.env.cr.execute(SQL(
+            """UPDATE comm_webhook_event SET state = 'processing', locked_at = now() at time zone 'UTC',
+                      attempts = attempts + 1
+                WHERE id IN (SELECT id FROM comm_webhook_event
+                              WHERE state = 'pending' AND next_try_at <= now() at time zone 'UTC'
+                              ORDER BY id LIMIT %s FOR NO KEY UPDATE SKIP LOCKED)
+            RETURNING id""", limit))
+        ids = sorted(row[0] for row in self.env.cr.fetchall())
+        self._commit()
+        self.invalidate_model(['state', 'locked_at', 'attempts'])
+        return self.browse(ids)
+
+    @api.model
+    def _requeue_stale(self):
+        self.env.cr.execute(SQL(
+            """UPDATE comm_webhook_event SET state = 'pending'
+                WHERE state = 'processing' AND locked_at < %s RETURNING id""",
+            fields.Datetime.now() - STALE_AFTER))
+        if stale := self.env.cr.fetchall():
+            _logger.warning('comm.webhook.event: %s events left processing by a dead worker requeued', len(stale))
+            self.invalidate_model(['state'])
+
+    def _process_batch(self):
+        for event in self:
+            try:
+                with self.env.cr.savepoint():
+                    outcome = event._process()
+                    event.write({'state': outcome or 'done', 'processed_at': fields.Datetime.now(),
+                                 'error': False, 'locked_at': False})
+            except Exception as exc:  # noqa: BLE001  one bad event never stops the batch
+                event._schedule_retry(exc)
+
+    def _process(self):
+        """Apply one event. :returns: 'done' or 'waiting' (kept for a later processor)."""
+        self.ensure_one()
+        provider = self.provider_id
+        adapter = provider._get_adapter()
+        normalized = adapter.parse_webhook(self._as_webhook_request(), self.purpose)
+        outcome = 'done'
+        for item in normalized:
+            if item.kind == 'message':
+                self.env['comm.message']._receive_inbound(provider, item, adapter)
+            elif item.kind == 'status':
+                self.env['comm.message']._receive_status(provider, item)
+            else:
+                outcome = self._apply_call_event(provider, item) or outcome
+        return outcome
+
+    def _apply_call_event(self, provider, event):
+        """Call events are kept in the queue ('waiting') until the voice module processes them."""
+        return 'waiting'
+
+    def _schedule_retry(self, exc):
+        self.ensure_one()
+        max_attempts = int(self.env['ir.config_parameter'].sudo().get_param(MAX_ATTEMPTS_PARAM, DEFAULT_MAX_ATTEMPTS))
+        error = self._describe_error(exc)
+        if self.attempts >= max_attempts or isinstance(exc, ValueError):
+            state, next_try = 'dead', False
+            _logger.error('comm.webhook.event %s (provider %s): dead after %s attempts: %s',
+                          self.id, self.provider_id.id, self.attempts, error)
+        else:
+            state = 'pending'
+            delay = min(30 * 2 ** (self.attempts - 1), 6 * 3600)
+            retry_after = getattr(exc, 'retry_after', None) or 0
+            next_try = fields.Datetime.now() + timedelta(seconds=max(delay, retry_after) * random.uniform(0.8, 1.2))
+            _logger.info('comm.webhook.event %s: attempt %s failed, retry at %s: %s',
+                         self.id, self.attempts, next_try, error)
+        self.write({'state': state, 'error': error, 'next_try_at': next_try, 'locked_at': False})
+
+    @staticmethod
+    def _describe_error(exc):
+        if isinstance(exc, ProviderError):
+            return f'{exc.message} (provider code {exc.code})'
+        if isinstance(exc, (RetryLater, UserError, ValueError)):
+            return str(exc)
+        return f'{type(exc).__name__}: {exc}'
+
+    def _commit(self):
+        if not getattr(threading.current_thread(), 'testing', False):
+            self.env.cr.commit()
+
+    # ------------------------------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------------------------------
+
+    def action_reprocess(self):
+        self.write({'state': 'pending', 'next_try_at': fields.Datetime.now(), 'attempts': 0, 'locked_at': False})
+        self.env.ref('comm_gateway.ir_cron_comm_webhook_event')._trigger()
+
+    def action_discard(self):
+        if self.filtered(lambda e: e.state == 'processing'):
+            raise UserError(_('An event being processed cannot be discarded.'))
+        self.write({'state': 'discarded', 'locked_at': False})
+
+    @api.autovacuum
+    def _gc_done_events(self):
+        """Processed events are kept 30 days for audit, then deleted in slices."""
+        self.env.cr.execute(SQL(
+            """DELETE FROM comm_webhook_event WHERE id IN (
+                   SELECT id FROM comm_webhook_event
+                    WHERE state IN ('done', 'discarded') AND processed_at < %s LIMIT 10000)""",
+            fields.Datetime.now() - timedelta(days=30)))
+
+
+class CommWebhookRejection(models.Model):
+    """Forged webhooks counted per account and day, apart from the account's row (no contention)."""
+    _name = 'comm.webhook.rejection'
+    _description = 'Rejected webhooks per day'
+    _log_access = False
+
+    provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade', index=True)
+    day = fields.Date(required=True)
+    count = fields.Integer()
+
+    _sql_constraints = [('provider_day_unique', 'unique(provider_id, day)', 'One counter per day.')]
+
+    @api.model
+    def _count(self, provider):
+        self.env.cr.execute(SQL(
+            """INSERT INTO comm_webhook_rejection (provider_id, day, count)
+               VALUES (%s, (now() at time zone 'UTC')::date, 1)
+               ON CONFLICT (provider_id, day) DO UPDATE SET count = comm_webhook_rejection.count + 1""",
+            provider.id))

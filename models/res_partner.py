@@ -1,0 +1,28 @@
+from odoo import api, fields, models
+
+
+class ResPartner(models.Model):
+    _inherit = 'res.partner'
+
+    # Inbound messages are matched on these two E.164 columns, through an index, never by a scan.
+    # phone_sanitized (mail.thread.phone) holds the mobile, or the phone when there is no mobile;
+    # comm_phone_sanitized always holds the phone, so a reply from either number finds the contact.
+    phone_sanitized = fields.Char(index='btree_not_null')
+    comm_phone_sanitized = fields.Char(
+        'Sanitized phone', compute='_compute_comm_phone_sanitized', compute_sudo=True, store=True,
+        index='btree_not_null')
+
+    @api.depends('phone', 'country_id')
+    def _compute_comm_phone_sanitized(self):
+        for partner in self:
+            partner.comm_phone_sanitized = partner._phone_format(fname='phone') or False
+
+    @api.model
+    def _comm_find_by_number(self, number, company=None):
+        """The contact whose mobile or phone is ``number`` (E.164); the oldest on ties."""
+        if not number:
+            return self.browse()
+        domain = ['|', ('phone_sanitized', '=', number), ('comm_phone_sanitized', '=', number)]
+        if company:
+            domain = ['&', ('company_id', 'in', [False, company.id])] + domain
+        return self.sudo().with_context(active_test=True).search(domain, order='id', limit=1)
