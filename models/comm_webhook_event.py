@@ -132,6 +132,7 @@ class CommWebhookEvent(models.Model):
     @api.model
     def _cron_process(self, batch_size=200):
         """Claim a batch (SKIP LOCKED), process each event in its own savepoint, report progress."""
+        self.env.flush_all()
         self._requeue_stale()
         events = self._claim(batch_size)
         if not events:
@@ -148,6 +149,7 @@ class CommWebhookEvent(models.Model):
     @api.model
     def _claim(self, limit):
         """Lock up to ``limit`` due events for this worker and mark them processing (committed)."""
+        self.flush_model()
         self.env.cr.execute(SQL(
             """UPDATE comm_webhook_event SET state = 'processing', locked_at = now() at time zone 'UTC',
                       attempts = attempts + 1
@@ -157,18 +159,19 @@ class CommWebhookEvent(models.Model):
             RETURNING id""", limit))
         ids = sorted(row[0] for row in self.env.cr.fetchall())
         self._commit()
-        self.invalidate_model(['state', 'locked_at', 'attempts'])
+        self.invalidate_model()
         return self.browse(ids)
 
     @api.model
     def _requeue_stale(self):
+        self.flush_model()
         self.env.cr.execute(SQL(
             """UPDATE comm_webhook_event SET state = 'pending'
                 WHERE state = 'processing' AND locked_at < %s RETURNING id""",
             fields.Datetime.now() - STALE_AFTER))
         if stale := self.env.cr.fetchall():
             _logger.warning('comm.webhook.event: %s events left processing by a dead worker requeued', len(stale))
-            self.invalidate_model(['state'])
+            self.invalidate_model()
 
     def _process_batch(self):
         for event in self:
