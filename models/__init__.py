@@ -5,3 +5,4 @@ from . import comm_message
 from . import res_company
 from . import res_config_settings
 from . import res_partner
+from . import sms_sms

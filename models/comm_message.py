@@ -1,13 +1,20 @@
 import logging
 import mimetypes
-from datetime import datetime, timezone
+import random
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
+from odoo.tools import SQL
 
-from ..providers.base import STATE_RANK
-from .comm_webhook_event import RetryLater
+from ..providers import ProviderError
+from ..providers.base import STATE_RANK, Outbound
+from .comm_webhook_event import RetryLater, _utcnow
 
 _logger = logging.getLogger(__name__)
 
@@ -23,6 +30,8 @@ STATE_DATE_FIELD = {'queued': 'queued_at', 'sent': 'sent_at', 'delivered': 'deli
 OPT_OUT_WORDS = frozenset({'STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'})
 OPT_IN_WORDS = frozenset({'START', 'UNSTOP'})
 MAX_MEDIA_BYTES = 16 * 1024 * 1024
+MAX_SEND_ATTEMPTS = 6
+STALE_ATTEMPT = timedelta(minutes=10)   # an attempt older than this lost its worker mid-call
 ALLOWED_MEDIA_PREFIXES = ('image/', 'audio/', 'video/', 'text/', 'application/pdf', 'application/vnd',
                           'application/msword', 'application/zip', 'text/vcard')
 
@@ -54,6 +63,14 @@ class CommMessage(models.Model):
     failure_type = fields.Char()
     sms_uuid = fields.Char('SMS UUID', index='btree_not_null', copy=False,
                            help='Links to Odoo\'s sms.sms / sms.tracker, which are deleted once sent.')
+    dispatch_state = fields.Selection(
+        [('todo', 'To send'), ('attempt', 'Sending'), ('done', 'Accepted by provider'), ('failed', 'Not sent')],
+        index=True, copy=False, help='Outbound only: where the send stands on our side.')
+    attempts = fields.Integer(copy=False, default=0)
+    next_try_at = fields.Datetime(copy=False)
+    attempt_at = fields.Datetime(copy=False)
+    client_ref = fields.Char(copy=False, index='btree_not_null', default=lambda self: uuid.uuid4().hex,
+                             help='Our reference, passed to providers that echo one.')
     received_at = fields.Datetime()
     queued_at = fields.Datetime()
     sent_at = fields.Datetime()
@@ -226,6 +243,212 @@ class CommMessage(models.Model):
             tracker._action_update_from_sms_state(
                 sms_state, failure_type=sms_failure if sms_state == 'error' else False,
                 failure_reason=error_message or False)
+
+    # ------------------------------------------------------------------------------------------
+    # Outbound: queue
+    # ------------------------------------------------------------------------------------------
+
+    @api.model
+    def _queue_sms(self, provider, sms_records, unlink_sent=True, unlink_failed=False):
+        """Queue Odoo ``sms.sms`` records on ``provider``; the dispatch cron sends them."""
+        country = provider.company_id.country_id
+        numbers = {sms.id: self.env['res.partner']._phone_format(
+            number=sms.number, country=sms.partner_id.country_id or country, force_format='E164')
+            for sms in sms_records}
+        blacklisted = set(self.env['phone.blacklist'].sudo().search(
+            [('number', 'in', [n for n in numbers.values() if n])]).mapped('number'))
+        values, queued_sms = [], self.env['sms.sms']
+        for sms in sms_records:
+            number = numbers[sms.id]
+            failure = not number and 'sms_number_format' or number in blacklisted and 'sms_blacklist'
+            if failure:
+                sms.sms_tracker_id._action_update_from_sms_state('error', failure_type=failure)
+                sms.write({'state': 'error', 'failure_type': failure, 'to_delete': unlink_failed})
+                if failure == 'sms_blacklist':
+                    self._log_on_document(sms.mail_message_id, _(
+                        'SMS to %(number)s not sent: the number is blacklisted (opted out).', number=number))
+                continue
+            message = sms.mail_message_id
+            values.append({
+                'direction': 'out', 'channel': 'sms', 'provider_id': provider.id, 'state': 'queued',
+                'dispatch_state': 'todo', 'next_try_at': fields.Datetime.now(), 'queued_at': fields.Datetime.now(),
+                'from_number': provider.sms_from or False, 'to_number': number, 'body': sms.body,
+                'partner_id': sms.partner_id.id, 'sms_uuid': sms.uuid, 'mail_message_id': message.id,
+                'res_model': message.model or False, 'res_id': message.res_id or False,
+            })
+            queued_sms |= sms
+        if queued_sms:
+            queued_sms.sms_tracker_id._action_update_from_sms_state('process')
+            queued_sms.write({'state': 'process', 'failure_type': False, 'to_delete': unlink_sent})
+        messages = self.sudo().create(values)
+        if messages:
+            self._trigger_dispatch()
+        _logger.info('comm.provider %s: queued %s SMS (%s refused before sending)',
+                     provider.id, len(messages), len(sms_records) - len(messages))
+        return messages
+
+    @api.model
+    def _log_on_document(self, mail_message, note):
+        if mail_message.model and mail_message.res_id and mail_message.model in self.env:
+            record = self.env[mail_message.model].sudo().browse(mail_message.res_id).exists()
+            if record and hasattr(record, '_message_log'):
+                record._message_log(body=note)
+
+    def _trigger_dispatch(self, at=None):
+        self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')._trigger(at)
+
+    # ------------------------------------------------------------------------------------------
+    # Outbound: dispatch (cron)
+    # ------------------------------------------------------------------------------------------
+
+    @api.model
+    def _cron_dispatch(self, batch_size=200):
+        self.env.flush_all()
+        self._reconcile_stale_attempts()
+        messages = self._claim_outbound(batch_size)
+        for provider, group in messages.grouped('provider_id').items():
+            group._dispatch(provider)
+        self._commit()
+        self.env.cr.execute(SQL(
+            "SELECT count(*) FROM comm_message WHERE dispatch_state = 'todo' AND next_try_at <= %s",
+            _utcnow()))
+        remaining = self.env.cr.fetchone()[0]
+        self.env['ir.cron']._notify_progress(done=len(messages), remaining=remaining)
+
+    @api.model
+    def _claim_outbound(self, limit):
+        """Record the attempt (committed) before any provider call: the base of exactly-once."""
+        self.env.cr.execute(SQL(
+            """UPDATE comm_message SET dispatch_state = 'attempt', attempt_at = %s,
+                      attempts = COALESCE(attempts, 0) + 1
+                WHERE id IN (SELECT m.id FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
+                              WHERE m.dispatch_state = 'todo' AND m.next_try_at <= %s
+                                AND (p.breaker_state = 'closed' OR p.breaker_open_until <= %s)
+                              ORDER BY m.id LIMIT %s FOR NO KEY UPDATE OF m SKIP LOCKED)
+            RETURNING id""", fields.Datetime.now(), _utcnow(), _utcnow(), limit))
+        ids = sorted(row[0] for row in self.env.cr.fetchall())
+        self._commit()
+        self.invalidate_model()
+        return self.browse(ids)
+
+    @api.model
+    def _reconcile_stale_attempts(self):
+        """Attempts left by a worker that died during the call: ask the provider, never resend blindly."""
+        stale = self.search([('dispatch_state', '=', 'attempt'),
+                             ('attempt_at', '<', fields.Datetime.now() - STALE_ATTEMPT)])
+        for message in stale:
+            found = message.provider_id._get_adapter().find_sent(message._to_outbound(), message.attempt_at)
+            if found:
+                message._apply_send_result(found)
+            elif found is False:   # the provider confirms it never got it: safe to send
+                message.write({'dispatch_state': 'todo', 'next_try_at': fields.Datetime.now()})
+            else:
+                message._fail(ProviderError(_(
+                    'The send was interrupted and %(provider)s cannot tell whether it went out; '
+                    'not resent, to avoid a duplicate.', provider=message.provider_id.name), code='uncertain'))
+
+    def _dispatch(self, provider):
+        """Send this batch (one account) through a bounded pool; results applied here, in the ORM."""
+        messages = self
+        if provider.breaker_state != 'closed':
+            # the cool-down is over (else nothing was claimed): one message tests the water
+            messages[1:].write({'dispatch_state': 'todo', 'next_try_at': fields.Datetime.now(),
+                                'attempts': 0})
+            messages = messages[:1]
+            provider.breaker_state = 'half_open'
+        messages._send_through(provider)
+
+    def _send_through(self, provider):
+        adapter = provider._get_adapter()
+        limiter = RateLimiter(provider.rate_limit)
+        outbounds = [message._to_outbound() for message in self]
+        workers = max(1, min(provider.max_concurrency or 1, len(outbounds)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f'comm-send-{provider.id}') as pool:
+            results = list(pool.map(lambda outbound: _send_one(adapter, limiter, outbound), outbounds))
+        for message, result in zip(self, results):
+            with self.env.cr.savepoint():
+                if isinstance(result, ProviderError):
+                    message._handle_send_error(result)
+                else:
+                    message._apply_send_result(result)
+        provider._breaker_record([not isinstance(result, ProviderError) or not result.retryable
+                                  for result in results])
+
+    def _to_outbound(self):
+        self.ensure_one()
+        provider = self.provider_id
+        return Outbound(to=self.to_number, body=self.body or '', channel=self.channel,
+                        sender=self.from_number or '', status_callback=provider.webhook_url_status or '',
+                        client_ref=self.client_ref or '')
+
+    def _apply_send_result(self, result):
+        self.ensure_one()
+        self.write({'provider_message_id': result.provider_id, 'dispatch_state': 'done', 'error_code': False,
+                    'error_message': False, 'next_try_at': False})
+        if result.status != 'queued':
+            self._apply_state(result.status)
+        self._sync_sms_tracker('queued', '', '')
+        if self.provider_id.code == 'sandbox':
+            self.provider_id._sandbox_after_send(self)
+
+    def _handle_send_error(self, error):
+        self.ensure_one()
+        if error.retryable and self.attempts < MAX_SEND_ATTEMPTS:
+            delay = max(15 * 2 ** (self.attempts - 1), error.retry_after or 0) * random.uniform(0.8, 1.2)
+            self.write({'dispatch_state': 'todo', 'error_code': error.code, 'error_message': error.message,
+                        'next_try_at': fields.Datetime.now() + timedelta(seconds=delay)})
+            self._trigger_dispatch(fields.Datetime.now() + timedelta(seconds=delay))
+            return
+        self._fail(error)
+
+    def _fail(self, error):
+        self.ensure_one()
+        self.write({'dispatch_state': 'failed', 'next_try_at': False})
+        self._apply_state('failed', error_code=error.code, error_message=error.message,
+                          failure_type=error.failure_type or 'unknown')
+        channel = dict(self._fields['channel']._description_selection(self.env))[self.channel]
+        self._log_on_document(self.mail_message_id, _(
+            '%(channel)s to %(number)s failed: %(reason)s', channel=channel, number=self.to_number,
+            reason=error.message))
+
+    def _commit(self):
+        if not getattr(threading.current_thread(), 'testing', False):
+            self.env.cr.commit()
+
+
+class RateLimiter:
+    """Thread-safe pacing of one account's calls: ``rate`` per second, and pauses on 429."""
+
+    def __init__(self, rate):
+        self.interval = 1.0 / rate if rate and rate > 0 else 0.0
+        self.next_at = time.monotonic()
+        self.lock = threading.Lock()
+
+    def wait(self):
+        with self.lock:
+            now = time.monotonic()
+            at = max(now, self.next_at)
+            self.next_at = at + self.interval
+        if at > now:
+            time.sleep(at - now)
+
+    def pause(self, seconds):
+        with self.lock:
+            self.next_at = max(self.next_at, time.monotonic() + seconds)
+
+
+def _send_one(adapter, limiter, outbound):
+    """Runs in a pool thread: no ORM here, only the adapter. Returns a SendResult or the error."""
+    limiter.wait()
+    try:
+        return adapter.send_message(outbound)
+    except ProviderError as exc:
+        if exc.http_status == 429 or exc.retry_after:
+            limiter.pause(min(exc.retry_after or 1.0, 30.0))
+        return exc
+    except Exception as exc:  # noqa: BLE001  an SDK bug must not kill the batch
+        _logger.exception('%s adapter raised unexpectedly', adapter.code)
+        return ProviderError(f'Unexpected error: {type(exc).__name__}', code='internal', retryable=True)
 
 
 def _to_datetime(timestamp):

@@ -1,5 +1,6 @@
 import logging
 import secrets
+from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -87,6 +88,23 @@ class CommProvider(models.Model):
     sandbox_mode = fields.Selection(
         [('normal', 'Working'), ('outage', 'Outage (every call fails, retryable)')],
         string='Sandbox behaviour', default='normal')
+
+    sandbox_auto_reply = fields.Boolean(
+        'Simulate replies', default=True,
+        help='After each message it delivers, the Sandbox simulates a reply from the recipient.')
+
+    # Dispatch
+    max_concurrency = fields.Integer('Parallel sends', default=8,
+                                     help='How many provider calls this account makes at once.')
+    rate_limit = fields.Float('Messages per second', default=20.0,
+                              help='Upper bound of sends per second for this account (0: no limit).')
+    breaker_threshold = fields.Integer('Failures before pausing', default=5)
+    breaker_cooldown = fields.Integer('Pause (seconds)', default=60)
+    breaker_state = fields.Selection(
+        [('closed', 'Sending'), ('open', 'Paused after failures'), ('half_open', 'Trying one message')],
+        default='closed', required=True, readonly=True, copy=False)
+    breaker_failures = fields.Integer(readonly=True, copy=False)
+    breaker_open_until = fields.Datetime(readonly=True, copy=False)
 
     api_base_url = fields.Char(
         'API base URL', groups='base.group_system',
@@ -269,6 +287,41 @@ class CommProvider(models.Model):
         self.invalidate_model(fnames)
         _logger.info('comm.provider: re-encrypted %s secrets with the newest key', rotated)
         return rotated
+
+    # ------------------------------------------------------------------------------------------
+    # Dispatch helpers
+    # ------------------------------------------------------------------------------------------
+
+    def _breaker_record(self, outcomes):
+        """Circuit breaker: ``outcomes`` are the batch's sends in order, True when the provider
+        answered (success or a permanent refusal), False when it failed (5xx, timeout…)."""
+        self.ensure_one()
+        if not outcomes:
+            return
+        failures = self.breaker_failures
+        for ok in outcomes:
+            failures = 0 if ok else failures + 1
+        if failures >= max(self.breaker_threshold, 1) or (self.breaker_state == 'half_open' and not outcomes[0]):
+            until = fields.Datetime.now() + timedelta(seconds=max(self.breaker_cooldown, 1))
+            self.sudo().write({'breaker_state': 'open', 'breaker_failures': failures, 'breaker_open_until': until})
+            _logger.warning('comm.provider %s (%s): %s consecutive failures, sending paused until %s',
+                            self.id, self.code, failures, until)
+            self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')._trigger(until)
+        elif self.breaker_state != 'closed' or failures != self.breaker_failures:
+            self.sudo().write({'breaker_state': 'closed', 'breaker_failures': failures, 'breaker_open_until': False})
+
+    def _sandbox_after_send(self, message):
+        """What a real provider would do next, through the same webhook queue: statuses, a reply."""
+        self.ensure_one()
+        adapter = self._get_adapter()
+        Event = self.env['comm.webhook.event']
+        for request in adapter.simulate_statuses(self.webhook_url_status, message.provider_message_id,
+                                                 message.to_number):
+            Event._receive(self, 'status', request)
+        if self.sandbox_auto_reply and not message.to_number.endswith('99'):
+            Event._receive(self, 'inbound', adapter.simulate_inbound(
+                self.webhook_url_inbound, message.to_number, message.from_number or self.sms_from or '',
+                _('Thanks, got it! (simulated reply)'), channel=message.channel))
 
     @api.model
     def _find_by_webhook_token(self, token):

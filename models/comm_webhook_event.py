@@ -2,7 +2,7 @@ import json
 import logging
 import random
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -23,6 +23,11 @@ KEPT_HEADERS = ('content-type', 'user-agent', 'x-twilio-signature', 'x-twilio-we
 MAX_ATTEMPTS_PARAM = 'comm_gateway.webhook_max_attempts'
 DEFAULT_MAX_ATTEMPTS = 8
 STALE_AFTER = timedelta(minutes=10)      # a 'processing' event older than this lost its worker
+
+
+def _utcnow():
+    """Now, to the microsecond (fields.Datetime.now() truncates to the second)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class RetryLater(Exception):
@@ -106,13 +111,13 @@ class CommWebhookEvent(models.Model):
             """INSERT INTO comm_webhook_event (provider_id, purpose, event_key, method, url, headers, form_data,
                                                body, remote_addr, state, attempts, next_try_at,
                                                create_date, write_date, create_uid, write_uid)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0, now() at time zone 'UTC',
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0, %s,
                        now() at time zone 'UTC', now() at time zone 'UTC', %s, %s)
                ON CONFLICT (provider_id, event_key) DO NOTHING RETURNING id""",
             provider.id, purpose, key, request.method, request.url, json.dumps(headers),
             json.dumps(request.form) if request.form else None,
             request.body.decode('utf-8') if request.body else None, request.remote_addr,
-            self.env.uid, self.env.uid))
+            fields.Datetime.now(), self.env.uid, self.env.uid))
         if not self.env.cr.fetchone():
             return 'duplicate'
         self.env.ref('comm_gateway.ir_cron_comm_webhook_event')._trigger()
@@ -141,7 +146,8 @@ class CommWebhookEvent(models.Model):
         events._process_batch()
         self._commit()
         self.env.cr.execute(SQL(
-            "SELECT count(*) FROM comm_webhook_event WHERE state = 'pending' AND next_try_at <= now() at time zone 'UTC'"))
+            "SELECT count(*) FROM comm_webhook_event WHERE state = 'pending' AND next_try_at <= %s",
+            _utcnow()))
         remaining = self.env.cr.fetchone()[0]
         self.env['ir.cron']._notify_progress(done=len(events), remaining=remaining)
         _logger.info('comm.webhook.event: processed %s events, %s remaining', len(events), remaining)
@@ -154,9 +160,9 @@ class CommWebhookEvent(models.Model):
             """UPDATE comm_webhook_event SET state = 'processing', locked_at = now() at time zone 'UTC',
                       attempts = attempts + 1
                 WHERE id IN (SELECT id FROM comm_webhook_event
-                              WHERE state = 'pending' AND next_try_at <= now() at time zone 'UTC'
+                              WHERE state = 'pending' AND next_try_at <= %s
                               ORDER BY id LIMIT %s FOR NO KEY UPDATE SKIP LOCKED)
-            RETURNING id""", limit))
+            RETURNING id""", _utcnow(), limit))
         ids = sorted(row[0] for row in self.env.cr.fetchall())
         self._commit()
         self.invalidate_model()

@@ -378,6 +378,14 @@ class ProviderAdapter:
         """
         return None
 
+    def find_sent(self, outbound, since):
+        """After an interrupted send: did the provider get ``outbound``?
+
+        :returns: a :class:`SendResult` when found, ``False`` when the provider confirms it has
+            no such message, ``None`` when it cannot tell (then we never resend automatically)
+        """
+        return None
+
     def check_credentials(self):
         """Call the provider's account endpoint. :returns: :class:`AccountInfo`."""
         raise NotImplementedError

@@ -1,6 +1,79 @@
-"""Meta WhatsApp adapter (work in progress: being written)."""
+"""Meta WhatsApp Cloud API adapter (Graph API, no SDK: the base ``_request`` wrapper).
+
+Errors are classified by Meta's ``error.code`` (:data:`META_ERRORS`), never by HTTP status or
+text. Webhooks are signed with ``X-Hub-Signature-256`` (HMAC-SHA256 of the raw body with the app
+secret); one POST may carry several messages and statuses. There is no API to look a message's
+status up: statuses only come from webhooks.
+"""
+import hashlib
+import hmac
+import logging
+import mimetypes
+
 from . import register
-from .base import ProviderAdapter
+from .base import (
+    AccountInfo, InboundMessage, Media, ProviderAdapter, ProviderError, SendResult, StatusUpdate,
+    digits, error_from_http, hmac_equal, parse_retry_after, to_e164,
+)
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_API_VERSION = 'v21.0'
+SIGNATURE_HEADER = 'X-Hub-Signature-256'
+SIGNATURE_PREFIX = 'sha256='
+CALLBACK_DATA_MAX = 512        # biz_opaque_callback_data
+
+# Meta error code -> (sms.sms failure_type, retryable). Codes 200-299 are permissions (config).
+META_ERRORS = {
+    0: ('sms_acc', False), 190: ('sms_acc', False),                 # auth failed / token expired
+    3: ('sms_acc', False), 10: ('sms_acc', False),                  # missing capability / permission
+    4: ('sms_server', True), 80007: ('sms_server', True),           # app / WABA rate limit
+    130429: ('sms_server', True),                                   # throughput exceeded
+    131048: ('sms_server', True),                                   # spam rate limit: much later
+    131056: ('sms_server', True),                                   # pair rate limit
+    131057: ('sms_server', True),                                   # account maintenance
+    1: ('sms_server', True), 2: ('sms_server', True),               # unknown / service
+    131000: ('sms_server', True), 131016: ('sms_server', True),     # something went wrong / unavailable
+    100: ('unknown', False), 131008: ('unknown', False), 131009: ('unknown', False),  # bad parameter
+    131021: ('unknown', False),                                     # recipient = sender
+    131026: ('sms_number_format', False),                           # undeliverable (no WhatsApp…)
+    131030: ('sms_acc', False),                                     # not in the test allowed list
+    131031: ('sms_acc', False),                                     # account locked
+    131042: ('sms_credit', False),                                  # payment problem
+    131047: ('unknown', False),                                     # 24 h window over: send a template
+    131049: ('unknown', False),                                     # not delivered (per-user cap)
+    131050: ('sms_optout', False),                                  # user stopped marketing messages
+    131051: ('unknown', False),                                     # unsupported message type
+    131052: ('unknown', True), 131053: ('unknown', True),           # media download / upload: retry once
+    132000: ('unknown', False), 132001: ('unknown', False), 132005: ('unknown', False),
+    132007: ('unknown', False), 132012: ('unknown', False),         # template parameters
+    132015: ('unknown', False), 132016: ('unknown', False),         # template paused / disabled
+    133010: ('sms_acc', False),                                     # number not registered
+    368: ('sms_acc', False),                                        # blocked for policy violations
+}
+PERMISSION_ERROR = ('sms_acc', False)
+
+# Webhook status -> normalized state (others, e.g. 'deleted', are ignored).
+META_STATES = {'sent': 'sent', 'delivered': 'delivered', 'read': 'read', 'failed': 'failed'}
+
+# Outbound media kind by MIME major type; anything else is a document.
+MEDIA_KINDS = {'image': 'image', 'video': 'video', 'audio': 'audio'}
+INBOUND_MEDIA_TYPES = ('image', 'video', 'audio', 'document', 'sticker')
+
+
+def _error_class(code):
+    """``(failure_type, retryable)`` of a Meta error code, None when unknown."""
+    try:
+        code = int(code)
+    except (TypeError, ValueError):
+        return None
+    return META_ERRORS.get(code) or (PERMISSION_ERROR if 200 <= code < 300 else None)
+
+
+def _contact_text(contact):
+    name = (contact.get('name') or {}).get('formatted_name') or '?'
+    phones = ', '.join(phone['phone'] for phone in contact.get('phones') or [] if phone.get('phone'))
+    return f'👤 Contact: {name} ({phones})' if phones else f'👤 Contact: {name}'
 
 
 @register
@@ -8,3 +81,214 @@ class MetaAdapter(ProviderAdapter):
     code = 'meta'
     name = 'Meta WhatsApp'
     default_base_url = 'https://graph.facebook.com'
+    channels = ('whatsapp',)
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    @property
+    def _version(self):
+        return self.options.get('api_version') or DEFAULT_API_VERSION
+
+    @property
+    def _auth_headers(self):
+        return {'Authorization': f'Bearer {self.credentials.get("access_token") or ""}'}
+
+    def _graph(self, method, path, **kwargs):
+        """A Graph API call: ``{base}/{version}/{path}`` with the Bearer token; the decoded JSON."""
+        response = self._request(method, f'{self._version}/{path}', headers=self._auth_headers, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderError(f'{self.name} answered something that is not JSON.', code='invalid_response',
+                                retryable=True, http_status=response.status_code,
+                                failure_type='sms_server') from None
+
+    def _error_from_response(self, response):
+        try:
+            error = response.json()['error']
+            code, text = error.get('code'), error.get('message') or ''
+            details = (error.get('error_data') or {}).get('details') or ''
+        except (ValueError, KeyError, TypeError, AttributeError):
+            code, text, details = None, '', ''
+        message = f'{self.name} answered HTTP {response.status_code}'
+        if code is not None:
+            message = f'{self.name} error {code}: {text}' + (f' ({details})' if details else '')
+        known = _error_class(code)
+        provider_error = error_from_http(
+            response.status_code, message[:400], code=code, failure_type=known and known[0],
+            retry_after=parse_retry_after(response.headers.get('Retry-After')))
+        if known:
+            provider_error.retryable = known[1]
+        return provider_error
+
+    def _phone_number_id(self):
+        phone_number_id = self.credentials.get('phone_number_id')
+        if not phone_number_id:
+            raise ProviderError(f'{self.name} needs the phone number id of the sender.', code='credentials',
+                                failure_type='sms_acc')
+        return phone_number_id
+
+    # -- outbound -------------------------------------------------------------------------------
+
+    def send_message(self, outbound):
+        if outbound.channel != 'whatsapp':
+            raise ProviderError(f'{self.name} only sends WhatsApp messages, not {outbound.channel}.',
+                                code='unsupported')
+        payload = {'messaging_product': 'whatsapp', 'recipient_type': 'individual',
+                   'to': digits(outbound.to), **self._content(outbound)}
+        if outbound.client_ref and len(outbound.client_ref) <= CALLBACK_DATA_MAX:
+            payload['biz_opaque_callback_data'] = outbound.client_ref
+        data = self._graph('POST', f'{self._phone_number_id()}/messages', json=payload)
+        try:
+            provider_id = data['messages'][0]['id']
+        except (KeyError, IndexError, TypeError):
+            raise ProviderError(f'{self.name} accepted the message but returned no id.',
+                                code='invalid_response') from None
+        contact = (data.get('contacts') or [{}])[0]
+        return SendResult(provider_id=provider_id, recipient_id=contact.get('wa_id') or '', raw=data)
+
+    def _content(self, outbound):
+        """The ``type`` and its object: template, one media by link (or id), or text."""
+        if outbound.template:
+            template = {'name': outbound.template.name, 'language': {'code': outbound.template.language}}
+            if outbound.template.components:
+                template['components'] = outbound.template.components
+            return {'type': 'template', 'template': template}
+        if len(outbound.media) > 1:
+            raise ProviderError(f'{self.name} sends one media per message.', code='unsupported')
+        if outbound.media:
+            media = outbound.media[0]
+            content_type = media.content_type or mimetypes.guess_type(media.url)[0] or ''
+            kind = MEDIA_KINDS.get(content_type.split('/')[0], 'document')
+            item = {'id': media.media_id} if media.media_id else {'link': media.url}
+            caption = media.caption or outbound.body
+            if caption and kind != 'audio':           # audio takes no caption
+                item['caption'] = caption
+            if kind == 'document' and media.filename:
+                item['filename'] = media.filename
+            return {'type': kind, kind: item}
+        if not outbound.body:
+            raise ProviderError('A WhatsApp message needs a body, a media or a template.', code='empty_message')
+        return {'type': 'text', 'text': {'body': outbound.body, 'preview_url': False}}
+
+    def check_credentials(self):
+        data = self._graph('GET', self._phone_number_id(),
+                           params={'fields': 'display_phone_number,verified_name,quality_rating'})
+        return AccountInfo(
+            name=f'{data.get("verified_name") or self.name} ({data.get("display_phone_number") or "?"})',
+            status='active', raw=data)
+
+    def download_media(self, media):
+        """Two steps: the media id gives a short-lived URL, fetched with the same Bearer token."""
+        url = self._graph('GET', media.media_id).get('url') if media.media_id else media.url
+        if not url:
+            raise ProviderError(f'{self.name} gave no URL for media {media.media_id}.', code='invalid_response')
+        response = self._request('GET', url, absolute=True, headers=self._auth_headers)
+        return response.content, response.headers.get('Content-Type') or media.content_type
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    def verify_handshake(self, params):
+        """The subscription handshake (GET): ``hub.challenge`` when the verify token matches, else None."""
+        if params.get('hub.mode') != 'subscribe' or params.get('hub.challenge') is None:
+            return None
+        if not hmac_equal(self.credentials.get('verify_token'), params.get('hub.verify_token')):
+            return None
+        return params['hub.challenge']
+
+    def verify_webhook(self, request):
+        secret = self.credentials.get('app_secret') or ''
+        header = request.header(SIGNATURE_HEADER)
+        if not secret or not header.startswith(SIGNATURE_PREFIX):
+            return False
+        expected = hmac.new(secret.encode(), request.body or b'', hashlib.sha256).hexdigest()
+        return hmac_equal(expected, header[len(SIGNATURE_PREFIX):].lower())
+
+    def parse_webhook(self, request, purpose):
+        data = request.json()
+        events = []
+        try:
+            for entry in data['entry']:
+                for change in entry.get('changes') or []:
+                    if change.get('field') == 'messages':
+                        events += self._parse_value(change['value'])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f'malformed {self.name} webhook: {type(exc).__name__} {exc}') from None
+        return events
+
+    def _parse_value(self, value):
+        """Every message and every status of one ``changes[].value``."""
+        names = {contact.get('wa_id'): (contact.get('profile') or {}).get('name') or ''
+                 for contact in value.get('contacts') or []}
+        business = to_e164((value.get('metadata') or {}).get('display_phone_number'))
+        events = [self._inbound(message, names, business) for message in value.get('messages') or []]
+        events += filter(None, (self._status(status) for status in value.get('statuses') or []))
+        return events
+
+    def _inbound(self, message, names, business):
+        message_type = message.get('type') or 'unknown'
+        content = message.get(message_type)
+        media = []
+        if message_type in INBOUND_MEDIA_TYPES:
+            media = [Media(media_id=content['id'], content_type=content.get('mime_type') or '',
+                           caption=content.get('caption') or '', filename=content.get('filename') or '')]
+        reply_to = (message.get('context') or {}).get('id') or ''
+        if message_type == 'reaction':
+            reply_to = content.get('message_id') or reply_to
+        sender = message['from']
+        return InboundMessage(
+            provider_id=message['id'], sender=to_e164(sender) or sender, recipient=business,
+            body=self._readable(message_type, content, message), channel='whatsapp',
+            message_type=message_type, media=media,
+            profile_name=names.get(sender) or next(iter(names.values()), ''),
+            timestamp=float(message['timestamp']) if message.get('timestamp') else None,
+            reply_to=reply_to, raw=message)
+
+    @staticmethod
+    def _readable(message_type, content, message):
+        """A short human text for every type; the structured data stays in ``raw``."""
+        if message_type == 'text':
+            return content['body']
+        if message_type in INBOUND_MEDIA_TYPES:
+            return content.get('caption') or ''
+        if message_type == 'location':
+            place = ', '.join(content[key] for key in ('name', 'address') if content.get(key))
+            where = f'({content.get("latitude")}, {content.get("longitude")})'
+            return f'📍 Location: {place} {where}' if place else f'📍 Location: {where}'
+        if message_type == 'contacts':
+            return '; '.join(_contact_text(contact) for contact in content)
+        if message_type == 'interactive':
+            reply = content.get(content.get('type')) or {}
+            label = {'button_reply': 'Button', 'list_reply': 'List choice'}.get(content.get('type'), 'Reply')
+            return f'{label}: {reply.get("title") or reply.get("body") or reply.get("name") or ""}'
+        if message_type == 'button':
+            return f'Button: {content.get("text") or content.get("payload") or ""}'
+        if message_type == 'reaction':
+            emoji = content.get('emoji')
+            return f'Reaction {emoji} to a message' if emoji else 'Reaction removed from a message'
+        if message_type == 'system':
+            return content.get('body') or 'System message'
+        if message_type in ('unsupported', 'unknown'):
+            detail = next((e.get('title') or e.get('message') for e in message.get('errors') or []), '')
+            return f'Unsupported message: {detail}' if detail else 'Unsupported message'
+        return f'[{message_type} message]'
+
+    def _status(self, status):
+        provider_status = status['status']
+        state = META_STATES.get(provider_status)
+        if state is None:
+            _logger.info('%s: status %r ignored', self.code, provider_status)
+            return None
+        error = (status.get('errors') or [{}])[0]
+        failure_type = ''
+        if state == 'failed':
+            failure_type = (_error_class(error.get('code')) or ('unknown', False))[0]
+        details = (error.get('error_data') or {}).get('details') or ''
+        recipient = status.get('recipient_id') or ''
+        return StatusUpdate(
+            provider_id=status['id'], status=state, provider_status=provider_status,
+            error_code=str(error.get('code') or ''),
+            error_message=' — '.join(filter(None, [error.get('title') or error.get('message') or '', details])),
+            failure_type=failure_type, timestamp=float(status['timestamp']) if status.get('timestamp') else None,
+            recipient=to_e164(recipient) or recipient, client_ref=status.get('biz_opaque_callback_data') or '',
+            raw=status)

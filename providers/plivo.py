@@ -1,6 +1,113 @@
-"""Plivo adapter (work in progress: being written)."""
+"""Plivo: SMS, MMS and WhatsApp through the Message API, click-to-call through the Call API.
+
+REST calls go through the official SDK (``plivo``) with a small client subclass that pins the
+base URL per instance and sends on our session with our timeout; signatures are checked with the
+SDK's V3 / V2 helpers. Facts and field names: PROTOCOLS.md section 2.
+"""
+import functools
+import re
+
+import plivo
+import requests
+from plivo import exceptions as plivo_errors
+from plivo import plivoxml
+from plivo.utils import validate_signature
+from plivo.utils.signature_v3 import validate_v3_signature
+from plivo.utils.template import Template as PlivoTemplate
+
 from . import register
-from .base import ProviderAdapter
+from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter,
+                   ProviderError, SendResult, digits, error_from_http, parse_retry_after,
+                   short_key)
+from .twilio import provider_number, status_update
+
+SIGNATURE_V3_HEADER = 'X-Plivo-Signature-V3'
+SIGNATURE_V2_HEADER = 'X-Plivo-Signature-V2'
+MEDIA_FIELD = re.compile(r'Media(\d+)')     # Media1, Media2… (Media0 seen too)
+
+# Plivo message status -> normalized state (PROTOCOLS 2.4, 5.1).
+PLIVO_MESSAGE_STATES = {
+    'queued': 'queued',
+    'sent': 'sent',
+    'delivered': 'delivered',
+    'read': 'read',
+    'failed': 'failed',
+    'undelivered': 'undelivered',
+    'rejected': 'undelivered',
+    'received': 'received',
+}
+
+# Plivo CallStatus -> normalized call state (PROTOCOLS 2.7).
+PLIVO_CALL_STATES = {
+    'ringing': 'ringing',
+    'in-progress': 'in_progress',
+    'completed': 'completed',
+    'busy': 'busy',
+    'failed': 'failed',
+    'timeout': 'no_answer',
+    'no-answer': 'no_answer',
+    'cancel': 'canceled',
+}
+
+# Plivo message ErrorCode -> (sms.sms failure type, retryable) (PROTOCOLS 2.8, 5.1).
+PLIVO_ERRORS = {
+    '10': ('unknown', False),                       # invalid message
+    '20': ('sms_server', True),                     # network error
+    '30': ('unknown', False),                       # spam detected
+    '40': ('sms_registration_needed', False),       # invalid source number
+    '50': ('sms_number_format', False),             # invalid destination number
+    '60': ('unknown', False),                       # loop detected
+    '70': ('unknown', False),                       # destination permanently unavailable
+    '80': ('unknown', True),                        # destination temporarily unavailable
+    '90': ('unknown', False),                       # missing route
+    '100': ('unknown', False),                      # prohibited by carrier
+    '110': ('unknown', False),                      # message too long
+    '200': ('sms_optout', False),                   # recipient opted out
+    '201': ('sms_country_not_supported', False),    # US toll-free to Canada blocked
+    '300': ('sms_server', True),                    # failed to dispatch
+    '420': ('unknown', True),                       # message expired
+    '450': ('sms_country_not_supported', False),    # destination country disabled
+    '900': ('sms_credit', False),                   # insufficient credit
+    '910': ('sms_acc', False),                      # account disabled
+    '1000': ('unknown', False),                     # unknown error
+}
+
+# SDK exceptions whose meaning is finer than their HTTP status (the rest map by status).
+PLIVO_EXCEPTION_FAILURES = {
+    plivo_errors.GeoPermissionError: 'sms_country_not_supported',
+}
+
+# MessageIntent -> InboundMessage.optout
+PLIVO_OPTOUT = {'optout': 'stop', 'optin': 'start', 'help': 'help'}
+
+
+class _PlivoClient(plivo.RestClient):
+    """``plivo.RestClient`` pinned to one API root and sending on a given session.
+
+    The SDK re-assigns ``base_uri`` from module constants before every request (and switches to
+    its voice fallback hosts on 5xx), so ``base_uri`` is a read-only property here; requests are
+    still prepared by the SDK's own sessions (auth, JSON headers) but sent on ``transport``.
+    """
+
+    base_uri = property(lambda self: self._api_root, lambda self, _value: None)
+
+    def __init__(self, auth_id, auth_token, *, api_root, transport, timeout):
+        self._api_root = api_root
+        self._transport = transport
+        self.last_response = None
+        super().__init__(auth_id, auth_token, timeout=timeout)
+
+    def request(self, method, path=None, data=None, response_type=None, objects_type=None, files=None,
+                **kwargs):
+        # the voice path retries 5xx twice on "fallback" hosts and print()s: our queue retries
+        kwargs.pop('is_voice_request', None)
+        return super().request(method, path, data, response_type, objects_type, files, **kwargs)
+
+    def send_request(self, request, **kwargs):
+        kwargs.pop('session', None)
+        self.last_response = self._transport.send(request, proxies=self.proxies, timeout=self.timeout,
+                                                  **kwargs)
+        return self.last_response
 
 
 @register
@@ -8,3 +115,211 @@ class PlivoAdapter(ProviderAdapter):
     code = 'plivo'
     name = 'Plivo'
     default_base_url = 'https://api.plivo.com'
+    channels = ('sms', 'mms', 'whatsapp', 'voice')
+
+    # -- SDK ------------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def client(self):
+        """The SDK client, on our session, timeout and base URL."""
+        auth_id, auth_token = self.credentials.get('auth_id'), self.credentials.get('auth_token')
+        if not (auth_id and auth_token):
+            # the SDK would fall back to PLIVO_AUTH_ID / PLIVO_AUTH_TOKEN from the environment
+            raise ProviderError('Plivo needs an Auth ID and an Auth Token.', code='credentials',
+                                failure_type='sms_acc')
+        try:
+            return _PlivoClient(auth_id, auth_token, api_root=f'{self.base_url}/v1/Account',
+                                transport=self.session, timeout=self.timeout)
+        except plivo_errors.AuthenticationError:
+            raise ProviderError('The Plivo Auth ID is malformed (expected MA… or SA… and 18 more '
+                                'characters).', code='credentials', failure_type='sms_acc') from None
+
+    def _call(self, operation, *args, **kwargs):
+        """Run one SDK operation; every failure becomes a :class:`ProviderError`."""
+        client = self.client
+        client.last_response = None
+        try:
+            return operation(*args, **kwargs)
+        except (plivo_errors.PlivoRestError, requests.Timeout, requests.ConnectionError) as exc:
+            raise self._error(exc, client.last_response) from exc
+
+    def _error(self, exc, response):
+        """Map an SDK exception; ``response`` is the HTTP answer behind it, None when the SDK
+        refused the call before sending (argument validation)."""
+        transport = self._transport_error(self.name, exc)
+        if transport:
+            return transport
+        if response is None:
+            return ProviderError(f'Plivo refused the request: {exc}', code=type(exc).__name__)
+        # 429 / 502 / 503 come as a bare PlivoRestError naming the status only in its text: the
+        # response we sent through our transport has it, and the Retry-After header too
+        status = response.status_code
+        return error_from_http(status, f'Plivo error (HTTP {status}): {exc}',
+                               retry_after=parse_retry_after(response.headers.get('Retry-After')),
+                               failure_type=PLIVO_EXCEPTION_FAILURES.get(type(exc)))
+
+    # -- outbound -------------------------------------------------------------------------------
+
+    def send_message(self, outbound):
+        whatsapp = outbound.channel == 'whatsapp'
+        sender = outbound.sender or self.options.get('whatsapp_from' if whatsapp else 'sms_from')
+        if not sender:
+            raise ProviderError('No Plivo sender: set a sender number.', code='no_sender')
+        if whatsapp:
+            message_type = 'whatsapp'
+        else:
+            message_type = 'mms' if outbound.media or outbound.channel == 'mms' else 'sms'
+        params = {'src': digits(sender), 'dst': digits(outbound.to), 'type_': message_type}
+        if outbound.body:
+            params['text'] = outbound.body
+        if outbound.media:
+            params['media_urls'] = [media.url for media in outbound.media]
+        if outbound.template:
+            params['template'] = self._template(outbound.template)
+        if outbound.status_callback:
+            params.update(url=outbound.status_callback, method='POST')
+        response = self._call(self.client.messages.create, **params)
+        uuids = list(getattr(response, 'message_uuid', None) or ())
+        if not uuids:
+            raise ProviderError('Plivo answered without a message id.', code='no_message_uuid')
+        return SendResult(provider_id=uuids[0], status='queued', extra_ids=tuple(uuids[1:]),
+                          raw={'api_id': getattr(response, 'api_id', ''),
+                               'message': getattr(response, 'message', '')})
+
+    @staticmethod
+    def _template(template):
+        """Plivo's WhatsApp template: name, language and Meta-style components (text parameters,
+        or ``variables`` as the body's parameters in key order)."""
+        if not template.name:
+            raise ProviderError('Plivo sends WhatsApp templates by name; this template has none.',
+                                code='unsupported')
+        components = template.components
+        if not components and template.variables:
+            ordered = sorted(template.variables.items(), key=lambda item: (len(item[0]), item[0]))
+            components = [{'type': 'body',
+                           'parameters': [{'type': 'text', 'text': str(value)} for _key, value in ordered]}]
+        try:
+            return PlivoTemplate(name=template.name, language=template.language, components=components)
+        except plivo_errors.ValidationError as exc:
+            raise ProviderError(f'This WhatsApp template cannot be sent through Plivo: {exc}',
+                                code='unsupported') from None
+
+    def start_call(self, call):
+        """Ring the agent; Plivo then asks ``call.answer_url`` for the XML that dials the customer
+        (see :meth:`dial_response`). The id returned is the ``request_uuid``; call events carry it
+        as ``ALegRequestUUID`` (:attr:`CallEvent.parent_id`)."""
+        sender = call.sender or self.options.get('voice_from') or self.options.get('sms_from')
+        if not sender:
+            raise ProviderError('No Plivo caller id: set a caller id number.', code='no_sender')
+        if not call.answer_url:
+            raise ProviderError('Plivo needs an answer URL to bridge the call.', code='no_answer_url')
+        params = {'from_': digits(sender), 'to_': digits(call.agent), 'answer_url': call.answer_url,
+                  'answer_method': 'POST', 'ring_timeout': int(call.timeout)}
+        if call.status_callback:
+            params.update(hangup_url=call.status_callback, hangup_method='POST',
+                          ring_url=call.status_callback, ring_method='POST')
+        response = self._call(self.client.calls.create, **params)
+        request_uuid = getattr(response, 'request_uuid', None)
+        if not request_uuid:
+            raise ProviderError('Plivo answered without a request id.', code='no_request_uuid')
+        return CallResult(provider_id=request_uuid, status='initiated',
+                          raw={'message': getattr(response, 'message', '')})
+
+    def dial_response(self, to, caller_id, timeout=None):
+        """``(Plivo XML, content type)`` for the answer URL: bridge the answered call to ``to``."""
+        dial = plivoxml.DialElement(caller_id=digits(caller_id), timeout=timeout)
+        dial.add(plivoxml.NumberElement(digits(to)))
+        return plivoxml.ResponseElement().add(dial).to_string(), 'application/xml'
+
+    def fetch_status(self, provider_id):
+        message = self._call(self.client.messages.get, str(provider_id))
+        return status_update(PLIVO_MESSAGE_STATES, PLIVO_ERRORS, provider_id,
+                             getattr(message, 'message_state', None), getattr(message, 'error_code', None),
+                             recipient=provider_number(getattr(message, 'to_number', '')))
+
+    def check_credentials(self):
+        account = self._call(self.client.account.get)
+        return AccountInfo(name=getattr(account, 'name', '') or self.credentials['auth_id'],
+                           raw={'account_type': getattr(account, 'account_type', ''),
+                                'cash_credits': getattr(account, 'cash_credits', '')})
+
+    def _media_auth(self):
+        return self.credentials.get('auth_id'), self.credentials.get('auth_token')
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    def verify_webhook(self, request):
+        token = self.credentials.get('auth_token')
+        signature_v3 = request.header(SIGNATURE_V3_HEADER)
+        signature_v2 = request.header(SIGNATURE_V2_HEADER)
+        nonce = request.header(f'{SIGNATURE_V3_HEADER if signature_v3 else SIGNATURE_V2_HEADER}-Nonce')
+        if not (token and nonce and (signature_v3 or signature_v2)):
+            return False
+        try:
+            if signature_v3:
+                # V3 signs the URL (query included), the body params and the nonce
+                return validate_v3_signature(request.method.upper(), request.url, nonce, token,
+                                             signature_v3, params=self._form_params(request))
+            # V2 signs the URL without its query string, and the nonce: not the params
+            return validate_signature(request.url.split('?', 1)[0], nonce, signature_v2, token)
+        except (plivo_errors.PlivoRestError, ValueError, TypeError):
+            return False
+
+    @staticmethod
+    def _form_params(request):
+        """Body fields as the V3 helper wants them: one value, or a list for repeated names."""
+        values = {}
+        for key, value in request.form:
+            values.setdefault(key, []).append(value)
+        return {key: vals[0] if len(vals) == 1 else vals for key, vals in values.items()}
+
+    def parse_webhook(self, request, purpose):
+        params = request.params()
+        if purpose == 'inbound':
+            return [self._parse_inbound(params)]
+        if purpose == 'status':
+            if not (params.get('MessageUUID') and params.get('Status')):
+                raise ValueError('Plivo status callback without MessageUUID / Status')
+            return [status_update(PLIVO_MESSAGE_STATES, PLIVO_ERRORS, params['MessageUUID'], params['Status'],
+                                  params.get('ErrorCode'), recipient=provider_number(params.get('To')),
+                                  raw=params)]
+        if purpose in ('voice', 'voice_status'):
+            return [self._parse_call(params, purpose)]
+        raise ValueError(f'unknown Plivo webhook purpose {purpose!r}')
+
+    def event_key(self, request, purpose):
+        key = super().event_key(request, purpose)
+        if purpose == 'status':     # Plivo numbers its callbacks for one message
+            key = short_key(key, request.params().get('Sequence'))
+        return key
+
+    def _parse_inbound(self, params):
+        uuid, sender = params.get('MessageUUID'), params.get('From')
+        if not (uuid and sender):
+            raise ValueError('Plivo inbound message without MessageUUID / From')
+        numbered = sorted((int(match[1]), value) for key, value in params.items()
+                          if (match := MEDIA_FIELD.fullmatch(key)) and value)
+        media = [Media(url=url) for _index, url in numbered]
+        channel = (params.get('Type') or 'sms').lower()
+        message_type = params.get('ContentType') or ('media' if media else 'text')
+        return InboundMessage(
+            provider_id=uuid, sender=provider_number(sender), recipient=provider_number(params.get('To')),
+            body=params.get('Text') or params.get('Body') or '',
+            channel=channel if channel in ('mms', 'whatsapp') else 'sms', message_type=message_type.lower(),
+            media=media, optout=PLIVO_OPTOUT.get((params.get('MessageIntent') or '').lower(), ''),
+            raw=params)
+
+    def _parse_call(self, params, purpose):
+        # RequestUUID: what start_call returned; answer/hangup requests name it ALegRequestUUID
+        request_uuid = params.get('ALegRequestUUID') or params.get('RequestUUID', '')
+        call_uuid = params.get('CallUUID') or request_uuid
+        status = params.get('CallStatus') or ('ringing' if purpose == 'voice' else '')
+        if not call_uuid or status not in PLIVO_CALL_STATES:
+            raise ValueError(f'Plivo call event without CallUUID or with unknown CallStatus {status!r}')
+        return CallEvent(
+            provider_id=call_uuid, status=PLIVO_CALL_STATES[status], provider_status=status,
+            sender=provider_number(params.get('From')), recipient=provider_number(params.get('To')),
+            direction=params.get('Direction') or ('inbound' if purpose == 'voice' else ''),
+            duration=int(params['Duration']) if params.get('Duration') else None,
+            hangup_cause=params.get('HangupCause', ''),
+            recording_url=params.get('RecordUrl', ''), parent_id=request_uuid, raw=params)

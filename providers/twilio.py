@@ -1,6 +1,127 @@
-"""Twilio adapter (work in progress: being written)."""
+"""Twilio: SMS, MMS and WhatsApp through the Messages API, click-to-call through the Calls API.
+
+Everything goes through the official SDK (``twilio``): REST calls with our session, timeout and
+base URL, webhook signatures with its ``RequestValidator``, TwiML with its builders.
+Facts and field names: PROTOCOLS.md section 1.
+"""
+import functools
+import json
+import logging
+
+import requests
+from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.datastructures import MultiDict
+
 from . import register
-from .base import ProviderAdapter
+from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter,
+                   ProviderError, SendResult, StatusUpdate, error_from_http, parse_retry_after,
+                   to_e164)
+
+SIGNATURE_HEADER = 'X-Twilio-Signature'
+WHATSAPP_PREFIX = 'whatsapp:'
+CALL_STATUS_EVENTS = ['initiated', 'ringing', 'answered', 'completed']
+
+# Twilio message status -> normalized state (PROTOCOLS 1.4, 5.1).
+TWILIO_MESSAGE_STATES = {
+    'accepted': 'queued',
+    'scheduled': 'queued',
+    'queued': 'queued',
+    'sending': 'queued',
+    'sent': 'sent',
+    'delivered': 'delivered',
+    'partially_delivered': 'delivered',
+    'read': 'read',
+    'failed': 'failed',
+    'undelivered': 'undelivered',
+    'canceled': 'canceled',
+    'receiving': 'received',
+    'received': 'received',
+}
+
+# Twilio CallStatus -> normalized call state (PROTOCOLS 1.7).
+TWILIO_CALL_STATES = {
+    'queued': 'initiated',
+    'initiated': 'initiated',
+    'ringing': 'ringing',
+    'in-progress': 'in_progress',
+    'answered': 'in_progress',
+    'completed': 'completed',
+    'busy': 'busy',
+    'no-answer': 'no_answer',
+    'failed': 'failed',
+    'canceled': 'canceled',
+}
+
+# Twilio error code -> (sms.sms failure type, retryable) (PROTOCOLS 1.9, 5.1). Codes not listed
+# are classified by HTTP status (sync) or as 'unknown' (status callbacks).
+TWILIO_ERRORS = {
+    '20003': ('sms_acc', False),                    # authentication failed
+    '20429': ('sms_server', True),                  # too many requests
+    '21211': ('sms_number_format', False),          # invalid 'To'
+    '21408': ('sms_country_not_supported', False),  # region not enabled
+    '21610': ('sms_optout', False),                 # recipient replied STOP
+    '21611': ('sms_server', True),                  # sender queue full
+    '21614': ('sms_number_format', False),          # 'To' is not a mobile number
+    '30001': ('sms_server', True),                  # queue overflow
+    '30002': ('sms_acc', False),                    # account suspended
+    '30003': ('unknown', True),                     # unreachable handset
+    '30004': ('unknown', False),                    # message blocked
+    '30005': ('sms_number_format', False),          # unknown handset
+    '30006': ('unknown', False),                    # landline or unreachable carrier
+    '30007': ('unknown', False),                    # carrier filtering
+    '30008': ('unknown', True),                     # unknown error
+    '30032': ('sms_registration_needed', False),    # toll-free number not verified
+    '30034': ('sms_registration_needed', False),    # 10DLC campaign not registered
+    '30036': ('unknown', True),                     # validity period expired
+    '63016': ('unknown', False),                    # WhatsApp: outside the 24 h window
+    '63018': ('sms_server', True),                  # WhatsApp: rate limit
+}
+
+# OptOutType (Advanced Opt-Out) -> InboundMessage.optout
+TWILIO_OPTOUT = {'STOP': 'stop', 'START': 'start', 'HELP': 'help'}
+
+
+class _DebugLogger(logging.LoggerAdapter):
+    """The SDK logs every request's URL and headers at INFO: keep that chatter at DEBUG."""
+
+    def info(self, msg, *args, **kwargs):
+        self.debug(msg, *args, **kwargs)
+
+
+_SDK_LOGGER = _DebugLogger(logging.getLogger(f'{__name__}.sdk'), {})
+
+
+def provider_number(value):
+    """E.164 for a provider's address ('whatsapp:+44…', '+1…', '4477…'); short codes and
+    alphanumeric senders as sent. Shared with plivo.py (a candidate for base.py)."""
+    value = value or ''
+    return to_e164(value) or value.removeprefix(WHATSAPP_PREFIX)
+
+
+def _optional_int(value):
+    return int(value) if value not in (None, '') else None
+
+
+def status_update(states, errors, provider_id, provider_status, error_code, **fields):
+    """A :class:`StatusUpdate` through a provider's status and error-code tables.
+
+    Shared with plivo.py (a candidate for base.py).
+    :raises ValueError: on a status missing from ``states``
+    """
+    if provider_status not in states:
+        raise ValueError(f'unknown message status {provider_status!r}')
+    status = states[provider_status]
+    error_code = str(error_code or '')
+    failure_type = ''
+    if status in ('failed', 'undelivered'):
+        failure_type = errors.get(error_code, ('unknown', False))[0]
+    return StatusUpdate(provider_id=provider_id, status=status, provider_status=provider_status,
+                        error_code=error_code, failure_type=failure_type, **fields)
 
 
 @register
@@ -8,3 +129,204 @@ class TwilioAdapter(ProviderAdapter):
     code = 'twilio'
     name = 'Twilio'
     default_base_url = 'https://api.twilio.com'
+    channels = ('sms', 'mms', 'whatsapp', 'voice')
+
+    def __init__(self, credentials=None, **kwargs):
+        super().__init__(credentials, **kwargs)
+        self._retry_after = None
+
+    # -- SDK ------------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def client(self):
+        """The SDK client, on our session, timeout and base URL."""
+        account_sid = self.credentials.get('account_sid')
+        auth_token = self.credentials.get('auth_token')
+        if not (account_sid and auth_token):
+            # the SDK would fall back to TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN from the environment
+            raise ProviderError('Twilio needs an Account SID and an Auth Token.', code='credentials',
+                                failure_type='sms_acc')
+        # pool_connections=False: no session of its own, it sends on ours (pooled, keep-alive)
+        http_client = TwilioHttpClient(pool_connections=False, timeout=self.timeout, logger=_SDK_LOGGER,
+                                       request_hooks={'response': [self._remember_retry_after]})
+        http_client.session = self.session
+        client = Client(account_sid, auth_token, http_client=http_client)
+        # TWILIO_EDGE / TWILIO_REGION in the environment would rewrite every host, base URL included
+        client.edge = client.region = None
+        if self.base_url != self.default_base_url:
+            client.api.base_url = self.base_url
+            client.content.base_url = self.base_url
+        return client
+
+    def _remember_retry_after(self, response, **_kwargs):
+        # TwilioRestException carries no headers: keep Retry-After from the raw answer
+        self._retry_after = parse_retry_after(response.headers.get('Retry-After'))
+        return response
+
+    def _call(self, operation, *args, **kwargs):
+        """Run one SDK operation; every failure becomes a :class:`ProviderError`."""
+        self._retry_after = None
+        try:
+            return operation(*args, **kwargs)
+        except (TwilioException, requests.Timeout, requests.ConnectionError) as exc:
+            raise self._error(exc) from exc
+
+    def _error(self, exc):
+        transport = self._transport_error(self.name, exc)
+        if transport:
+            return transport
+        # TwilioRestException (.msg) or the RFC 9457 TwilioServiceException (.title/.detail)
+        status = getattr(exc, 'status', None)
+        code = str(getattr(exc, 'code', None) or status or 'error')
+        detail = getattr(exc, 'msg', None) or getattr(exc, 'detail', None) or getattr(exc, 'title', None)
+        message = f'Twilio error {code}: {detail or "no details"}'
+        if code not in TWILIO_ERRORS:
+            if not status:
+                return ProviderError(message, code=code)
+            return error_from_http(status, message, code=code, retry_after=self._retry_after)
+        failure_type, retryable = TWILIO_ERRORS[code]
+        return ProviderError(message, code=code, retryable=retryable, http_status=status,
+                             retry_after=self._retry_after if retryable else None,
+                             failure_type=failure_type)
+
+    # -- outbound -------------------------------------------------------------------------------
+
+    def send_message(self, outbound):
+        whatsapp = outbound.channel == 'whatsapp'
+        prefix = WHATSAPP_PREFIX if whatsapp else ''
+        params = {'to': prefix + outbound.to}
+        sender = outbound.sender or self.options.get('whatsapp_from' if whatsapp else 'sms_from')
+        if sender:
+            params['from_'] = prefix + sender
+        if self.credentials.get('messaging_service_sid'):
+            params['messaging_service_sid'] = self.credentials['messaging_service_sid']
+        elif not sender:
+            raise ProviderError('No Twilio sender: set a sender number or a Messaging Service SID.',
+                                code='no_sender')
+        if outbound.template:
+            if not outbound.template.content_sid:
+                raise ProviderError('Twilio sends templates by Content SID (HX…); this template has none.',
+                                    code='unsupported')
+            params['content_sid'] = outbound.template.content_sid
+            if outbound.template.variables:
+                params['content_variables'] = json.dumps(outbound.template.variables)
+        elif outbound.body:
+            params['body'] = outbound.body
+        if outbound.media:
+            params['media_url'] = [media.url for media in outbound.media]
+        if outbound.status_callback:
+            params['status_callback'] = outbound.status_callback
+        message = self._call(self.client.messages.create, **params)
+        return SendResult(
+            provider_id=message.sid, status=TWILIO_MESSAGE_STATES.get(message.status, 'queued'),
+            parts=int(message.num_segments or 1),
+            raw={'status': message.status, 'num_segments': message.num_segments})
+
+    def start_call(self, call):
+        """Ring the agent; when they answer, the inline TwiML dials the customer."""
+        sender = call.sender or self.options.get('voice_from') or self.options.get('sms_from')
+        if not sender:
+            raise ProviderError('No Twilio caller id: set a caller id number.', code='no_sender')
+        twiml, _content_type = self.dial_response(call.to, sender, call.timeout)
+        params = {'to': call.agent, 'from_': sender, 'twiml': twiml, 'timeout': call.timeout}
+        if call.status_callback:
+            params.update(status_callback=call.status_callback, status_callback_method='POST',
+                          status_callback_event=CALL_STATUS_EVENTS)
+        created = self._call(self.client.calls.create, **params)
+        return CallResult(provider_id=created.sid,
+                          status=TWILIO_CALL_STATES.get(created.status, 'initiated'),
+                          raw={'status': created.status})
+
+    def dial_response(self, to, caller_id, timeout=None):
+        """``(TwiML, content type)`` that bridges the current call to ``to``."""
+        response = VoiceResponse()
+        response.dial(caller_id=caller_id, timeout=timeout).number(to)
+        return str(response), 'text/xml'
+
+    def fetch_status(self, provider_id):
+        message = self._call(self.client.messages(provider_id).fetch)
+        return status_update(TWILIO_MESSAGE_STATES, TWILIO_ERRORS, message.sid, message.status,
+                             message.error_code, error_message=message.error_message or '',
+                             recipient=provider_number(message.to))
+
+    def check_credentials(self):
+        account = self._call(self.client.api.account.fetch)
+        return AccountInfo(name=account.friendly_name or account.sid, status=account.status or '',
+                           raw={'sid': account.sid, 'type': account.type})
+
+    def _media_auth(self):
+        return self.credentials.get('account_sid'), self.credentials.get('auth_token')
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    def verify_webhook(self, request):
+        signature = request.header(SIGNATURE_HEADER)
+        token = self.credentials.get('auth_token')
+        if not signature or not token:
+            return False
+        algorithm = get_signature_algorithm(request.header(SIGNATURE_SETTINGS_HEADER))
+        try:
+            # JSON bodies: the URL carries bodySHA256 and the validator checks the raw body against it
+            params = request.body.decode('utf-8') if request.body else MultiDict(request.form)
+            return RequestValidator(token).validate(request.url, params, signature, algorithm=algorithm)
+        except (ValueError, TypeError):     # undecodable body, unparsable URL
+            return False
+
+    def parse_webhook(self, request, purpose):
+        params = request.params()
+        if purpose == 'inbound':
+            return [self._parse_inbound(params)]
+        if purpose == 'status':
+            sid = params.get('MessageSid') or params.get('SmsSid')
+            status = params.get('MessageStatus') or params.get('SmsStatus')
+            if not (sid and status):
+                raise ValueError('Twilio status callback without MessageSid / MessageStatus')
+            return [status_update(TWILIO_MESSAGE_STATES, TWILIO_ERRORS, sid, status, params.get('ErrorCode'),
+                                  error_message=params.get('ErrorMessage', ''),
+                                  recipient=provider_number(params.get('To')), raw=params)]
+        if purpose in ('voice', 'voice_status'):
+            return [self._parse_call(params, purpose)]
+        raise ValueError(f'unknown Twilio webhook purpose {purpose!r}')
+
+    def webhook_ack(self, purpose):
+        if purpose == 'inbound':
+            return str(MessagingResponse()), 'text/xml'     # empty TwiML: no automatic reply
+        return '', 'text/plain'
+
+    def _parse_inbound(self, params):
+        sid = params.get('MessageSid') or params.get('SmsMessageSid')
+        sender = params.get('From')
+        if not (sid and sender):
+            raise ValueError('Twilio inbound message without MessageSid / From')
+        media = [Media(url=params[f'MediaUrl{n}'], content_type=params.get(f'MediaContentType{n}', ''))
+                 for n in range(int(params.get('NumMedia') or 0)) if params.get(f'MediaUrl{n}')]
+        if sender.startswith(WHATSAPP_PREFIX):
+            channel = 'whatsapp'
+        else:
+            channel = 'mms' if media else 'sms'
+        location = params.get('Latitude') and f"{params['Latitude']},{params.get('Longitude', '')}"
+        message_type = params.get('MessageType') or (
+            'location' if location else 'media' if media else 'text')
+        return InboundMessage(
+            provider_id=sid, sender=provider_number(sender), recipient=provider_number(params.get('To')),
+            body=params.get('Body') or params.get('ButtonText') or location or '',
+            channel=channel, message_type=message_type.lower(), media=media,
+            profile_name=params.get('ProfileName', ''),
+            reply_to=params.get('OriginalRepliedMessageSid', ''),
+            optout=TWILIO_OPTOUT.get(params.get('OptOutType', '').upper(), ''), raw=params)
+
+    def _parse_call(self, params, purpose):
+        sid = params.get('CallSid')
+        # the voice URL is asked when a call comes in: it is ringing, inbound
+        status = params.get('CallStatus') or ('ringing' if purpose == 'voice' else '')
+        if not sid or status not in TWILIO_CALL_STATES:
+            raise ValueError(f'Twilio call event without CallSid or with unknown CallStatus {status!r}')
+        direction = params.get('Direction') or ('inbound' if purpose == 'voice' else '')
+        return CallEvent(
+            provider_id=sid, status=TWILIO_CALL_STATES[status], provider_status=status,
+            sender=provider_number(params.get('From')), recipient=provider_number(params.get('To')),
+            direction=direction.split('-')[0],      # inbound | outbound-api | outbound-dial
+            duration=_optional_int(params.get('CallDuration')),
+            recording_url=params.get('RecordingUrl', ''),
+            sequence=_optional_int(params.get('SequenceNumber')),
+            parent_id=params.get('ParentCallSid', ''), raw=params)
