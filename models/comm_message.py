@@ -1,3 +1,5 @@
+import dataclasses
+import json
 import logging
 import mimetypes
 import random
@@ -13,7 +15,7 @@ from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from ..providers import ProviderError
-from ..providers.base import STATE_RANK, Outbound
+from ..providers.base import STATE_RANK, InboundMessage, Outbound
 from .comm_webhook_event import RetryLater, _utcnow
 
 _logger = logging.getLogger(__name__)
@@ -106,6 +108,10 @@ class CommMessage(models.Model):
         if self.search_count([('provider_id', '=', provider.id),
                               ('provider_message_id', '=', inbound.provider_id)], limit=1):
             return self.browse()
+        if inbound.concat_ref and inbound.concat_total > 1:
+            inbound = self.env['comm.message.part']._collect(provider, inbound)
+            if inbound is None:      # more parts to come
+                return self.browse()
         sender = inbound.sender or ''
         partner = self.env['res.partner']._comm_find_by_number(sender, provider.company_id)
         if not partner and sender and provider.company_id.comm_unknown_sender == 'create':
@@ -414,6 +420,65 @@ class CommMessage(models.Model):
     def _commit(self):
         if not getattr(threading.current_thread(), 'testing', False):
             self.env.cr.commit()
+
+
+class CommMessagePart(models.Model):
+    """Parts of a long SMS delivered separately (Vonage's SMS API), until all are in."""
+    _name = 'comm.message.part'
+    _description = 'Part of a multipart inbound SMS'
+    _order = 'part'
+
+    provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade')
+    sender = fields.Char(required=True)
+    concat_ref = fields.Char(required=True)
+    total = fields.Integer(required=True)
+    part = fields.Integer(required=True)
+    provider_message_id = fields.Char(required=True)
+    payload = fields.Json(required=True)
+
+    _sql_constraints = [('part_unique', 'unique(provider_id, sender, concat_ref, part)', 'One row per part.')]
+
+    def init(self):
+        self.env.cr.execute(SQL('CREATE INDEX IF NOT EXISTS comm_message_part_group_idx '
+                                'ON comm_message_part (provider_id, sender, concat_ref)'))
+
+    @api.model
+    def _collect(self, provider, inbound):
+        """Store a part; return the whole message once every part is in (else None)."""
+        self.env.cr.execute(SQL(
+            """INSERT INTO comm_message_part (provider_id, sender, concat_ref, total, part, provider_message_id,
+                                                payload, create_date)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+            provider.id, inbound.sender, inbound.concat_ref, inbound.concat_total, inbound.concat_part,
+            inbound.provider_id, json.dumps({'body': inbound.body, 'recipient': inbound.recipient,
+                                             'timestamp': inbound.timestamp, 'channel': inbound.channel}),
+            fields.Datetime.now()))
+        parts = self.search([('provider_id', '=', provider.id), ('sender', '=', inbound.sender),
+                             ('concat_ref', '=', inbound.concat_ref)])
+        if len(parts) < inbound.concat_total:
+            return None
+        whole = dataclasses.replace(
+            inbound, body=''.join(part.payload['body'] for part in parts),
+            provider_id=parts[0].provider_message_id, concat_part=0)
+        parts.unlink()
+        return whole
+
+    @api.model
+    def _flush_orphans(self, older_than=timedelta(minutes=30)):
+        """Parts whose siblings never came are posted on their own, with a note: never dropped."""
+        orphans = self.search([('create_date', '<', fields.Datetime.now() - older_than)])
+        for (provider, sender, ref), parts in orphans.grouped(
+                lambda p: (p.provider_id, p.sender, p.concat_ref)).items():
+            first = parts[0]
+            note = _('[Parts %(parts)s of %(total)s; the others never arrived]',
+                     parts=', '.join(str(p) for p in parts.mapped('part')), total=first.total)
+            inbound = InboundMessage(
+                provider_id=first.provider_message_id, sender=sender, recipient=first.payload.get('recipient', ''),
+                body=' … '.join(p.payload['body'] for p in parts) + f'\n{note}',
+                timestamp=first.payload.get('timestamp'), channel=first.payload.get('channel') or 'sms')
+            parts.unlink()
+            self.env['comm.message']._receive_inbound(provider, inbound, provider._get_adapter())
+        return len(orphans)
 
 
 class RateLimiter:

@@ -139,6 +139,7 @@ class CommWebhookEvent(models.Model):
         """Claim a batch (SKIP LOCKED), process each event in its own savepoint, report progress."""
         self.env.flush_all()
         self._requeue_stale()
+        self.env['comm.message.part']._flush_orphans()
         events = self._claim(batch_size)
         if not events:
             self.env['ir.cron']._notify_progress(done=0, remaining=0)
