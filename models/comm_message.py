@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, plaintext2html
 
 from ..providers import ProviderError
 from ..providers.base import STATE_RANK, InboundMessage, Outbound
@@ -150,16 +150,15 @@ class CommMessage(models.Model):
     def _post_inbound(self, record, partner, attachments):
         self.ensure_one()
         channel = dict(self._fields['channel']._description_selection(self.env))[self.channel]
-        # A str body is escaped by message_post: nothing from outside ever renders as HTML.
-        body = self.body or ''
+        # plaintext2html escapes the text (keeping line breaks) and Markup's % escapes the rest:
+        # nothing from outside ever renders as HTML.
+        body = Markup('%s<p class="text-muted small">%s</p>') % (
+            plaintext2html(self.body or ''), _('%(channel)s from %(number)s', channel=channel, number=self.from_number))
         post = record.with_context(mail_create_nosubscribe=True).message_post(
             body=body, author_id=partner.id if partner else False, message_type='comment',
             subtype_xmlid='mail.mt_comment', attachment_ids=attachments.ids,
             email_from=False if partner else self.from_number,
         )
-        # Say where it came from, under the body, without giving HTML a way in.
-        post.sudo().write({'body': post.body + Markup('<p class="text-muted small">%s</p>') % _(
-            '%(channel)s from %(number)s', channel=channel, number=self.from_number)})
         attachments.sudo().write({'res_model': record._name, 'res_id': record.id})
         self.mail_message_id = post
 
