@@ -15,14 +15,24 @@
         'data/ir_cron.xml',
         'views/comm_provider_views.xml',
         'views/comm_message_views.xml',
+        'views/comm_call_views.xml',
+        'views/res_partner_views.xml',
+        'views/res_users_views.xml',
         'views/comm_webhook_event_views.xml',
         'views/res_config_settings_views.xml',
+        'views/comm_whatsapp_template_views.xml',
+        'views/ir_actions_server_views.xml',
+        'wizard/comm_whatsapp_composer_views.xml',
         'views/comm_menus.xml',
     ],
     'demo': [
         'data/comm_demo.xml',
+        'data/comm_whatsapp_demo.xml',
     ],
     'assets': {
+        'web.assets_backend': [
+            'comm_gateway/static/src/**/*',
+        ],
         'web.assets_tests': [
             'comm_gateway/static/tests/tours/**/*',
         ],

@@ -1,1 +1,2 @@
+from . import media
 from . import webhook

@@ -72,5 +72,8 @@ class CommWebhookController(http.Controller):
             return _plain(400)
         if outcome == 'forged':
             return _plain(403)
-        body, content_type = provider._get_adapter().webhook_ack(purpose)
+        if purpose == 'voice':      # the provider waits for call-control (TwiML, XML, NCCO)
+            body, content_type = request.env['comm.call'].sudo()._answer_inbound(provider, webhook_request)
+        else:
+            body, content_type = provider._get_adapter().webhook_ack(purpose)
         return _plain(200, body, content_type)

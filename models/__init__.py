@@ -2,7 +2,15 @@ from . import fields_secret
 from . import comm_provider
 from . import comm_webhook_event
 from . import comm_message
+from . import comm_media_token
+from . import comm_whatsapp_template
+from . import comm_call
+from . import comm_history
 from . import res_company
 from . import res_config_settings
 from . import res_partner
+from . import res_users
 from . import sms_sms
+from . import ir_actions_server
+from . import mail_notification
+from . import mail_thread

@@ -9,10 +9,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
+import psycopg2.errors
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
-from odoo.tools import SQL, plaintext2html
+from odoo.exceptions import UserError
+from odoo.tools import SQL, mute_logger, plaintext2html
 
 from ..providers import ProviderError
 from ..providers.base import STATE_RANK, InboundMessage, Outbound
@@ -34,6 +36,7 @@ OPT_IN_WORDS = frozenset({'START', 'UNSTOP'})
 MAX_MEDIA_BYTES = 16 * 1024 * 1024
 MAX_SEND_ATTEMPTS = 6
 STALE_ATTEMPT = timedelta(minutes=10)   # an attempt older than this lost its worker mid-call
+WHATSAPP_WINDOW = timedelta(hours=24)   # customer-service window opened by the customer's last message
 ALLOWED_MEDIA_PREFIXES = ('image/', 'audio/', 'video/', 'text/', 'application/pdf', 'application/vnd',
                           'application/msword', 'application/zip', 'text/vcard')
 
@@ -79,10 +82,15 @@ class CommMessage(models.Model):
     delivered_at = fields.Datetime()
     read_at = fields.Datetime()
     failed_at = fields.Datetime()
+    # WhatsApp (comm.whatsapp.composer, "Send WhatsApp" server actions)
+    template_id = fields.Many2one('comm.whatsapp.template', 'WhatsApp template', ondelete='restrict')
+    template_values = fields.Json(help='The template variables as sent: {"body.1": "Ann", …}')
+    wa_idempotency_key = fields.Char(copy=False, help='One message per composer submission.')
 
     _sql_constraints = [
         ('provider_message_unique', 'unique(provider_id, provider_message_id)',
          'A provider message is recorded once per account.'),
+        ('wa_idempotency_key_unique', 'unique(wa_idempotency_key)', 'This message was already queued.'),
     ]
 
     @api.depends('direction', 'from_number', 'to_number', 'channel')
@@ -122,7 +130,8 @@ class CommMessage(models.Model):
         record = self._conversation_record(sender, partner)
         attachments = self._download_media(provider, inbound, adapter)
         message = self.sudo().create({
-            'direction': 'in', 'channel': inbound.channel or 'sms', 'provider_id': provider.id,
+            'direction': 'in', 'provider_id': provider.id,
+            'channel': inbound.channel if inbound.channel in ('sms', 'mms', 'whatsapp') else 'sms',
             'from_number': sender, 'to_number': inbound.recipient, 'body': inbound.body,
             'message_type': inbound.message_type, 'partner_id': partner.id,
             'profile_name': inbound.profile_name, 'provider_message_id': inbound.provider_id,
@@ -232,6 +241,8 @@ class CommMessage(models.Model):
                           failure_type=failure_type or 'unknown')
         self.write(values)
         self._sync_sms_tracker(state, failure_type, error_message)
+        if self.channel == 'whatsapp' and self.direction == 'out':
+            self._sync_whatsapp_notification()
         return True
 
     def _sync_sms_tracker(self, state, failure_type, error_message):
@@ -291,6 +302,108 @@ class CommMessage(models.Model):
         _logger.info('comm.provider %s: queued %s SMS (%s refused before sending)',
                      provider.id, len(messages), len(sms_records) - len(messages))
         return messages
+
+    @api.model
+    def _whatsapp_window_end(self, number):
+        """When the 24-hour customer-service window with ``number`` closes; None when it is closed.
+
+        Each inbound WhatsApp message from the number opens it again (PROTOCOLS 1.8, 4.6).
+        """
+        if not number:
+            return None
+        last = self.sudo().search([('direction', '=', 'in'), ('channel', '=', 'whatsapp'), ('from_number', '=', number),
+                                   ('received_at', '>', fields.Datetime.now() - WHATSAPP_WINDOW)],
+                                  order='received_at desc', limit=1)
+        return last.received_at + WHATSAPP_WINDOW if last else None
+
+    @api.model
+    def _queue_whatsapp(self, provider, record, partner, to_number, body='', attachments=None, template=None,
+                        values=None, idempotency_key=None):
+        """Queue a WhatsApp message about ``record`` and post it in the record's chatter.
+
+        Free text and media only inside the 24-hour window; an approved template at any time.
+        WhatsApp carries one media per message: each further attachment goes in its own message.
+
+        :param to_number: E.164
+        :param values: the template's variables, rendered and validated (``template._render_values``)
+        :param idempotency_key: a key used before queues nothing more (double submit, retried request)
+        :returns: the queued ``comm.message`` records (those queued earlier, for a known key)
+        :raises UserError: no number, an opted-out number, free text outside the window, a template
+            that is not approved
+        """
+        attachments = attachments or self.env['ir.attachment']
+        if not to_number:
+            raise UserError(_('%(record)s has no valid WhatsApp number.', record=record.display_name))
+        if template:
+            template._check_sendable(attachments)
+            body = template._render_text(values or {})
+        elif not self._whatsapp_window_end(to_number):
+            raise UserError(_('%(number)s has not written in the last 24 hours: until they do, WhatsApp only '
+                              'accepts an approved template.', number=to_number))
+        elif not (body or attachments):
+            raise UserError(_('Write a message or attach a file.'))
+        if self.env['phone.blacklist'].sudo().search_count([('number', '=', to_number)], limit=1):
+            raise UserError(_('%(number)s opted out: no more messages are sent to it.', number=to_number))
+        chunks = [attachments[:1]] + ([] if template else list(attachments[1:]))
+        keys = [idempotency_key and (idempotency_key if index == 0 else f'{idempotency_key}:{index}')
+                for index in range(len(chunks))]
+        now = fields.Datetime.now()
+        try:
+            with mute_logger('odoo.sql_db'), self.env.cr.savepoint():
+                messages = self.sudo().create([{
+                    'direction': 'out', 'channel': 'whatsapp', 'provider_id': provider.id, 'state': 'queued',
+                    'dispatch_state': 'todo', 'next_try_at': now, 'queued_at': now,
+                    'from_number': provider.whatsapp_from or False, 'to_number': to_number,
+                    'body': body if index == 0 else False, 'attachment_ids': [(6, 0, chunk.ids)],
+                    'partner_id': partner.id or False, 'res_model': record._name, 'res_id': record.id,
+                    'template_id': template.id if template else False, 'template_values': values or False,
+                    'wa_idempotency_key': key,
+                } for index, (chunk, key) in enumerate(zip(chunks, keys))])
+        except psycopg2.errors.UniqueViolation:
+            _logger.info('comm.provider %s: WhatsApp submission already queued, not again', provider.id)
+            return self.sudo().search([('wa_idempotency_key', 'in', keys)])
+        post = self._post_whatsapp(record, partner, body, attachments, template)
+        messages.write({'mail_message_id': post.id})
+        self.env['comm.media.token']._issue(messages)
+        self._trigger_dispatch()
+        _logger.info('comm.provider %s: queued %s WhatsApp message(s) %s', provider.id, len(messages), messages.ids)
+        return messages
+
+    @api.model
+    def _post_whatsapp(self, record, partner, body, attachments, template):
+        """The chatter message of an outbound WhatsApp, with the notification its statuses update."""
+        attachments.filtered(lambda a: not a.res_id or a.res_model == 'comm.whatsapp.composer').sudo().write(
+            {'res_model': record._name, 'res_id': record.id})
+        html = plaintext2html(body) if body else Markup()
+        if template:
+            html += Markup('<p class="text-muted small">%s</p>') % _('WhatsApp template %(name)s', name=template.name)
+        post = record.with_context(mail_create_nosubscribe=True).message_post(
+            body=html, message_type='comment', subtype_xmlid='mail.mt_note', attachment_ids=attachments.ids)
+        self.env['mail.notification'].sudo().create({
+            'mail_message_id': post.id, 'res_partner_id': partner.id or False, 'notification_type': 'whatsapp',
+            'notification_status': 'process', 'is_read': True})
+        return post
+
+    def _sync_whatsapp_notification(self):
+        """The chatter shows the least advanced state of a post's messages; a failure wins."""
+        self.ensure_one()
+        post = self.mail_message_id.sudo()
+        notifications = post.notification_ids.filtered(lambda n: n.notification_type == 'whatsapp')
+        if not notifications:
+            return
+        parts = self.sudo().search([('mail_message_id', '=', post.id), ('direction', '=', 'out')])
+        failed = parts.filtered(lambda m: m.state in FINAL_FAILURES)[:1]
+        if failed:
+            failure_types = dict(notifications._fields['failure_type'].selection)
+            values = {'notification_status': 'canceled' if failed.state == 'canceled' else 'exception',
+                      'failure_type': failed.failure_type if failed.failure_type in failure_types else 'unknown',
+                      'failure_reason': failed.error_message or False}
+        else:
+            state = min(parts.mapped('state'), key=lambda s: STATE_RANK.get(s, 0))
+            values = {'notification_status': STATE_TO_SMS_STATE[state], 'failure_type': False,
+                      'failure_reason': False}
+        notifications.write(values)
+        post._notify_message_notification_update()
 
     @api.model
     def _log_on_document(self, mail_message, note):
@@ -382,9 +495,15 @@ class CommMessage(models.Model):
     def _to_outbound(self):
         self.ensure_one()
         provider = self.provider_id
-        return Outbound(to=self.to_number, body=self.body or '', channel=self.channel,
-                        sender=self.from_number or '', status_callback=provider.webhook_url_status or '',
-                        client_ref=self.client_ref or '')
+        outbound = Outbound(to=self.to_number, body=self.body or '', channel=self.channel,
+                            sender=self.from_number or '', status_callback=provider.webhook_url_status or '',
+                            client_ref=self.client_ref or '')
+        if self.attachment_ids:
+            outbound.media = self.env['comm.media.token']._media_of(self)
+        if self.template_id:     # the template carries the media of its header, if any
+            outbound.template = self.template_id._to_template(self.template_values or {}, outbound.media)
+            outbound.media = []
+        return outbound
 
     def _apply_send_result(self, result):
         self.ensure_one()

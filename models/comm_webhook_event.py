@@ -185,13 +185,22 @@ class CommWebhookEvent(models.Model):
             try:
                 with self.env.cr.savepoint():
                     outcome = event._process()
+                    if isinstance(outcome, RetryLater):
+                        # what could be applied stays (inbound is idempotent, statuses monotonic);
+                        # the retry applies the whole event again
+                        event._schedule_retry(outcome)
+                        continue
                     event.write({'state': outcome or 'done', 'processed_at': fields.Datetime.now(),
                                  'error': False, 'locked_at': False})
             except Exception as exc:  # noqa: BLE001  one bad event never stops the batch
                 event._schedule_retry(exc)
 
     def _process(self):
-        """Apply one event. :returns: 'done' or 'waiting' (kept for a later processor)."""
+        """Apply one event (a request may carry several messages and statuses).
+
+        :returns: the final state ('done'), or a :class:`RetryLater` when a status could not be
+            applied yet — the event's other items are applied all the same.
+        """
         self.ensure_one()
         provider = self.provider_id
         adapter = provider._get_adapter()
@@ -201,14 +210,19 @@ class CommWebhookEvent(models.Model):
             if item.kind == 'message':
                 self.env['comm.message']._receive_inbound(provider, item, adapter)
             elif item.kind == 'status':
-                self.env['comm.message']._receive_status(provider, item)
+                try:
+                    with self.env.cr.savepoint():
+                        self.env['comm.message']._receive_status(provider, item)
+                except RetryLater as exc:
+                    outcome = exc
             else:
-                outcome = self._apply_call_event(provider, item) or outcome
+                self._apply_call_event(provider, item)
         return outcome
 
     def _apply_call_event(self, provider, event):
-        """Call events are kept in the queue ('waiting') until the voice module processes them."""
-        return 'waiting'
+        """Call events update the call log (``comm.call``)."""
+        self.env['comm.call']._receive_event(provider, event)
+        return 'done'
 
     def _schedule_retry(self, exc):
         self.ensure_one()

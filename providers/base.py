@@ -118,6 +118,23 @@ class Template:
 
 
 @dataclasses.dataclass
+class TemplateInfo:
+    """A WhatsApp template as the provider holds it (sync, submission for approval).
+
+    ``components`` use Meta's definition format whatever the provider
+    (``[{'type': 'BODY', 'text': 'Hi {{1}}'}, …]``), so placeholders are found the same way.
+    """
+    provider_ref: str                     # Meta template id, Twilio Content SID (HX…)
+    name: str
+    language: str = 'en_US'
+    status: str = 'pending'               # draft | pending | approved | rejected | paused | disabled
+    category: str = ''                    # marketing | utility | authentication
+    components: list = dataclasses.field(default_factory=list)
+    reason: str = ''                      # why it was rejected or paused
+    raw: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
 class Outbound:
     """A message to send. Numbers are E.164 with '+'; adapters add the provider's own form."""
     to: str
@@ -147,6 +164,7 @@ class CallRequest:
     agent: str                            # the agent's own phone, E.164
     sender: str = ''                      # caller id shown, E.164
     answer_url: str = ''                  # our webhook answering with call-control
+    action_url: str = ''                  # our webhook told how the bridge to ``to`` ended
     status_callback: str = ''             # our webhook for call events
     timeout: int = 30
 
@@ -155,6 +173,7 @@ class CallRequest:
 class CallResult:
     provider_id: str
     status: str = 'initiated'
+    parent_id: str = ''                   # the conversation later events may name instead (Vonage)
     raw: dict = dataclasses.field(default_factory=dict)
 
 
@@ -371,6 +390,17 @@ class ProviderAdapter:
         """Start a click-to-call. :returns: :class:`CallResult`; :raises: :class:`ProviderError`."""
         raise ProviderError(f'{self.name} does not place calls.', code='unsupported')
 
+    def answer_call(self, forward_to='', caller_id='', message='', timeout=30, action_url=''):
+        """The call-control document answering a voice webhook: ``(body, content_type)``.
+
+        :param forward_to: E.164 number to bridge the current call to; none: only ``message``
+        :param caller_id: E.164 number the forwarded-to phone shows
+        :param message: spoken, then the call ends (after the bridge when there is no ``action_url``)
+        :param action_url: our URL the provider calls when the bridge ends (unanswered, busy or
+            hung up); its answer decides what happens next
+        """
+        raise ProviderError(f'{self.name} does not answer calls.', code='unsupported')
+
     def fetch_status(self, provider_id):
         """Ask the provider for a message's current state (reconciliation before a resend).
 
@@ -400,6 +430,16 @@ class ProviderAdapter:
 
     def _media_auth(self):
         return None
+
+    # -- WhatsApp templates ---------------------------------------------------------------------
+
+    def list_templates(self):
+        """The account's WhatsApp templates. :returns: list of :class:`TemplateInfo`"""
+        raise ProviderError(f'{self.name} has no WhatsApp templates to sync.', code='unsupported')
+
+    def submit_template(self, template):
+        """Submit a drafted :class:`TemplateInfo` for approval. :returns: it with its id and status"""
+        raise ProviderError(f'{self.name} does not take WhatsApp templates for approval.', code='unsupported')
 
     # -- webhooks -------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ text. Webhooks are signed with ``X-Hub-Signature-256`` (HMAC-SHA256 of the raw b
 secret); one POST may carry several messages and statuses. There is no API to look a message's
 status up: statuses only come from webhooks.
 """
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -13,7 +14,7 @@ import mimetypes
 from . import register
 from .base import (
     AccountInfo, InboundMessage, Media, ProviderAdapter, ProviderError, SendResult, StatusUpdate,
-    digits, error_from_http, hmac_equal, parse_retry_after, to_e164,
+    TemplateInfo, digits, error_from_http, hmac_equal, parse_retry_after, to_e164,
 )
 
 _logger = logging.getLogger(__name__)
@@ -55,6 +56,12 @@ PERMISSION_ERROR = ('sms_acc', False)
 
 # Webhook status -> normalized state (others, e.g. 'deleted', are ignored).
 META_STATES = {'sent': 'sent', 'delivered': 'delivered', 'read': 'read', 'failed': 'failed'}
+
+# Template status (PROTOCOLS 4.6) -> normalized template status.
+META_TEMPLATE_STATES = {'APPROVED': 'approved', 'PENDING': 'pending', 'IN_APPEAL': 'pending',
+                        'REJECTED': 'rejected', 'PAUSED': 'paused', 'LIMIT_EXCEEDED': 'paused',
+                        'DISABLED': 'disabled', 'PENDING_DELETION': 'disabled'}
+TEMPLATE_FIELDS = 'name,language,status,category,components,rejected_reason'
 
 # Outbound media kind by MIME major type; anything else is a document.
 MEDIA_KINDS = {'image': 'image', 'video': 'video', 'audio': 'audio'}
@@ -177,6 +184,41 @@ class MetaAdapter(ProviderAdapter):
         return AccountInfo(
             name=f'{data.get("verified_name") or self.name} ({data.get("display_phone_number") or "?"})',
             status='active', raw=data)
+
+    # -- templates ------------------------------------------------------------------------------
+
+    def _business_account_id(self):
+        waba_id = self.credentials.get('business_account_id')
+        if not waba_id:
+            raise ProviderError(f'{self.name} needs the WhatsApp Business Account ID for templates.',
+                                code='credentials', failure_type='sms_acc')
+        return waba_id
+
+    def list_templates(self):
+        """Every template of the business account, following the ``after`` cursor."""
+        path = f'{self._business_account_id()}/message_templates'
+        params = {'fields': TEMPLATE_FIELDS, 'limit': 100}
+        templates = []
+        while True:
+            data = self._graph('GET', path, params=params)
+            templates += [TemplateInfo(
+                provider_ref=str(item.get('id') or ''), name=item['name'], language=item.get('language') or '',
+                status=META_TEMPLATE_STATES.get(item.get('status'), 'pending'),
+                category=(item.get('category') or '').lower(), components=item.get('components') or [],
+                reason=item.get('rejected_reason') if item.get('rejected_reason') not in (None, 'NONE') else '',
+                raw=item) for item in data.get('data') or []]
+            paging = data.get('paging') or {}
+            after = (paging.get('cursors') or {}).get('after')
+            if not (after and paging.get('next')):
+                return templates
+            params = {**params, 'after': after}
+
+    def submit_template(self, template):
+        data = self._graph('POST', f'{self._business_account_id()}/message_templates', json={
+            'name': template.name, 'language': template.language, 'category': template.category.upper(),
+            'components': template.components})
+        return dataclasses.replace(template, provider_ref=str(data.get('id') or ''),
+                                   status=META_TEMPLATE_STATES.get(data.get('status'), 'pending'), raw=data)
 
     def download_media(self, media):
         """Two steps: the media id gives a short-lived URL, fetched with the same Bearer token."""

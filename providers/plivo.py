@@ -227,9 +227,19 @@ class PlivoAdapter(ProviderAdapter):
 
     def dial_response(self, to, caller_id, timeout=None):
         """``(Plivo XML, content type)`` for the answer URL: bridge the answered call to ``to``."""
-        dial = plivoxml.DialElement(caller_id=digits(caller_id), timeout=timeout)
-        dial.add(plivoxml.NumberElement(digits(to)))
-        return plivoxml.ResponseElement().add(dial).to_string(), 'application/xml'
+        return self.answer_call(to, caller_id, timeout=timeout)
+
+    def answer_call(self, forward_to='', caller_id='', message='', timeout=30, action_url=''):
+        # with an action URL, Plivo asks it what next once <Dial> ends (redirect, the default)
+        response = plivoxml.ResponseElement()
+        if forward_to:
+            dial = plivoxml.DialElement(caller_id=digits(caller_id) or None, timeout=timeout,
+                                        action=action_url or None, method='POST' if action_url else None)
+            response.add(dial.add(plivoxml.NumberElement(digits(forward_to))))
+        if message:
+            response.add(plivoxml.SpeakElement(message))
+        response.add(plivoxml.HangupElement())
+        return response.to_string(), 'application/xml'
 
     def fetch_status(self, provider_id):
         message = self._call(self.client.messages.get, str(provider_id))
@@ -313,7 +323,10 @@ class PlivoAdapter(ProviderAdapter):
         # RequestUUID: what start_call returned; answer/hangup requests name it ALegRequestUUID
         request_uuid = params.get('ALegRequestUUID') or params.get('RequestUUID', '')
         call_uuid = params.get('CallUUID') or request_uuid
-        status = params.get('CallStatus') or ('ringing' if purpose == 'voice' else '')
+        # a <Dial action> request: the call is still up, DialStatus says how the bridge ended. A bridge
+        # nobody took ends the call; an answered one ends with the hangup callback (and its Duration).
+        dial_status = params.get('DialStatus') if params.get('DialStatus') != 'completed' else ''
+        status = dial_status or params.get('CallStatus') or ('ringing' if purpose == 'voice' else '')
         if not call_uuid or status not in PLIVO_CALL_STATES:
             raise ValueError(f'Plivo call event without CallUUID or with unknown CallStatus {status!r}')
         return CallEvent(
@@ -321,5 +334,5 @@ class PlivoAdapter(ProviderAdapter):
             sender=provider_number(params.get('From')), recipient=provider_number(params.get('To')),
             direction=params.get('Direction') or ('inbound' if purpose == 'voice' else ''),
             duration=int(params['Duration']) if params.get('Duration') else None,
-            hangup_cause=params.get('HangupCause', ''),
+            hangup_cause=params.get('DialHangupCause') or params.get('HangupCause', ''),
             recording_url=params.get('RecordUrl', ''), parent_id=request_uuid, raw=params)

@@ -11,6 +11,7 @@ Rules (documented in the README):
   a call to it fails;
 * with ``options['mode'] == 'outage'`` every call raises a retryable error (HTTP 503).
 """
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -21,10 +22,17 @@ import phonenumbers
 
 from . import register
 from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter,
-                   ProviderError, SendResult, StatusUpdate, WebhookRequest, hmac_equal, to_e164)
+                   ProviderError, SendResult, StatusUpdate, TemplateInfo, WebhookRequest, hmac_equal,
+                   to_e164)
 
 SIGNATURE_HEADER = 'X-Sandbox-Signature'
 UNREACHABLE_SUFFIX = '99'
+# The approved WhatsApp templates the Sandbox "holds": (name, category, body).
+TEMPLATES = (
+    ('order_confirmation', 'utility', 'Hi {{1}}, your order {{2}} is confirmed. Thank you!'),
+    ('appointment_reminder', 'utility', 'Hi {{1}}, this is a reminder of your appointment on {{2}}.'),
+    ('new_lead_welcome', 'marketing', 'Hello {{1}}, thanks for your interest! Reply here to chat with us.'),
+)
 
 
 @register
@@ -74,6 +82,17 @@ class SandboxAdapter(ProviderAdapter):
     def check_credentials(self):
         self._check_up()
         return AccountInfo(name='Sandbox (built-in, no provider account needed)')
+
+    def list_templates(self):
+        self._check_up()
+        return [TemplateInfo(provider_ref=f'sandbox-{name}', name=name, language='en_US', status='approved',
+                             category=category, components=[{'type': 'BODY', 'text': body}])
+                for name, category, body in TEMPLATES]
+
+    def submit_template(self, template):
+        """Approved at once (simulated): a real provider answers pending, then approves later."""
+        self._check_up()
+        return dataclasses.replace(template, provider_ref=f'sandbox-{template.name}', status='approved')
 
     def download_media(self, media):
         # Sandbox media are data: URLs' worth of bytes carried in the payload itself.

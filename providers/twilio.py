@@ -19,8 +19,8 @@ from werkzeug.datastructures import MultiDict
 
 from . import register
 from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter,
-                   ProviderError, SendResult, StatusUpdate, error_from_http, parse_retry_after,
-                   to_e164)
+                   ProviderError, SendResult, StatusUpdate, TemplateInfo, error_from_http,
+                   parse_retry_after, to_e164)
 
 SIGNATURE_HEADER = 'X-Twilio-Signature'
 WHATSAPP_PREFIX = 'whatsapp:'
@@ -81,6 +81,11 @@ TWILIO_ERRORS = {
     '63016': ('unknown', False),                    # WhatsApp: outside the 24 h window
     '63018': ('sms_server', True),                  # WhatsApp: rate limit
 }
+
+# WhatsApp approval status of a Content template (PROTOCOLS 1.8) -> normalized template status.
+TWILIO_TEMPLATE_STATES = {'approved': 'approved', 'pending': 'pending', 'received': 'pending',
+                          'rejected': 'rejected', 'paused': 'paused', 'disabled': 'disabled',
+                          'unsubmitted': 'draft'}
 
 # OptOutType (Advanced Opt-Out) -> InboundMessage.optout
 TWILIO_OPTOUT = {'STOP': 'stop', 'START': 'start', 'HELP': 'help'}
@@ -227,7 +232,7 @@ class TwilioAdapter(ProviderAdapter):
         sender = call.sender or self.options.get('voice_from') or self.options.get('sms_from')
         if not sender:
             raise ProviderError('No Twilio caller id: set a caller id number.', code='no_sender')
-        twiml, _content_type = self.dial_response(call.to, sender, call.timeout)
+        twiml, _content_type = self.answer_call(call.to, sender, timeout=call.timeout, action_url=call.action_url)
         params = {'to': call.agent, 'from_': sender, 'twiml': twiml, 'timeout': call.timeout}
         if call.status_callback:
             params.update(status_callback=call.status_callback, status_callback_method='POST',
@@ -239,8 +244,17 @@ class TwilioAdapter(ProviderAdapter):
 
     def dial_response(self, to, caller_id, timeout=None):
         """``(TwiML, content type)`` that bridges the current call to ``to``."""
+        return self.answer_call(to, caller_id, timeout=timeout)
+
+    def answer_call(self, forward_to='', caller_id='', message='', timeout=30, action_url=''):
+        # with an action URL, Twilio asks it what next once <Dial> ends: the verbs after it never run
         response = VoiceResponse()
-        response.dial(caller_id=caller_id, timeout=timeout).number(to)
+        if forward_to:
+            response.dial(caller_id=caller_id or None, timeout=timeout, action=action_url or None,
+                          method='POST' if action_url else None).number(forward_to)
+        if message:
+            response.say(message)
+        response.hangup()
         return str(response), 'text/xml'
 
     def fetch_status(self, provider_id):
@@ -256,6 +270,26 @@ class TwilioAdapter(ProviderAdapter):
 
     def _media_auth(self):
         return self.credentials.get('account_sid'), self.credentials.get('auth_token')
+
+    def list_templates(self):
+        """Content API templates with their WhatsApp approval (``GET /v1/ContentAndApprovals``)."""
+        return [self._template_info(item)
+                for item in self._call(self.client.content.v1.content_and_approvals.list, page_size=100)]
+
+    @staticmethod
+    def _template_info(item):
+        approval = item.approval_requests or {}
+        approval = approval.get('whatsapp') or approval     # nested per channel or flat (unverified)
+        content = next(iter((item.types or {}).values()), None) or {}
+        body = content.get('body') or ''
+        return TemplateInfo(
+            provider_ref=item.sid, name=approval.get('name') or item.friendly_name or item.sid,
+            language=item.language or '',
+            status=TWILIO_TEMPLATE_STATES.get((approval.get('status') or 'unsubmitted').lower(), 'pending'),
+            category=(approval.get('category') or '').lower(),
+            components=[{'type': 'BODY', 'text': body}] if body else [],
+            reason=approval.get('rejection_reason') or '',
+            raw={'sid': item.sid, 'types': list(item.types or {}), 'variables': item.variables or {}})
 
     # -- webhooks -------------------------------------------------------------------------------
 
@@ -317,8 +351,12 @@ class TwilioAdapter(ProviderAdapter):
 
     def _parse_call(self, params, purpose):
         sid = params.get('CallSid')
+        # a <Dial action> request: the call is still up, DialCallStatus says how the bridge ended. A
+        # bridge nobody took ends the call; an answered one ends with the call's own status callback.
+        dial_status = params.get('DialCallStatus')
+        dial_status = '' if dial_status in ('completed', 'answered') else dial_status
         # the voice URL is asked when a call comes in: it is ringing, inbound
-        status = params.get('CallStatus') or ('ringing' if purpose == 'voice' else '')
+        status = dial_status or params.get('CallStatus') or ('ringing' if purpose == 'voice' else '')
         if not sid or status not in TWILIO_CALL_STATES:
             raise ValueError(f'Twilio call event without CallSid or with unknown CallStatus {status!r}')
         direction = params.get('Direction') or ('inbound' if purpose == 'voice' else '')
@@ -326,7 +364,7 @@ class TwilioAdapter(ProviderAdapter):
             provider_id=sid, status=TWILIO_CALL_STATES[status], provider_status=status,
             sender=provider_number(params.get('From')), recipient=provider_number(params.get('To')),
             direction=direction.split('-')[0],      # inbound | outbound-api | outbound-dial
-            duration=_optional_int(params.get('CallDuration')),
+            duration=_optional_int(params.get('DialCallDuration' if dial_status else 'CallDuration')),
             recording_url=params.get('RecordingUrl', ''),
             sequence=_optional_int(params.get('SequenceNumber')),
             parent_id=params.get('ParentCallSid', ''), raw=params)

@@ -1,0 +1,259 @@
+"""Plumbing shared by the benchmark scripts (run them through ``bench/run.sh``).
+
+* Paths and ports come from the environment exactly as ``dev.sh`` reads them: ``ODOO_SRC``,
+  ``ODOO_DB`` (here ``cg_bench``), ``ODOO_HTTP_PORT`` (here 18469; the gevent port is the next one).
+* :func:`odoo_server` serves Odoo through ``./dev.sh run`` (which creates or updates the database)
+  in its own process group, waits for ``/web/health`` and kills the group on exit.
+* :func:`open_registry` loads the same database in this process, to prepare data, run the crons'
+  methods and check results through the ORM.
+"""
+import contextlib
+import cProfile
+import hashlib
+import io
+import json
+import os
+import pstats
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(os.path.abspath(__file__)).parent.parent          # the checkout (= the addon)
+CACHE = Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache')
+ODOO_SRC = Path(os.environ.get('ODOO_SRC') or CACHE / 'odoo' / '18.0')
+STATE = CACHE / 'comm_gateway'
+DB = os.environ.get('ODOO_DB', 'cg_bench')
+HTTP_PORT = int(os.environ.get('ODOO_HTTP_PORT', '18469'))
+GEVENT_PORT = int(os.environ.get('ODOO_GEVENT_PORT', str(HTTP_PORT + 1)))
+BASE_URL = f'http://127.0.0.1:{HTTP_PORT}'
+LOG_DIR = Path(os.environ.get('BENCH_LOG_DIR') or tempfile.gettempdir()) / 'comm_gateway_bench'
+
+
+def say(*args):
+    print(f'[bench {time.strftime("%H:%M:%S")}]', *args, flush=True)
+
+
+def pg_port():
+    if os.environ.get('PGPORT'):
+        return os.environ['PGPORT']
+    root = Path('/var/lib/postgresql/comm_gateway') if os.geteuid() == 0 else STATE / 'pg'
+    return (root / 'port').read_text().strip()
+
+
+def addons_dir():
+    """The folder where dev.sh links this checkout as ``comm_gateway`` (same hash as dev.sh)."""
+    path = STATE / 'addons' / hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+    if not (path / 'comm_gateway').exists():
+        sys.exit(f'{path}/comm_gateway missing: run ./dev.sh setup first (bench/run.sh does)')
+    return path
+
+
+def machine_load():
+    """One line describing how busy the machine is (benchmarks on 2 shared cores are noisy)."""
+    one, five, _ = os.getloadavg()
+    return f'{os.cpu_count()} cores, load average {one:.2f} (1 min) {five:.2f} (5 min)'
+
+
+def now_utc():
+    return datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+
+
+# ------------------------------------------------------------------------------------------------
+# The Odoo server, as ./dev.sh run starts it
+# ------------------------------------------------------------------------------------------------
+
+def gevent_shim():
+    """Work around a venv defect that makes every multi-worker server burn a core.
+
+    With setuptools<70 (dev.sh pins it), ``pkg_resources`` cannot find ``zope.interface`` and
+    ``zope.event`` (their wheels have normalized ``zope_interface-*.dist-info`` names), so
+    ``gevent.monkey.patch_all()`` raises in ``odoo-bin gevent``; the prefork master respawns
+    that process several times a second. Returns a folder to put on PYTHONPATH that declares the
+    missing distributions (metadata only), or None when nothing is missing.
+    """
+    import importlib.metadata
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        import pkg_resources
+    missing = []
+    for name in ('zope.interface', 'zope.event'):
+        try:
+            pkg_resources.get_distribution(name)
+        except pkg_resources.DistributionNotFound:
+            missing.append((name, importlib.metadata.version(name)))
+    if not missing:
+        return None
+    folder = LOG_DIR / 'gevent-shim'
+    for name, version in missing:
+        info = folder / f'{name}-{version}.egg-info'
+        info.mkdir(parents=True, exist_ok=True)
+        (info / 'PKG-INFO').write_text(f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n')
+    return folder
+
+
+def _get(url, timeout=2.0):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.status, response.read()
+
+
+@contextlib.contextmanager
+def odoo_server(odoo_args, log_name, shim=True, start_timeout=900):
+    """``./dev.sh run`` with ``odoo_args`` as ODOO_ARGS; yields the Popen once /web/health answers."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log_path = LOG_DIR / f'{log_name}.log'
+    env = dict(os.environ, ODOO_DB=DB, ODOO_HTTP_PORT=str(HTTP_PORT),
+               ODOO_ARGS=f'{odoo_args} --gevent-port={GEVENT_PORT}')
+    if shim and '--workers' in odoo_args and (folder := gevent_shim()):
+        say(f'gevent shim on PYTHONPATH ({folder}): see gevent_shim() in bench/common.py')
+        env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(folder), env.get('PYTHONPATH')]))
+    say(f'starting ./dev.sh run (ODOO_DB={DB} port {HTTP_PORT} ODOO_ARGS="{env["ODOO_ARGS"]}"), log {log_path}')
+    with open(log_path, 'w') as log:
+        proc = subprocess.Popen([str(ROOT / 'dev.sh'), 'run'], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if proc.poll() is not None:
+                sys.exit(f'./dev.sh run exited with {proc.returncode}: see {log_path}')
+            if time.monotonic() > deadline:
+                sys.exit(f'Odoo did not answer /web/health within {start_timeout}s: see {log_path}')
+            try:
+                if _get(f'{BASE_URL}/web/health')[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(1)
+        say('server up')
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        say('server stopped')
+
+
+def odoo_pids(proc):
+    """Pids of odoo-bin processes in the server's process group (master and workers)."""
+    out = subprocess.run(['ps', '-o', 'pid=,args=', '-g', str(proc.pid)], capture_output=True, text=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if 'odoo-bin' in line and ' gevent ' not in line]
+
+
+# ------------------------------------------------------------------------------------------------
+# The ORM in this process
+# ------------------------------------------------------------------------------------------------
+
+def open_registry():
+    """Load ``DB`` in this process (the server must have created it first)."""
+    sys.path.insert(0, str(ODOO_SRC))
+    import odoo
+    odoo.tools.config.parse_config([
+        f'--addons-path={ODOO_SRC}/addons,{ODOO_SRC}/odoo/addons,{addons_dir()}',
+        '--db_host=127.0.0.1', f'--db_port={pg_port()}', '--db_user=odoo',
+        f'--data-dir={STATE / "data"}', '--log-level=warn', '--max-cron-threads=0'])
+    return odoo.modules.registry.Registry(DB)
+
+
+@contextlib.contextmanager
+def environment(registry):
+    """A superuser environment on a fresh cursor, committed on success."""
+    import odoo
+    with registry.cursor() as cr:
+        yield odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+
+
+# ------------------------------------------------------------------------------------------------
+# Measuring
+# ------------------------------------------------------------------------------------------------
+
+def percentile(values, pct):
+    """Nearest-rank percentile of ``values`` (seconds) in milliseconds."""
+    if not values:
+        return float('nan')
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index] * 1000
+
+
+@contextlib.contextmanager
+def maybe_profile(path, top=25):
+    """cProfile the block (this thread only) when ``path`` is set; print the top functions."""
+    if not path:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(path)
+        for key in ('cumulative', 'tottime'):
+            text = io.StringIO()
+            pstats.Stats(profiler, stream=text).strip_dirs().sort_stats(key).print_stats(top)
+            say(f'cProfile, top {top} by {key} (full profile: {path})')
+            print('\n'.join(text.getvalue().splitlines()[4:]))
+
+
+def py_spy_start(pid, out_path):
+    """Sample ``pid`` and its children with py-spy (if installed) until :func:`py_spy_stop`."""
+    exe = os.environ.get('PY_SPY') or shutil.which('py-spy')
+    if not exe:
+        say('py-spy not found (pip install py-spy, or set PY_SPY): no server profile')
+        return None
+    return subprocess.Popen([exe, 'record', '--pid', str(pid), '--subprocesses', '--format', 'raw',
+                             '--rate', '200', '--output', str(out_path), '--nonblocking'],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _frame(text):
+    """'fn (odoo/sql_db.py:354)' -> 'fn (odoo/sql_db.py)' (py-spy already shortens paths)"""
+    return text.rsplit(':', 1)[0] + ')' if ':' in text else text
+
+
+def py_spy_stop(spy, out_path, top=20):
+    """Stop the recording; print the Odoo and product functions most often on the stack
+    (inclusive %) and the functions most often at its top (self %). py-spy only samples threads
+    that are running, so these are shares of CPU time, not of wall time."""
+    if spy is None:
+        return
+    spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+    if not Path(out_path).exists():
+        say('py-spy wrote nothing (ptrace not permitted?)')
+        return
+    inclusive, own, total = Counter(), Counter(), 0
+    for line in Path(out_path).read_text().splitlines():
+        stack, _, count = line.rpartition(' ')
+        frames = [f for f in stack.split(';') if not f.startswith(('process ', 'thread '))]
+        if not frames:
+            continue
+        total += int(count)
+        own[_frame(frames[-1])] += int(count)
+        for frame in set(frames):
+            if _frame(frame).split(' (')[-1].startswith(('odoo/', 'comm_gateway/')):
+                inclusive[_frame(frame)] += int(count)     # Odoo and product frames only
+    say(f'py-spy: {total} busy samples ({out_path})')
+    for title, counter in (('inclusive', inclusive), ('self', own)):
+        print(f'  top {top} functions by {title} share of busy samples:')
+        for frame, count in counter.most_common(top):
+            print(f'    {100 * count / max(total, 1):5.1f}%  {frame}')
+
+
+def dump_json(path, data):
+    Path(path).write_text(json.dumps(data, indent=2, default=str))

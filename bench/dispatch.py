@@ -1,0 +1,179 @@
+"""Outbound dispatch benchmark (see docs/BENCHMARKS.md).
+
+1. ``./dev.sh run`` creates or updates the database (the server stays up, idle, without cron:
+   ``--max-cron-threads=0``, so only this process sends).
+2. Starts bench/fake_twilio.py (answers after 100 ms, counts requests per To/Body) in its own process.
+3. For each ``--concurrency`` (default 16 and 32): a Twilio account with ``api_base_url`` = the fake,
+   ``max_concurrency`` = that value and ``rate_limit`` = 0; queues ``-n`` outbound SMS; runs
+   ``comm.message._cron_dispatch(200)`` in a loop in this process until none is left; reports
+   messages/s and the ratio to the ideal (concurrency / 0.1 s); checks that every message was
+   accepted once and the fake saw each To/Body exactly once; deletes the messages.
+
+Goal: >= 150 messages/s, every message sent exactly once.
+Run: ``bench/run.sh dispatch [-n 10000] [--concurrency 16 32] [--profile]``
+"""
+import argparse
+import json
+import logging
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+
+import common
+from common import say
+
+ACCOUNT_SID = 'AC' + 'd' * 32
+PROVIDER_NAME = 'Bench Twilio (dispatch)'
+GOAL = 150.0
+
+
+class PoolFullCounter(logging.Filter):
+    """Counts (and silences) urllib3's 'Connection pool is full, discarding connection' warnings:
+    each one is a provider connection opened for one request and thrown away."""
+    count = 0
+
+    def filter(self, record):
+        if 'Connection pool is full' in record.getMessage():
+            PoolFullCounter.count += 1
+            return False
+        return True
+
+
+logging.getLogger('urllib3.connectionpool').addFilter(PoolFullCounter())
+
+
+def fake_provider(port, delay):
+    proc = subprocess.Popen([sys.executable, str(common.ROOT / 'bench' / 'fake_twilio.py'), '--port', str(port),
+                             '--delay', str(delay), '--lifetime', '7200'], stdout=subprocess.PIPE, text=True)
+    if proc.stdout.readline().strip() != 'ready':
+        proc.kill()
+        raise SystemExit('the fake provider did not start')
+    return proc
+
+
+def fake(port, path, method='GET'):
+    request = urllib.request.Request(f'http://127.0.0.1:{port}{path}', method=method, data=b'' if method == 'POST' else None)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def prepare(registry, fake_port, concurrency):
+    with common.environment(registry) as env:
+        provider = env['comm.provider'].with_context(active_test=False).search([('name', '=', PROVIDER_NAME)])
+        values = {'active': True, 'code': 'twilio', 'twilio_account_sid': ACCOUNT_SID,
+                  'twilio_auth_token': 'bench-dispatch-token', 'sms_from': '+15005550006', 'channel_sms': True,
+                  'api_base_url': f'http://127.0.0.1:{fake_port}', 'max_concurrency': concurrency,
+                  'rate_limit': 0, 'timeout': 15, 'breaker_state': 'closed', 'breaker_failures': 0}
+        if provider:
+            provider.write(values)
+        else:
+            provider = env['comm.provider'].create(dict(values, name=PROVIDER_NAME))
+        env.cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider.id])
+        env.cr.execute("SELECT count(*) FROM comm_message WHERE dispatch_state IN ('todo', 'attempt')")
+        if others := env.cr.fetchone()[0]:
+            say(f'note: {others} other outbound messages are queued in {common.DB}; they are sent too')
+        return provider.id
+
+
+def queue(registry, provider_id, count):
+    with common.environment(registry) as env:
+        now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        for start in range(0, count, 1000):
+            env['comm.message'].create([{
+                'direction': 'out', 'channel': 'sms', 'provider_id': provider_id, 'state': 'queued',
+                'dispatch_state': 'todo', 'next_try_at': now, 'queued_at': now, 'from_number': '+15005550006',
+                'to_number': f'+1415555{i % 10000:04d}', 'body': f'Bench dispatch {i}'}
+                for i in range(start, min(count, start + 1000))])
+    say(f'queued {count} outbound SMS')
+
+
+def left(cr, provider_id):
+    cr.execute("""SELECT count(*) FROM comm_message
+                   WHERE provider_id = %s AND dispatch_state IN ('todo', 'attempt')""", [provider_id])
+    return cr.fetchone()[0]
+
+
+def dispatch(registry, provider_id, count, batch_size, deadline):
+    started, remaining = time.perf_counter(), count
+    for _batch in range(count // batch_size * 2 + 10):     # bounded: twice the batches needed
+        if time.perf_counter() - started > deadline:
+            say(f'deadline of {deadline}s reached with {remaining} messages left')
+            break
+        with common.environment(registry) as env:
+            env['comm.message']._cron_dispatch(batch_size=batch_size)
+            remaining = left(env.cr, provider_id)
+        if not remaining:
+            break
+    return time.perf_counter() - started
+
+
+def check(registry, provider_id, count, stats):
+    with common.environment(registry) as env:
+        env.cr.execute("""SELECT dispatch_state, count(*), count(DISTINCT provider_message_id) FROM comm_message
+                           WHERE provider_id = %s GROUP BY dispatch_state""", [provider_id])
+        states = {state: (n, distinct) for state, n, distinct in env.cr.fetchall()}
+    done, distinct_ids = states.get('done', (0, 0))
+    ok = (done == distinct_ids == count and len(states) == 1
+          and stats['requests'] == stats['distinct'] == count and not stats['duplicates'])
+    say(f'check   : {"OK" if ok else "FAILED"} messages by dispatch state {states}; fake provider saw {stats}')
+    return ok, {'dispatch_states': {k: v[0] for k, v in states.items()}, 'fake': stats}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('-n', '--messages', type=int, default=10_000, help='messages per concurrency level')
+    parser.add_argument('--concurrency', type=int, nargs='+', default=[16, 32], help='max_concurrency values')
+    parser.add_argument('--batch-size', type=int, default=200, help='_cron_dispatch batch size (the cron uses 200)')
+    parser.add_argument('--delay', type=float, default=0.1, help='the fake provider\'s answer time (s)')
+    parser.add_argument('--profile', action='store_true', help='cProfile the dispatch loop (main thread)')
+    parser.add_argument('--json', help='also write the results to this file')
+    args = parser.parse_args()
+    results = {'date': common.now_utc(), 'args': vars(args), 'runs': []}
+    say(f'{args.messages} SMS per level, concurrency {args.concurrency}; {common.machine_load()}')
+
+    fake_port = free_port()
+    provider_proc = fake_provider(fake_port, args.delay)
+    try:
+        with common.odoo_server('--max-cron-threads=0', 'dispatch-server'):
+            registry = common.open_registry()
+            for concurrency in args.concurrency:
+                provider_id = prepare(registry, fake_port, concurrency)
+                queue(registry, provider_id, args.messages)
+                fake(fake_port, '/_reset', 'POST')
+                PoolFullCounter.count = 0
+                load = common.machine_load()
+                profile = common.LOG_DIR / f'dispatch-{concurrency}.prof' if args.profile else None
+                with common.maybe_profile(profile):
+                    seconds = dispatch(registry, provider_id, args.messages, args.batch_size,
+                                       deadline=max(600, args.messages // 10))
+                rate, ideal = args.messages / seconds, concurrency / args.delay
+                say(f'dispatch: concurrency {concurrency}: {args.messages} messages in {seconds:.1f}s = {rate:.1f} msg/s; '
+                    f'ideal {ideal:.0f} msg/s, ratio {rate / ideal:.2f}; goal >= {GOAL:.0f} msg/s '
+                    f'{"met" if rate >= GOAL else "NOT met"}; connections discarded (pool full): {PoolFullCounter.count}')
+                ok, counts = check(registry, provider_id, args.messages, fake(fake_port, '/_stats'))
+                results['runs'].append({'concurrency': concurrency, 'messages': args.messages, 'seconds': round(seconds, 1),
+                                        'msg_per_s': round(rate, 1), 'ideal': ideal, 'ratio': round(rate / ideal, 2),
+                                        'pool_full_discards': PoolFullCounter.count, 'check_ok': ok,
+                                        'load_before': load, **counts})
+                with common.environment(registry) as env:
+                    env.cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])
+                say('run messages deleted')
+    finally:
+        provider_proc.terminate()
+        provider_proc.wait(timeout=10)
+    if args.json:
+        common.dump_json(args.json, results)
+    raise SystemExit(0 if all(run['check_ok'] for run in results['runs']) else 1)
+
+
+if __name__ == '__main__':
+    main()

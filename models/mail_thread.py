@@ -1,0 +1,28 @@
+from odoo import models
+
+
+class MailThread(models.AbstractModel):
+    _inherit = 'mail.thread'
+
+    def _comm_whatsapp_recipient(self, field_name=False):
+        """``(partner, E.164 number)`` to write to on WhatsApp about this record.
+
+        :param field_name: a phone field of the record, or a many2one to a contact; when empty,
+            the record's phone fields, then its customer's (as Odoo's SMS does)
+        :returns: the number is False when none is valid
+        """
+        self.ensure_one()
+        field = self._fields.get(field_name) if field_name else None
+        if field is not None and field.type == 'many2one' and field.comodel_name == 'res.partner':
+            return self[field_name]._comm_whatsapp_recipient() if self[field_name] else (self[field_name], False)
+        info = self._sms_get_recipients_info(force_field=field_name or False)[self.id]
+        if not info:
+            return self.env['res.partner'], False
+        return info['partner'], info['sanitized'] or False
+
+    def _thread_to_store(self, store, /, *, request_list=None, **kwargs):
+        """The chatter shows its WhatsApp button when the record has a number."""
+        super()._thread_to_store(store, request_list=request_list, **kwargs)
+        if request_list and self.env.user.has_group('comm_gateway.group_comm_user'):
+            for thread in self:
+                store.add(thread, {'commWhatsappNumber': thread._comm_whatsapp_recipient()[1]}, as_thread=True)

@@ -1,0 +1,41 @@
+/** @odoo-module **/
+
+import { _t } from "@web/core/l10n/translation";
+import { patch } from "@web/core/utils/patch";
+import { PhoneField, phoneField, formPhoneField } from "@web/views/fields/phone/phone_field";
+import { CommCallButton } from "./call_button";
+
+patch(PhoneField, {
+    components: {
+        ...PhoneField.components,
+        CommCallButton,
+    },
+    defaultProps: {
+        ...PhoneField.defaultProps,
+        enableCall: true,
+    },
+    props: {
+        ...PhoneField.props,
+        enableCall: { type: Boolean, optional: true },
+    },
+});
+
+const patchDescr = (descr) => ({
+    extractProps({ options }) {
+        const props = super.extractProps(...arguments);
+        props.enableCall = options.enable_call ?? true;
+        return props;
+    },
+    supportedOptions: [
+        ...(descr.supportedOptions || []),
+        {
+            label: _t("Enable calls"),
+            name: "enable_call",
+            type: "boolean",
+            default: true,
+        },
+    ],
+});
+
+patch(phoneField, patchDescr(phoneField));
+patch(formPhoneField, patchDescr(formPhoneField));

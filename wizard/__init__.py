@@ -1,0 +1,1 @@
+from . import comm_whatsapp_composer

@@ -1,0 +1,97 @@
+import uuid
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import format_datetime
+
+
+class CommWhatsappComposer(models.TransientModel):
+    """The chatter's WhatsApp composer: free text and files inside the 24-hour window, an approved
+    template at any time. Sending goes through ``comm.message._queue_whatsapp``."""
+    _name = 'comm.whatsapp.composer'
+    _description = 'Send a WhatsApp message'
+
+    res_model = fields.Char('Document model', required=True)
+    res_id = fields.Integer('Document', required=True)
+    provider_id = fields.Many2one('comm.provider', 'Account', required=True, domain=[('channel_whatsapp', '=', True)],
+                                  compute='_compute_provider_id', store=True, readonly=False,
+                                  precompute=True)
+    partner_id = fields.Many2one('res.partner', 'Contact', compute='_compute_recipient', store=True, readonly=False,
+                                 precompute=True)
+    to_number = fields.Char('To', compute='_compute_recipient', store=True, readonly=False, precompute=True)
+    window_open = fields.Boolean(compute='_compute_window')
+    window_message = fields.Char(compute='_compute_window')
+    template_id = fields.Many2one(
+        'comm.whatsapp.template', 'Template',
+        domain="[('status', '=', 'approved'), ('provider_id', '=', provider_id), ('model', '=', res_model)]")
+    template_header_format = fields.Selection(related='template_id.header_format')
+    body = fields.Text('Message')
+    attachment_ids = fields.Many2many('ir.attachment', string='Attachments')
+    preview = fields.Text(compute='_compute_preview')
+    # sent with the form, so a retried save or a second click still carries the same key
+    idempotency_key = fields.Char(default=lambda self: uuid.uuid4().hex, copy=False)
+
+    def _record(self):
+        self.ensure_one()
+        if self.res_model not in self.env or not isinstance(self.env[self.res_model], self.env.registry['mail.thread']):
+            raise UserError(_('WhatsApp messages are sent about records that have a chatter.'))
+        return self.env[self.res_model].browse(self.res_id).exists()
+
+    @api.depends('res_model', 'res_id')
+    def _compute_provider_id(self):
+        for composer in self:
+            record = composer._record() if composer.res_model else None
+            company = record.company_id if record and 'company_id' in record._fields and record.company_id \
+                else self.env.company
+            composer.provider_id = company.comm_whatsapp_provider_id or self.env['comm.provider'].search(
+                [('channel_whatsapp', '=', True), ('company_id', '=', company.id)], limit=1)
+
+    @api.depends('res_model', 'res_id')
+    def _compute_recipient(self):
+        for composer in self:
+            record = composer._record() if composer.res_model else None
+            partner, number = record._comm_whatsapp_recipient() if record else (self.env['res.partner'], False)
+            composer.partner_id, composer.to_number = partner, number
+
+    @api.depends('to_number')
+    def _compute_window(self):
+        for composer in self:
+            number = composer._number()
+            end = self.env['comm.message']._whatsapp_window_end(number)
+            composer.window_open = bool(end)
+            if end:
+                composer.window_message = _('%(number)s wrote in the last 24 hours: free text and files can be '
+                                            'sent until %(end)s.', number=number, end=format_datetime(self.env, end))
+            else:
+                composer.window_message = _('%(number)s has not written in the last 24 hours: WhatsApp only '
+                                            'accepts an approved template.', number=number or _('This number'))
+
+    @api.depends('template_id', 'res_model', 'res_id')
+    def _compute_preview(self):
+        for composer in self:
+            record = composer._record() if composer.template_id else None
+            try:
+                composer.preview = record and composer.template_id._render_text(
+                    composer.template_id._render_values(record))
+            except UserError as exc:
+                composer.preview = exc.args[0]
+
+    def _number(self):
+        """The number typed or found, in E.164 (False when it cannot be)."""
+        self.ensure_one()
+        if not self.to_number:
+            return False
+        record = self._record()
+        return (record or self.partner_id)._phone_format(number=self.to_number) or False
+
+    def action_send(self):
+        self.ensure_one()
+        record = self._record()
+        if not record:
+            raise UserError(_('The document was deleted.'))
+        values = self.template_id._render_values(record) if self.template_id else None
+        self.env['comm.message']._queue_whatsapp(
+            self.provider_id, record, self.partner_id, self._number(), body=self.body or '',
+            attachments=self.attachment_ids, template=self.template_id or None, values=values,
+            idempotency_key=self.idempotency_key)
+        return {'type': 'ir.actions.act_window_close'}
