@@ -64,5 +64,10 @@ class CommWebhookMixin:
     def run_queue(self):
         self.env['comm.webhook.event']._cron_process(batch_size=500)
 
+    def messages(self, **domain):
+        """``comm.message`` of ``self.provider`` matching ``field=value`` pairs."""
+        return self.env['comm.message'].search(
+            [('provider_id', '=', self.provider.id)] + [(k, '=', v) for k, v in domain.items()])
+
     def events(self, provider):
         return self.env['comm.webhook.event'].search([('provider_id', '=', provider.id)])

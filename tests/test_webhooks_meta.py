@@ -9,8 +9,7 @@ from urllib.parse import urlencode
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from .common import CommWebhookMixin
-from .fake_provider import FakeProviderServer
+from .common import CommWebhookMixin, FakeProviderMixin
 
 APP_SECRET = 'meta-app-secret-4b8d1f0e2a'
 VERIFY_TOKEN = 'verify-me-7f3c'
@@ -69,17 +68,10 @@ def raw(payload):
 
 
 @tagged('post_install', '-at_install')
-class TestWebhooksMeta(CommWebhookMixin, HttpCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.fake = FakeProviderServer().start()
-        cls.addClassCleanup(cls.fake.stop)
+class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
 
     def setUp(self):
         super().setUp()
-        self.fake.reset()
         self.setup_public_base_url()
         self.provider = self.env['comm.provider'].create({
             'name': 'Meta', 'code': 'meta', 'channel_sms': False, 'channel_whatsapp': True,
@@ -101,9 +93,6 @@ class TestWebhooksMeta(CommWebhookMixin, HttpCase):
                    **(headers or {})}
         return self.http('POST', self.url(), data=body, headers=headers)
 
-    def messages(self, **domain):
-        return self.env['comm.message'].search(
-            [('provider_id', '=', self.provider.id)] + [(k, '=', v) for k, v in domain.items()])
 
     def outbound(self, wamid, state='queued'):
         return self.env['comm.message'].create({

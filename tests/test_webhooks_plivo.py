@@ -11,8 +11,7 @@ from plivo.utils.signature_v3 import construct_get_url, construct_post_url, get_
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from .common import CommWebhookMixin
-from .fake_provider import FakeProviderServer
+from .common import CommWebhookMixin, FakeProviderMixin
 
 AUTH_ID = 'MA' + 'A' * 18
 TOKEN = 'plivo-auth-token-7c2e9b'
@@ -60,17 +59,10 @@ def status_form(uuid, status, sequence, error_code=None):
 
 
 @tagged('post_install', '-at_install')
-class TestWebhooksPlivo(CommWebhookMixin, HttpCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.fake = FakeProviderServer().start()
-        cls.addClassCleanup(cls.fake.stop)
+class TestWebhooksPlivo(FakeProviderMixin, CommWebhookMixin, HttpCase):
 
     def setUp(self):
         super().setUp()
-        self.fake.reset()
         self.setup_public_base_url()
         self.provider = self.env['comm.provider'].create({
             'name': 'Plivo', 'code': 'plivo', 'sms_from': '+' + OUR_NUMBER,
@@ -93,9 +85,6 @@ class TestWebhooksPlivo(CommWebhookMixin, HttpCase):
         return self.http('POST', url, data=form, headers={
             'X-Plivo-Signature-V2': sign_v2(signed_url or url, nonce, token), 'X-Plivo-Signature-V2-Nonce': nonce})
 
-    def messages(self, **domain):
-        return self.env['comm.message'].search(
-            [('provider_id', '=', self.provider.id)] + [(k, '=', v) for k, v in domain.items()])
 
     def outbound(self, uuid, state='queued'):
         return self.env['comm.message'].create({

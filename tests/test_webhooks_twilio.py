@@ -9,8 +9,7 @@ from twilio.request_validator import RequestValidator
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from .common import CommWebhookMixin
-from .fake_provider import FakeProviderServer
+from .common import CommWebhookMixin, FakeProviderMixin
 
 SID = 'AC' + '0123456789abcdef' * 2
 TOKEN = 'twilio-auth-token-5e1f0c7d9a'
@@ -44,17 +43,10 @@ def status_form(sid, status, to, error_code=None):
 
 
 @tagged('post_install', '-at_install')
-class TestWebhooksTwilio(CommWebhookMixin, HttpCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.fake = FakeProviderServer().start()
-        cls.addClassCleanup(cls.fake.stop)
+class TestWebhooksTwilio(FakeProviderMixin, CommWebhookMixin, HttpCase):
 
     def setUp(self):
         super().setUp()
-        self.fake.reset()
         self.setup_public_base_url()
         self.provider = self.env['comm.provider'].create({
             'name': 'Twilio', 'code': 'twilio', 'channel_whatsapp': True, 'sms_from': OUR_NUMBER,
@@ -74,9 +66,6 @@ class TestWebhooksTwilio(CommWebhookMixin, HttpCase):
         signature = twilio_signature(signed_url or url, form, token=token)
         return self.http('POST', url, data=form, headers={'X-Twilio-Signature': signature, **(headers or {})})
 
-    def messages(self, **domain):
-        return self.env['comm.message'].search(
-            [('provider_id', '=', self.provider.id)] + [(k, '=', v) for k, v in domain.items()])
 
     def outbound(self, sid, to='+33623456789', state='queued'):
         return self.env['comm.message'].create({

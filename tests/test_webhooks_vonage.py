@@ -94,9 +94,6 @@ class TestWebhooksVonage(CommWebhookMixin, HttpCase):
     def post_json(self, purpose, body, headers):
         return self.http('POST', self.url(purpose), data=body, headers=headers)
 
-    def messages(self, **domain):
-        return self.env['comm.message'].search(
-            [('provider_id', '=', self.provider.id)] + [(k, '=', v) for k, v in domain.items()])
 
     def outbound(self, provider_id, channel='sms', state='queued'):
         return self.env['comm.message'].create({
