@@ -18,7 +18,7 @@ from odoo.tools import SQL, mute_logger, plaintext2html
 
 from ..providers import ProviderError
 from ..providers.base import STATE_RANK, InboundMessage, Outbound
-from .comm_webhook_event import RetryLater, _utcnow
+from .comm_webhook_event import RetryLater, _utcnow, claim_ids
 
 _logger = logging.getLogger(__name__)
 
@@ -436,7 +436,7 @@ class CommMessage(models.Model):
     @api.model
     def _claim_outbound(self, limit):
         """Record the attempt (committed) before any provider call: the base of exactly-once."""
-        self.env.cr.execute(SQL(
+        ids = claim_ids(self.env, SQL(
             """UPDATE comm_message SET dispatch_state = 'attempt', attempt_at = %s,
                       attempts = COALESCE(attempts, 0) + 1
                 WHERE id IN (SELECT m.id FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
@@ -444,8 +444,6 @@ class CommMessage(models.Model):
                                 AND (p.breaker_state = 'closed' OR p.breaker_open_until <= %s)
                               ORDER BY m.id LIMIT %s FOR NO KEY UPDATE OF m SKIP LOCKED)
             RETURNING id""", fields.Datetime.now(), _utcnow(), _utcnow(), limit))
-        ids = sorted(row[0] for row in self.env.cr.fetchall())
-        self._commit()
         self.invalidate_model()
         return self.browse(ids)
 

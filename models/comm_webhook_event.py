@@ -2,7 +2,10 @@ import json
 import logging
 import random
 import threading
+import time
 from datetime import datetime, timedelta, timezone
+
+import psycopg2.errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -23,6 +26,34 @@ KEPT_HEADERS = ('content-type', 'user-agent', 'x-twilio-signature', 'x-twilio-we
 MAX_ATTEMPTS_PARAM = 'comm_gateway.webhook_max_attempts'
 DEFAULT_MAX_ATTEMPTS = 8
 STALE_AFTER = timedelta(minutes=10)      # a 'processing' event older than this lost its worker
+
+
+def claim_ids(env, query, attempts=3):
+    """Run a claiming ``UPDATE … WHERE id IN (SELECT … FOR NO KEY UPDATE SKIP LOCKED) RETURNING id``
+    in a fresh transaction and commit it; sorted ids of the claimed rows.
+
+    Under REPEATABLE READ, a row another worker claimed and committed after our snapshot was
+    taken raises a serialization failure instead of being skipped: start again with a new
+    snapshot (nothing else is in the transaction), and give up quietly after a few tries — the
+    next run will claim what is left.
+    """
+    testing = getattr(threading.current_thread(), 'testing', False)
+    for attempt in range(attempts):
+        if not testing:
+            env.cr.commit()   # a fresh snapshot for the claim
+        try:
+            env.cr.execute(query, log_exceptions=False)
+            ids = sorted(row[0] for row in env.cr.fetchall())
+        except psycopg2.errors.SerializationFailure:
+            if testing:
+                raise
+            env.cr.rollback()
+            time.sleep(0.05 * (attempt + 1) * random.random())
+            continue
+        if not testing:
+            env.cr.commit()
+        return ids
+    return []
 
 
 def _utcnow():
@@ -157,15 +188,13 @@ class CommWebhookEvent(models.Model):
     def _claim(self, limit):
         """Lock up to ``limit`` due events for this worker and mark them processing (committed)."""
         self.flush_model()
-        self.env.cr.execute(SQL(
+        ids = claim_ids(self.env, SQL(
             """UPDATE comm_webhook_event SET state = 'processing', locked_at = now() at time zone 'UTC',
                       attempts = attempts + 1
                 WHERE id IN (SELECT id FROM comm_webhook_event
                               WHERE state = 'pending' AND next_try_at <= %s
                               ORDER BY id LIMIT %s FOR NO KEY UPDATE SKIP LOCKED)
             RETURNING id""", _utcnow(), limit))
-        ids = sorted(row[0] for row in self.env.cr.fetchall())
-        self._commit()
         self.invalidate_model()
         return self.browse(ids)
 
