@@ -214,7 +214,7 @@ def py_spy_start(pid, out_path):
         say('py-spy not found (pip install py-spy, or set PY_SPY): no server profile')
         return None
     return subprocess.Popen([exe, 'record', '--pid', str(pid), '--subprocesses', '--format', 'raw',
-                             '--rate', '200', '--output', str(out_path), '--nonblocking'],
+                             '--rate', '50', '--output', str(out_path), '--nonblocking'],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

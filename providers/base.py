@@ -322,6 +322,29 @@ def digits(number):
     return number.lstrip('+')
 
 
+def provider_number(value):
+    """E.164 for a provider's address ('whatsapp:+44…', '+1…', '4477…'); short codes and
+    alphanumeric senders as sent."""
+    value = value or ''
+    return to_e164(value) or value.removeprefix('whatsapp:')
+
+
+def status_update(states, errors, provider_id, provider_status, error_code, **fields):
+    """A :class:`StatusUpdate` through a provider's status and error-code tables.
+
+    :raises ValueError: on a status missing from ``states``
+    """
+    if provider_status not in states:
+        raise ValueError(f'unknown message status {provider_status!r}')
+    status = states[provider_status]
+    error_code = str(error_code or '')
+    failure_type = ''
+    if status in ('failed', 'undelivered'):
+        failure_type = errors.get(error_code, ('unknown', False))[0]
+    return StatusUpdate(provider_id=provider_id, status=status, provider_status=provider_status,
+                        error_code=error_code, failure_type=failure_type, **fields)
+
+
 def hmac_equal(expected, received):
     """Constant-time comparison of two strings (case-sensitive)."""
     if not expected or not received:

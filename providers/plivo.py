@@ -18,8 +18,7 @@ from plivo.utils.template import Template as PlivoTemplate
 from . import register
 from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter,
                    ProviderError, SendResult, digits, error_from_http, parse_retry_after,
-                   short_key)
-from .twilio import provider_number, status_update
+                   provider_number, short_key, status_update)
 
 SIGNATURE_V3_HEADER = 'X-Plivo-Signature-V3'
 SIGNATURE_V2_HEADER = 'X-Plivo-Signature-V2'

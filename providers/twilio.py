@@ -19,8 +19,8 @@ from werkzeug.datastructures import MultiDict
 
 from . import register
 from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter,
-                   ProviderError, SendResult, StatusUpdate, TemplateInfo, error_from_http,
-                   parse_retry_after, to_e164)
+                   ProviderError, SendResult, TemplateInfo, error_from_http,
+                   parse_retry_after, provider_number, status_update)
 
 SIGNATURE_HEADER = 'X-Twilio-Signature'
 WHATSAPP_PREFIX = 'whatsapp:'
@@ -101,32 +101,8 @@ class _DebugLogger(logging.LoggerAdapter):
 _SDK_LOGGER = _DebugLogger(logging.getLogger(f'{__name__}.sdk'), {})
 
 
-def provider_number(value):
-    """E.164 for a provider's address ('whatsapp:+44…', '+1…', '4477…'); short codes and
-    alphanumeric senders as sent. Shared with plivo.py (a candidate for base.py)."""
-    value = value or ''
-    return to_e164(value) or value.removeprefix(WHATSAPP_PREFIX)
-
-
 def _optional_int(value):
     return int(value) if value not in (None, '') else None
-
-
-def status_update(states, errors, provider_id, provider_status, error_code, **fields):
-    """A :class:`StatusUpdate` through a provider's status and error-code tables.
-
-    Shared with plivo.py (a candidate for base.py).
-    :raises ValueError: on a status missing from ``states``
-    """
-    if provider_status not in states:
-        raise ValueError(f'unknown message status {provider_status!r}')
-    status = states[provider_status]
-    error_code = str(error_code or '')
-    failure_type = ''
-    if status in ('failed', 'undelivered'):
-        failure_type = errors.get(error_code, ('unknown', False))[0]
-    return StatusUpdate(provider_id=provider_id, status=status, provider_status=provider_status,
-                        error_code=error_code, failure_type=failure_type, **fields)
 
 
 @register

@@ -7,7 +7,6 @@ from odoo.tests.common import TransactionCase, get_db_name
 from odoo.tools import mute_logger
 from odoo.modules.registry import Registry
 
-from ..providers import get_adapter_class
 
 
 def _status_request(provider, provider_message_id, status='delivered'):

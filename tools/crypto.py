@@ -82,7 +82,7 @@ def decrypt(value):
         raise SecretError('stored secret is not encrypted')
     try:
         return fernet().decrypt(value[len(PREFIX):].encode()).decode()
-    except InvalidToken as exc:
+    except InvalidToken:
         raise SecretError('a stored secret cannot be decrypted with the configured '
                           'comm_gateway_key: restore the key that encrypted it') from None
 
