@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import LazyTranslate, create_index
+from odoo.tools import LazyTranslate, create_index, clean_context
 
 from ..providers import ProviderError
 from ..providers.base import CALL_FINAL_STATES, CallRequest, to_e164
@@ -129,7 +129,7 @@ class CommCall(models.Model):
             raise UserError(_('%(number)s is not a phone number that can be called.', number=number))
         if not partner:
             partner = self.env['res.partner']._comm_find_by_number(to, provider.company_id)
-        call = self.sudo().create({
+        call = self.sudo().with_context(clean_context(self.env.context)).create({
             'direction': 'out', 'provider_id': provider.id, 'from_number': to_e164(provider.voice_from) or False,
             'to_number': to, 'partner_id': partner.id, 'user_id': self.env.uid,
             'res_model': record._name if record else False, 'res_id': record.id,
@@ -264,7 +264,7 @@ class CommCall(models.Model):
     @api.model
     def _create_inbound(self, provider, event):
         partner, agent, _number = self._inbound_route(provider, event.sender)
-        return self.sudo().create({
+        return self.sudo().with_context(clean_context(self.env.context)).create({
             'direction': 'in', 'provider_id': provider.id, 'from_number': event.sender or False,
             'to_number': event.recipient or False, 'partner_id': partner.id, 'user_id': agent.id,
             'res_model': partner._name if partner else False, 'res_id': partner.id,

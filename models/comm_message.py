@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, mute_logger, plaintext2html
+from odoo.tools import SQL, clean_context, plaintext2html
 
 from ..providers import ProviderError
 from ..providers.base import STATE_RANK, InboundMessage, Outbound
@@ -129,7 +129,7 @@ class CommMessage(models.Model):
             })
         record = self._conversation_record(sender, partner)
         attachments = self._download_media(provider, inbound, adapter)
-        message = self.sudo().create({
+        message = self.sudo().with_context(clean_context(self.env.context)).create({
             'direction': 'in', 'provider_id': provider.id,
             'channel': inbound.channel if inbound.channel in ('sms', 'mms', 'whatsapp') else 'sms',
             'from_number': sender, 'to_number': inbound.recipient, 'body': inbound.body,
@@ -296,7 +296,7 @@ class CommMessage(models.Model):
         if queued_sms:
             queued_sms.sms_tracker_id._action_update_from_sms_state('process')
             queued_sms.write({'state': 'process', 'failure_type': False, 'to_delete': unlink_sent})
-        messages = self.sudo().create(values)
+        messages = self.sudo().with_context(clean_context(self.env.context)).create(values)
         if messages:
             self._trigger_dispatch()
         _logger.info('comm.provider %s: queued %s SMS (%s refused before sending)',
@@ -348,9 +348,13 @@ class CommMessage(models.Model):
         keys = [idempotency_key and (idempotency_key if index == 0 else f'{idempotency_key}:{index}')
                 for index in range(len(chunks))]
         now = fields.Datetime.now()
+        if idempotency_key and (done := self.sudo().search([('wa_idempotency_key', 'in', keys)])):
+            _logger.info('comm.provider %s: WhatsApp submission already queued, not again', provider.id)
+            return done
         try:
-            with mute_logger('odoo.sql_db'), self.env.cr.savepoint():
-                messages = self.sudo().create([{
+            # the unique key still guards against two truly simultaneous submissions
+            with self.env.cr.savepoint():
+                messages = self.sudo().with_context(clean_context(self.env.context)).create([{
                     'direction': 'out', 'channel': 'whatsapp', 'provider_id': provider.id, 'state': 'queued',
                     'dispatch_state': 'todo', 'next_try_at': now, 'queued_at': now,
                     'from_number': provider.whatsapp_from or False, 'to_number': to_number,
@@ -482,11 +486,14 @@ class CommMessage(models.Model):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f'comm-send-{provider.id}') as pool:
             results = list(pool.map(lambda outbound: _send_one(adapter, limiter, outbound), outbounds))
         for message, result in zip(self, results):
-            with self.env.cr.savepoint():
-                if isinstance(result, ProviderError):
-                    message._handle_send_error(result)
-                else:
-                    message._apply_send_result(result)
+            try:
+                with self.env.cr.savepoint():
+                    if isinstance(result, ProviderError):
+                        message._handle_send_error(result)
+                    else:
+                        message._apply_send_result(result)
+            except Exception:  # noqa: BLE001  the attempt stays recorded: reconciliation decides, no blind resend
+                _logger.exception('comm.message %s: the provider answer could not be recorded', message.id)
         provider._breaker_record([not isinstance(result, ProviderError) or not result.retryable
                                   for result in results])
 

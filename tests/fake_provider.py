@@ -20,6 +20,7 @@ class RecordedRequest:
         self.query = query              # [(name, value)]
         self.headers = headers          # {lower-case name: value}
         self.body = body                # bytes
+        self.received_at = time.monotonic()
 
     @property
     def form(self):
@@ -79,6 +80,8 @@ class FakeProviderServer:
                     status, payload, headers, delay = 404, b'{"message": "no fake route"}', {}, 0
                 else:
                     status, payload, headers, delay = route.status, route.body, route.headers, route.delay
+                    if callable(payload):
+                        payload = json.dumps(payload(recorded)).encode()
                 if delay:
                     time.sleep(delay)
                 try:
@@ -116,8 +119,13 @@ class FakeProviderServer:
             self._routes.clear()
 
     def route(self, method, pattern, status=200, json=None, body=b'', headers=None, delay=0, times=None):
-        """Script an answer; the latest matching route wins; ``times`` limits how often it serves."""
-        if json is not None:
+        """Script an answer; the latest matching route wins; ``times`` limits how often it serves.
+
+        ``json`` may be a callable taking the :class:`RecordedRequest` (e.g. a fresh id per call).
+        """
+        if callable(json):
+            body = json
+        elif json is not None:
             body = __import__('json').dumps(json).encode()
         elif isinstance(body, str):
             body = body.encode()

@@ -1,0 +1,134 @@
+"""Odoo's own SMS features send through our account (here Twilio, against the fake provider)."""
+import itertools
+
+from odoo.addons.sms.tests.common import MockSMS
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import FakeProviderMixin
+
+SID = 'AC' + '7' * 32
+MESSAGES = rf'/2010-04-01/Accounts/{SID}/Messages\.json'
+_sids = itertools.count(1)
+
+
+def twilio_accepts(request):
+    return {'sid': f'SM{next(_sids):032x}', 'status': 'queued', 'to': request.form_dict().get('To')}
+
+
+@tagged('post_install', '-at_install')
+class TestSmsNative(FakeProviderMixin, MockSMS):
+
+    def setUp(self):
+        super().setUp()
+        self.env['ir.config_parameter'].set_param('comm_gateway.public_base_url', 'https://odoo.example.com')
+        self.twilio = self.env['comm.provider'].create({
+            'name': 'Twilio', 'code': 'twilio', 'sms_from': '+15005550006', 'api_base_url': self.fake.base_url,
+            'twilio_account_sid': SID, 'twilio_auth_token': 'tok', 'timeout': 5, 'rate_limit': 0})
+        self.env.company.comm_sms_provider_id = self.twilio
+        self.fake.route('POST', MESSAGES, 201, json=twilio_accepts)
+        country = self.env.ref('base.be').id
+        self.partners = self.env['res.partner'].create([
+            {'name': 'Emma', 'mobile': '0470 11 22 33', 'country_id': country},
+            {'name': 'Noah', 'mobile': '0470 44 55 66', 'country_id': country},
+        ])
+
+    def dispatch(self):
+        self.env['comm.message']._cron_dispatch()
+
+    def sent(self):
+        """What reached the provider: [(To, Body)], in arrival order."""
+        return [(r.form_dict()['To'], r.form_dict()['Body']) for r in self.fake.requests if r.method == 'POST']
+
+    def test_chatter_composer_single(self):
+        composer = self.env['sms.composer'].with_context(
+            active_model='res.partner', active_id=self.partners[0].id).create({'body': 'Hello Emma'})
+        with self.mockSMSGateway():
+            composer._action_send_sms()
+        self.assertFalse(self._sms)
+        self.assertFalse(self.fake.requests, 'nothing is sent inside the user request')
+        self.dispatch()
+        self.assertEqual(self.sent(), [('+32470112233', 'Hello Emma')])
+        form = self.fake.last('POST').form_dict()
+        self.assertEqual(form['From'], '+15005550006')
+        self.assertEqual(form['StatusCallback'], self.twilio.webhook_url_status)
+        self.assertTrue(self.fake.last('POST').headers['authorization'].startswith('Basic '))
+        message = self.env['comm.message'].search([('to_number', '=', '+32470112233')])
+        self.assertEqual(message.dispatch_state, 'done')
+        self.assertTrue(message.provider_message_id.startswith('SM'))
+
+    def test_mass_mode_and_template(self):
+        template = self.env['sms.template'].create({
+            'name': 'Promo', 'model_id': self.env.ref('base.model_res_partner').id,
+            'body': 'Hi {{ object.name }}, 10% off today'})
+        composer = self.env['sms.composer'].with_context(
+            active_model='res.partner', active_ids=self.partners.ids, default_composition_mode='mass',
+        ).create({'template_id': template.id, 'mass_keep_log': True})
+        with self.mockSMSGateway():
+            composer.action_send_sms()
+            self.env['sms.sms']._process_queue()   # Odoo's own SMS queue cron
+        self.assertFalse(self._sms, 'nothing went to IAP')
+        self.dispatch()
+        self.assertEqual(sorted(self.sent()), [('+32470112233', 'Hi Emma, 10% off today'),
+                                               ('+32470445566', 'Hi Noah, 10% off today')])
+
+    def test_server_action_send_sms(self):
+        template = self.env['sms.template'].create({
+            'name': 'Welcome', 'model_id': self.env.ref('base.model_res_partner').id,
+            'body': 'Welcome {{ object.name }}'})
+        action = self.env['ir.actions.server'].create({
+            'name': 'Send welcome SMS', 'model_id': self.env.ref('base.model_res_partner').id,
+            'state': 'sms', 'sms_template_id': template.id, 'sms_method': 'comment'})
+        with self.mockSMSGateway():
+            action.with_context(active_model='res.partner', active_ids=self.partners[1].ids).run()
+            self.env['sms.sms']._process_queue()
+        self.dispatch()
+        self.assertEqual(self.sent(), [('+32470445566', 'Welcome Noah')])
+
+    @mute_logger('odoo.addons.comm_gateway.models.comm_message')
+    def test_resend_wizard_after_a_failure(self):
+        self.fake.route('POST', MESSAGES, 400, json={'code': 21211, 'message': "The 'To' number is not valid.",
+                                                     'status': 400}, times=1)
+        partner = self.partners[0]
+        with self.mockSMSGateway():
+            partner._message_sms('Your code is 1234', partner_ids=partner.ids)
+        self.dispatch()
+        notification = self.env['mail.notification'].search([('res_partner_id', '=', partner.id),
+                                                             ('notification_type', '=', 'sms')])
+        self.assertEqual(notification.notification_status, 'exception')
+        self.assertEqual(notification.failure_type, 'sms_number_format')
+        # the agent fixes nothing and retries from the chatter's resend wizard
+        wizard = self.env['sms.resend'].with_context(default_mail_message_id=notification.mail_message_id.id).create({})
+        with self.mockSMSGateway():
+            wizard.action_resend()
+        self.dispatch()
+        self.assertEqual(self.sent(), [('+32470112233', 'Your code is 1234')] * 2,
+                         'refused once, accepted on resend')
+        self.assertEqual(notification.notification_status, 'process')
+
+    def test_rate_limit_is_honoured(self):
+        self.twilio.rate_limit = 20   # one call every 50 ms at most
+        records = self.env['sms.sms'].create([
+            {'number': '+32470112233', 'body': f'msg {i}', 'partner_id': self.partners[0].id} for i in range(6)])
+        with self.mockSMSGateway():
+            records.send()
+        self.dispatch()
+        arrivals = sorted(r.received_at for r in self.fake.requests if r.method == 'POST')
+        self.assertEqual(len(arrivals), 6)
+        gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+        self.assertGreaterEqual(min(gaps), 0.04, f'calls closer than the limit allows: {gaps}')
+
+    @mute_logger('odoo.addons.comm_gateway.models.comm_message', 'odoo.addons.comm_gateway.models.comm_provider')
+    def test_429_backs_off_and_retries(self):
+        self.fake.route('POST', MESSAGES, 429, json={'code': 20429, 'message': 'Too Many Requests', 'status': 429},
+                        headers={'Retry-After': '2'}, times=1)
+        sms = self.env['sms.sms'].create({'number': '+32470112233', 'body': 'later', 'partner_id': self.partners[0].id})
+        with self.mockSMSGateway():
+            sms.send()
+        self.dispatch()
+        message = self.env['comm.message'].search([('body', '=', 'later')])
+        self.assertEqual((message.dispatch_state, message.error_code), ('todo', '20429'))
+        message.next_try_at = '2000-01-01 00:00:00'
+        self.dispatch()
+        self.assertEqual(message.dispatch_state, 'done')
+        self.assertEqual(len(self.sent()), 2)
