@@ -494,8 +494,9 @@ class CommMessage(models.Model):
                         message._apply_send_result(result)
             except Exception:  # noqa: BLE001  the attempt stays recorded: reconciliation decides, no blind resend
                 _logger.exception('comm.message %s: the provider answer could not be recorded', message.id)
+        # the provider answered unless a retryable error says it is down (a per-recipient limit is an answer)
         provider._breaker_record([not isinstance(result, ProviderError) or not result.retryable
-                                  for result in results])
+                                  or result.per_recipient for result in results])
 
     def _to_outbound(self):
         self.ensure_one()
@@ -523,7 +524,9 @@ class CommMessage(models.Model):
     def _handle_send_error(self, error):
         self.ensure_one()
         if error.retryable and self.attempts < MAX_SEND_ATTEMPTS:
-            delay = max(15 * 2 ** (self.attempts - 1), error.retry_after or 0) * random.uniform(0.8, 1.2)
+            # a per-recipient limit (WhatsApp pair rate, ~1 message / 6 s) wants 4^n seconds
+            backoff = 4 ** self.attempts if error.per_recipient else 15 * 2 ** (self.attempts - 1)
+            delay = max(backoff, error.retry_after or 0) * random.uniform(0.8, 1.2)
             self.write({'dispatch_state': 'todo', 'error_code': error.code, 'error_message': error.message,
                         'next_try_at': fields.Datetime.now() + timedelta(seconds=delay)})
             self._trigger_dispatch(fields.Datetime.now() + timedelta(seconds=delay))
@@ -631,7 +634,7 @@ def _send_one(adapter, limiter, outbound):
     try:
         return adapter.send_message(outbound)
     except ProviderError as exc:
-        if exc.http_status == 429 or exc.retry_after:
+        if (exc.http_status == 429 or exc.retry_after) and not exc.per_recipient:
             limiter.pause(min(exc.retry_after or 1.0, 30.0))
         return exc
     except Exception as exc:  # noqa: BLE001  an SDK bug must not kill the batch

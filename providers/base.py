@@ -53,11 +53,14 @@ class ProviderError(Exception):
     :param retry_after: seconds the provider asked us to wait (Retry-After), if any
     :param http_status: HTTP status of the provider's answer, if any
     :param failure_type: matching ``sms.sms.failure_type`` ('sms_number_format', 'sms_acc'…)
+    :param per_recipient: the limit hit concerns this recipient only (Meta's pair rate limit,
+        131056): retry this message later without slowing the account down
     """
 
     def __init__(self, message, code=None, retryable=False, retry_after=None, http_status=None,
-                 failure_type='unknown'):
+                 failure_type='unknown', per_recipient=False):
         super().__init__(message)
+        self.per_recipient = per_recipient
         self.message = message
         self.code = None if code is None else str(code)
         self.retryable = retryable

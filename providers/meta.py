@@ -52,6 +52,8 @@ META_ERRORS = {
     133010: ('sms_acc', False),                                     # number not registered
     368: ('sms_acc', False),                                        # blocked for policy violations
 }
+# Limits that concern one recipient only: retry that message later, keep sending to the others.
+PER_RECIPIENT_CODES = frozenset({131056})
 PERMISSION_ERROR = ('sms_acc', False)
 
 # Webhook status -> normalized state (others, e.g. 'deleted', are ignored).
@@ -126,6 +128,7 @@ class MetaAdapter(ProviderAdapter):
             retry_after=parse_retry_after(response.headers.get('Retry-After')))
         if known:
             provider_error.retryable = known[1]
+        provider_error.per_recipient = code in PER_RECIPIENT_CODES
         return provider_error
 
     def _phone_number_id(self):
