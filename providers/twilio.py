@@ -239,6 +239,21 @@ class TwilioAdapter(ProviderAdapter):
                              message.error_code, error_message=message.error_message or '',
                              recipient=provider_number(message.to))
 
+    def find_sent(self, outbound, since):
+        """Look the interrupted send up in the account's recent messages to the same number.
+
+        Found (same recipient and body, sent since the attempt): its result. Not found: ``None``
+        — a message still queued at Twilio has no send date yet, so absence proves nothing.
+        """
+        prefix = WHATSAPP_PREFIX if outbound.channel == 'whatsapp' else ''
+        recent = self._call(self.client.messages.list, to=prefix + outbound.to,
+                            date_sent_after=since, limit=50)
+        for message in recent:
+            if (message.body or '') == (outbound.body or '') and message.direction != 'inbound':
+                return SendResult(provider_id=message.sid,
+                                  status=TWILIO_MESSAGE_STATES.get(message.status, 'queued'))
+        return None
+
     def check_credentials(self):
         account = self._call(self.client.api.account.fetch)
         return AccountInfo(name=account.friendly_name or account.sid, status=account.status or '',

@@ -132,3 +132,27 @@ class TestSmsNative(FakeProviderMixin, MockSMS):
         self.dispatch()
         self.assertEqual(message.dispatch_state, 'done')
         self.assertEqual(len(self.sent()), 2)
+
+    @mute_logger('odoo.addons.comm_gateway.models.comm_message')
+    def test_interrupted_send_is_reconciled_with_twilio_not_resent(self):
+        sms = self.env['sms.sms'].create([{'number': number, 'body': 'Order 1042 shipped',
+                                           'partner_id': self.partners[0].id}
+                                          for number in ('+32470112233', '+32470445566')])
+        with self.mockSMSGateway():
+            sms.send()
+        found, lost = self.env['comm.message'].search([('body', '=', 'Order 1042 shipped')], order='to_number')
+        # a worker recorded both attempts, then died before it could write Twilio's answers
+        (found | lost).write({'dispatch_state': 'attempt', 'attempt_at': '2000-01-01 00:00:00', 'attempts': 1})
+        sid = 'SM' + 'f' * 32
+
+        def recent_messages(request):
+            to = dict(request.query).get('To')
+            messages = [{'sid': sid, 'to': to, 'body': 'Order 1042 shipped', 'status': 'delivered',
+                         'direction': 'outbound-api'}] if to == '+32470112233' else []
+            return {'messages': messages, 'next_page_uri': None, 'page': 0, 'page_size': 50}
+        self.fake.route('GET', MESSAGES, 200, json=recent_messages)
+        self.dispatch()
+        self.assertFalse([r for r in self.fake.requests if r.method == 'POST'], 'nothing sent again')
+        self.assertEqual((found.dispatch_state, found.provider_message_id, found.state), ('done', sid, 'delivered'))
+        self.assertEqual((lost.dispatch_state, lost.error_code), ('failed', 'uncertain'),
+                         'not found and not provably absent: failed with a reason, never a blind resend')
