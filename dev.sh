@@ -179,13 +179,18 @@ cmd_test() {
     psql_q "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1
     rm -rf "$STATE/data/filestore/$db"
     say "installing comm_gateway with tests in a fresh database $db (log: $log)"
-    set +e
+    # Odoo runs in its own session, writing to the log file; the console follows the file until
+    # Odoo exits. A browser process a tour left behind can neither hold the console open nor
+    # outlive the run: the whole session is killed at the end.
     # shellcheck disable=SC2086
-    "$VENV/bin/python" "$HERE/scripts/odoo_test_runner.py" "$STATE/test-result-$db.json" \
+    setsid "$VENV/bin/python" "$HERE/scripts/odoo_test_runner.py" "$STATE/test-result-$db.json" \
         "$ODOO_SRC/odoo-bin" "${ODOO_ARGV[@]}" -d "$db" -i comm_gateway --test-enable \
         --test-tags="${TEST_TAGS:-/comm_gateway}" --stop-after-init --log-level=test \
-        ${ODOO_ARGS:-} 2>&1 | tee "$log" | "$VENV/bin/python" "$HERE/scripts/odoo_test_runner.py" --filter
-    set -e
+        ${ODOO_ARGS:-} > "$log" 2>&1 < /dev/null &
+    local odoo_pid=$!
+    tail -n +1 -F --pid="$odoo_pid" "$log" 2>/dev/null | "$VENV/bin/python" "$HERE/scripts/odoo_test_runner.py" --filter
+    wait "$odoo_pid" || true
+    kill -TERM -- "-$odoo_pid" 2>/dev/null || true
     "$VENV/bin/python" "$HERE/scripts/odoo_test_runner.py" --summary "$STATE/test-result-$db.json" "$log"
 }
 
