@@ -165,7 +165,7 @@ cmd_run() {
     fi
     say "serving http://localhost:$port (login admin / admin, database $ODOO_DB)"
     # shellcheck disable=SC2086
-    "$VENV/bin/python" "$ODOO_SRC/odoo-bin" "${ODOO_ARGV[@]}" -d "$ODOO_DB" --db-filter="^$ODOO_DB\$" ${ODOO_ARGS:-}
+    "$VENV/bin/python" "$ODOO_SRC/odoo-bin" "${ODOO_ARGV[@]}" -d "$ODOO_DB" ${ODOO_ARGS:-}
 }
 
 cmd_test() {

@@ -72,10 +72,11 @@ def now_utc():
 def gevent_shim():
     """Work around a venv defect that makes every multi-worker server burn a core.
 
-    With setuptools<70 (dev.sh pins it), ``pkg_resources`` cannot find ``zope.interface`` and
-    ``zope.event`` (their wheels have normalized ``zope_interface-*.dist-info`` names), so
-    ``gevent.monkey.patch_all()`` raises in ``odoo-bin gevent``; the prefork master respawns
-    that process several times a second. Returns a folder to put on PYTHONPATH that declares the
+    ``pkg_resources`` (setuptools 69.5 as dev.sh pins it; 70.3 and 75.8 alike) cannot find
+    ``zope.interface`` 8.7 and ``zope.event`` 6.2, whose wheels install as ``zope_interface-*.dist-info``;
+    so ``gevent.monkey.patch_all()`` raises in ``odoo-bin gevent`` and the prefork master respawns
+    that process about 5 times a second (docs/BENCHMARKS.md). Pinning zope.interface==7.2 and
+    zope.event==5.0 would fix the venv. Returns a folder to put on PYTHONPATH that declares the
     missing distributions (metadata only), or None when nothing is missing.
     """
     import importlib.metadata
@@ -115,6 +116,7 @@ def odoo_server(odoo_args, log_name, shim=True, start_timeout=900):
         say(f'gevent shim on PYTHONPATH ({folder}): see gevent_shim() in bench/common.py')
         env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(folder), env.get('PYTHONPATH')]))
     say(f'starting ./dev.sh run (ODOO_DB={DB} port {HTTP_PORT} ODOO_ARGS="{env["ODOO_ARGS"]}"), log {log_path}')
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # a kill still stops the server below
     with open(log_path, 'w') as log:
         proc = subprocess.Popen([str(ROOT / 'dev.sh'), 'run'], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -143,12 +145,6 @@ def odoo_server(odoo_args, log_name, shim=True, start_timeout=900):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         say('server stopped')
-
-
-def odoo_pids(proc):
-    """Pids of odoo-bin processes in the server's process group (master and workers)."""
-    out = subprocess.run(['ps', '-o', 'pid=,args=', '-g', str(proc.pid)], capture_output=True, text=True).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if 'odoo-bin' in line and ' gevent ' not in line]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -55,7 +55,8 @@ def fake_provider(port, delay):
 
 
 def fake(port, path, method='GET'):
-    request = urllib.request.Request(f'http://127.0.0.1:{port}{path}', method=method, data=b'' if method == 'POST' else None)
+    request = urllib.request.Request(f'http://127.0.0.1:{port}{path}', method=method,
+                                     data=b'' if method == 'POST' else None)
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
@@ -128,6 +129,27 @@ def check(registry, provider_id, count, stats):
     return ok, {'dispatch_states': {k: v[0] for k, v in states.items()}, 'fake': stats}
 
 
+def measure(registry, provider_id, concurrency, fake_port, args):
+    """Queue, dispatch, check one concurrency level. :returns: the level's result dict"""
+    queue(registry, provider_id, args.messages)
+    fake(fake_port, '/_reset', 'POST')
+    PoolFullCounter.count = 0
+    load = common.machine_load()
+    profile = common.LOG_DIR / f'dispatch-{concurrency}.prof' if args.profile else None
+    with common.maybe_profile(profile):
+        seconds = dispatch(registry, provider_id, args.messages, args.batch_size,
+                           deadline=max(600, args.messages // 10))
+    rate, ideal = args.messages / seconds, concurrency / args.delay
+    say(f'dispatch: concurrency {concurrency}: {args.messages} messages in {seconds:.1f}s = '
+        f'{rate:.1f} msg/s; ideal {ideal:.0f} msg/s, ratio {rate / ideal:.2f}; goal >= {GOAL:.0f} '
+        f'msg/s {"met" if rate >= GOAL else "NOT met"}; connections discarded because the pool was '
+        f'full: {PoolFullCounter.count}')
+    ok, counts = check(registry, provider_id, args.messages, fake(fake_port, '/_stats'))
+    return {'concurrency': concurrency, 'messages': args.messages, 'seconds': round(seconds, 1),
+            'msg_per_s': round(rate, 1), 'ideal': ideal, 'ratio': round(rate / ideal, 2),
+            'pool_full_discards': PoolFullCounter.count, 'check_ok': ok, 'load_before': load, **counts}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-n', '--messages', type=int, default=10_000, help='messages per concurrency level')
@@ -147,26 +169,12 @@ def main():
             registry = common.open_registry()
             for concurrency in args.concurrency:
                 provider_id = prepare(registry, fake_port, concurrency)
-                queue(registry, provider_id, args.messages)
-                fake(fake_port, '/_reset', 'POST')
-                PoolFullCounter.count = 0
-                load = common.machine_load()
-                profile = common.LOG_DIR / f'dispatch-{concurrency}.prof' if args.profile else None
-                with common.maybe_profile(profile):
-                    seconds = dispatch(registry, provider_id, args.messages, args.batch_size,
-                                       deadline=max(600, args.messages // 10))
-                rate, ideal = args.messages / seconds, concurrency / args.delay
-                say(f'dispatch: concurrency {concurrency}: {args.messages} messages in {seconds:.1f}s = {rate:.1f} msg/s; '
-                    f'ideal {ideal:.0f} msg/s, ratio {rate / ideal:.2f}; goal >= {GOAL:.0f} msg/s '
-                    f'{"met" if rate >= GOAL else "NOT met"}; connections discarded (pool full): {PoolFullCounter.count}')
-                ok, counts = check(registry, provider_id, args.messages, fake(fake_port, '/_stats'))
-                results['runs'].append({'concurrency': concurrency, 'messages': args.messages, 'seconds': round(seconds, 1),
-                                        'msg_per_s': round(rate, 1), 'ideal': ideal, 'ratio': round(rate / ideal, 2),
-                                        'pool_full_discards': PoolFullCounter.count, 'check_ok': ok,
-                                        'load_before': load, **counts})
-                with common.environment(registry) as env:
-                    env.cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])
-                say('run messages deleted')
+                try:
+                    results['runs'].append(measure(registry, provider_id, concurrency, fake_port, args))
+                finally:
+                    with common.environment(registry) as env:
+                        env.cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])
+                    say('run messages deleted')
     finally:
         provider_proc.terminate()
         provider_proc.wait(timeout=10)

@@ -212,7 +212,7 @@ class CommProvider(models.Model):
             'voice_from': self.voice_from or '',
             'api_version': self.sudo().meta_api_version or 'v21.0',
             'mode': self.sandbox_mode or 'normal',
-            'region': self.company_id.country_id.code or None,
+            'pool_size': self.max_concurrency or 0,
         }
         try:
             credentials = self._get_credentials()

@@ -151,8 +151,19 @@ class CommWebhookEvent(models.Model):
             fields.Datetime.now(), self.env.uid, self.env.uid))
         if not self.env.cr.fetchone():
             return 'duplicate'
-        self.env.ref('comm_gateway.ir_cron_comm_webhook_event')._trigger()
+        self._trigger_processing()
         return 'queued'
+
+    @api.model
+    def _trigger_processing(self):
+        """Wake the cron now, unless a wake-up is already due: under a burst of webhooks one
+        trigger serves them all (each trigger is a row, and a NOTIFY over a new connection)."""
+        cron = self.env.ref('comm_gateway.ir_cron_comm_webhook_event')
+        self.env.cr.execute(SQL(
+            "SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= %s LIMIT 1",
+            cron.id, fields.Datetime.now()))
+        if not self.env.cr.fetchone():
+            cron._trigger()
 
     def _as_webhook_request(self):
         self.ensure_one()

@@ -390,9 +390,10 @@ class ProviderAdapter:
                  options=None):
         self.credentials = dict(credentials or {})
         self.base_url = (base_url or self.default_base_url).rstrip('/')
-        self.session = session or self._make_session()
-        self.timeout = timeout
         self.options = dict(options or {})
+        # one connection per concurrent send, so a bounded pool never discards connections
+        self.session = session or self._make_session(max(16, int(self.options.get('pool_size') or 0)))
+        self.timeout = timeout
 
     def __repr__(self):
         # never show credentials
