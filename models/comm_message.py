@@ -6,7 +6,7 @@ import random
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta, timezone
 
 import psycopg2.errors
@@ -479,24 +479,28 @@ class CommMessage(models.Model):
         messages._send_through(provider)
 
     def _send_through(self, provider):
+        """Sends run in the pool; each answer is recorded here as soon as it arrives, while the
+        other sends are still in flight (the ORM work overlaps the network waits)."""
         adapter = provider._get_adapter()
         limiter = RateLimiter(provider.rate_limit)
-        outbounds = [message._to_outbound() for message in self]
-        workers = max(1, min(provider.max_concurrency or 1, len(outbounds)))
+        workers = max(1, min(provider.max_concurrency or 1, len(self)))
+        outcomes = []
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f'comm-send-{provider.id}') as pool:
-            results = list(pool.map(lambda outbound: _send_one(adapter, limiter, outbound), outbounds))
-        for message, result in zip(self, results):
-            try:
-                with self.env.cr.savepoint():
-                    if isinstance(result, ProviderError):
-                        message._handle_send_error(result)
-                    else:
-                        message._apply_send_result(result)
-            except Exception:  # noqa: BLE001  the attempt stays recorded: reconciliation decides, no blind resend
-                _logger.exception('comm.message %s: the provider answer could not be recorded', message.id)
-        # the provider answered unless a retryable error says it is down (a per-recipient limit is an answer)
-        provider._breaker_record([not isinstance(result, ProviderError) or not result.retryable
-                                  or result.per_recipient for result in results])
+            futures = {pool.submit(_send_one, adapter, limiter, message._to_outbound()): message
+                       for message in self}
+            for future in as_completed(futures):
+                message, result = futures[future], future.result()
+                try:
+                    with self.env.cr.savepoint():
+                        if isinstance(result, ProviderError):
+                            message._handle_send_error(result)
+                        else:
+                            message._apply_send_result(result)
+                except Exception:  # noqa: BLE001  the attempt stays recorded: reconciliation decides, no blind resend
+                    _logger.exception('comm.message %s: the provider answer could not be recorded', message.id)
+                # the provider answered unless a retryable error says it is down (a per-recipient limit is an answer)
+                outcomes.append(not isinstance(result, ProviderError) or not result.retryable or result.per_recipient)
+        provider._breaker_record(outcomes)
 
     def _to_outbound(self):
         self.ensure_one()
