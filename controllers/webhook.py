@@ -11,6 +11,7 @@ from odoo import http
 from odoo.http import request
 
 from ..models.comm_provider import WEBHOOK_PURPOSES
+from ..providers import get_adapter_class
 from ..providers.base import WebhookRequest
 
 _logger = logging.getLogger(__name__)
@@ -75,5 +76,6 @@ class CommWebhookController(http.Controller):
         if purpose == 'voice':      # the provider waits for call-control (TwiML, XML, NCCO)
             body, content_type = request.env['comm.call'].sudo()._answer_inbound(provider, webhook_request)
         else:
-            body, content_type = provider._get_adapter().webhook_ack(purpose)
+            # the ack needs no credentials: no second adapter (secrets, SDK client) per request
+            body, content_type = get_adapter_class(provider.code).webhook_ack(purpose)
         return _plain(200, body, content_type)

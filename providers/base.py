@@ -499,8 +499,9 @@ class ProviderAdapter:
             parts = ['body', hashlib.sha256(request.body or repr(request.form).encode()).hexdigest()]
         return short_key(*sorted(parts))
 
-    def webhook_ack(self, purpose):
-        """``(body, content_type)`` to answer a verified webhook with."""
+    @classmethod
+    def webhook_ack(cls, purpose):
+        """``(body, content_type)`` to answer a verified webhook with (needs no credentials)."""
         return '', 'text/plain'
 
     # -- HTTP -----------------------------------------------------------------------------------

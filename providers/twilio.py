@@ -313,7 +313,8 @@ class TwilioAdapter(ProviderAdapter):
             return [self._parse_call(params, purpose)]
         raise ValueError(f'unknown Twilio webhook purpose {purpose!r}')
 
-    def webhook_ack(self, purpose):
+    @classmethod
+    def webhook_ack(cls, purpose):
         if purpose == 'inbound':
             return str(MessagingResponse()), 'text/xml'     # empty TwiML: no automatic reply
         return '', 'text/plain'
