@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg2.errors
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, clean_context, plaintext2html
 
@@ -106,70 +106,142 @@ class CommMessage(models.Model):
     # ------------------------------------------------------------------------------------------
 
     @api.model
-    def _receive_inbound(self, provider, inbound, adapter):
-        """Record one normalized inbound message and post it where its conversation lives.
+    def _receive_inbound(self, provider, inbounds, adapter):
+        """Record normalized inbound messages and post each where its conversation lives.
 
-        Idempotent: a message already recorded (same account and provider id) changes nothing.
-        Everything (attachments, contact, chatter post) happens in the caller's savepoint, so a
-        failed media download leaves nothing behind and the event is retried.
+        Made for batches: one query per step for the whole list (known ids, contacts,
+        conversations) and one chatter post per document model. Idempotent: a message already
+        recorded (same account and provider id) changes nothing. Everything (attachments,
+        contacts, chatter posts) happens in the caller's savepoint, so a failed media download
+        leaves nothing behind and the event is retried.
+
+        :param inbounds: :class:`InboundMessage` list
+        :returns: the new ``comm.message`` records
         """
-        if self.search_count([('provider_id', '=', provider.id),
-                              ('provider_message_id', '=', inbound.provider_id)], limit=1):
+        known = set(self.sudo().search_fetch(
+            [('provider_id', '=', provider.id), ('provider_message_id', 'in', [i.provider_id for i in inbounds])],
+            ['provider_message_id']).mapped('provider_message_id'))
+        fresh = []
+        for inbound in inbounds:
+            if inbound.provider_id in known:
+                continue
+            known.add(inbound.provider_id)
+            if inbound.concat_ref and inbound.concat_total > 1:
+                inbound = self.env['comm.message.part']._collect(provider, inbound)
+                if inbound is None:      # more parts to come
+                    continue
+            fresh.append(inbound)
+        if not fresh:
             return self.browse()
-        if inbound.concat_ref and inbound.concat_total > 1:
-            inbound = self.env['comm.message.part']._collect(provider, inbound)
-            if inbound is None:      # more parts to come
-                return self.browse()
-        sender = inbound.sender or ''
-        partner = self.env['res.partner']._comm_find_by_number(sender, provider.company_id)
-        if not partner and sender and provider.company_id.comm_unknown_sender == 'create':
-            partner = self.env['res.partner'].sudo().create({
-                'name': inbound.profile_name or sender, 'mobile': sender,
-                'company_id': False,
+        senders = [inbound.sender for inbound in fresh if inbound.sender]
+        partners = self.env['res.partner']._comm_find_by_numbers(senders, provider.company_id)
+        if provider.company_id.comm_unknown_sender == 'create':
+            partners.update(self._create_senders(
+                [inbound for inbound in fresh if inbound.sender and inbound.sender not in partners]))
+        records = self._conversation_records(senders, partners)
+        values, attachments = [], []
+        for inbound in fresh:
+            sender, record = inbound.sender or '', records.get(inbound.sender)
+            attachments.append(self._download_media(provider, inbound, adapter))
+            values.append({
+                'direction': 'in', 'provider_id': provider.id,
+                'channel': inbound.channel if inbound.channel in ('sms', 'mms', 'whatsapp') else 'sms',
+                'from_number': sender, 'to_number': inbound.recipient, 'body': inbound.body,
+                'message_type': inbound.message_type, 'partner_id': partners.get(sender, self.env['res.partner']).id,
+                'profile_name': inbound.profile_name, 'provider_message_id': inbound.provider_id,
+                'state': 'received', 'received_at': _to_datetime(inbound.timestamp) or fields.Datetime.now(),
+                'res_model': record._name if record else False, 'res_id': record.id if record else False,
+                'attachment_ids': [(6, 0, attachments[-1].ids)],
             })
-        record = self._conversation_record(sender, partner)
-        attachments = self._download_media(provider, inbound, adapter)
-        message = self.sudo().with_context(clean_context(self.env.context)).create({
-            'direction': 'in', 'provider_id': provider.id,
-            'channel': inbound.channel if inbound.channel in ('sms', 'mms', 'whatsapp') else 'sms',
-            'from_number': sender, 'to_number': inbound.recipient, 'body': inbound.body,
-            'message_type': inbound.message_type, 'partner_id': partner.id,
-            'profile_name': inbound.profile_name, 'provider_message_id': inbound.provider_id,
-            'state': 'received', 'received_at': _to_datetime(inbound.timestamp) or fields.Datetime.now(),
-            'res_model': record._name if record else False, 'res_id': record.id if record else False,
-            'attachment_ids': [(6, 0, attachments.ids)],
-        })
-        if record:
-            message._post_inbound(record, partner, attachments)
-        message._apply_opt_out_keyword(record)
-        return message
+        messages = self.sudo().with_context(clean_context(self.env.context)).create(values)
+        messages._post_inbound(records, dict(zip(messages.ids, attachments)))
+        for message in messages:
+            message._apply_opt_out_keyword(records.get(message.from_number))
+        return messages
 
     @api.model
-    def _conversation_record(self, number, partner):
-        """The record of the last outbound message to ``number``, else the partner."""
-        if number:
-            last = self.sudo().search([('direction', '=', 'out'), ('to_number', '=', number),
-                                       ('res_model', '!=', False)], order='id desc', limit=1)
-            if last and last.res_model in self.env and last.res_id:
-                record = self.env[last.res_model].sudo().browse(last.res_id).exists()
-                if record and hasattr(record, 'message_post'):
-                    return record
-        return partner.sudo() if partner else None
+    def _create_senders(self, inbounds):
+        """Contacts for unknown senders (Settings rule 'create'), named from the WhatsApp profile."""
+        names = {}
+        for inbound in inbounds:
+            names.setdefault(inbound.sender, inbound.profile_name or inbound.sender)
+        partners = self.env['res.partner'].sudo().create(
+            [{'name': name, 'mobile': number, 'company_id': False} for number, name in names.items()])
+        return dict(zip(names, partners))
 
-    def _post_inbound(self, record, partner, attachments):
-        self.ensure_one()
-        channel = dict(self._fields['channel']._description_selection(self.env))[self.channel]
-        # plaintext2html escapes the text (keeping line breaks) and Markup's % escapes the rest:
-        # nothing from outside ever renders as HTML.
-        body = Markup('%s<p class="text-muted small">%s</p>') % (
-            plaintext2html(self.body or ''), _('%(channel)s from %(number)s', channel=channel, number=self.from_number))
-        post = record.with_context(mail_create_nosubscribe=True).message_post(
-            body=body, author_id=partner.id if partner else False, message_type='comment',
-            subtype_xmlid='mail.mt_comment', attachment_ids=attachments.ids,
-            email_from=False if partner else self.from_number,
-        )
-        attachments.sudo().write({'res_model': record._name, 'res_id': record.id})
-        self.mail_message_id = post
+    @api.model
+    def _conversation_records(self, numbers, partners):
+        """``{number: record}``: the record of the last outbound message to the number, else its
+        contact; numbers with neither are left out."""
+        numbers = list(set(numbers))
+        records = {number: partner.sudo() for number, partner in partners.items()}
+        if not numbers:
+            return records
+        self.flush_model(['direction', 'to_number', 'res_model', 'res_id'])
+        self.env.cr.execute(SQL(
+            """SELECT DISTINCT ON (to_number) to_number, res_model, res_id FROM comm_message
+                WHERE direction = 'out' AND to_number IN %s AND res_model IS NOT NULL
+                ORDER BY to_number, id DESC""", tuple(numbers)))
+        by_model = {}
+        for number, model, res_id in self.env.cr.fetchall():
+            if model in self.env and res_id and hasattr(self.env[model], 'message_post'):
+                by_model.setdefault(model, {})[number] = res_id
+        for model, ids in by_model.items():
+            existing = set(self.env[model].sudo().browse(set(ids.values())).exists().ids)
+            records.update({number: self.env[model].sudo().browse(res_id)
+                            for number, res_id in ids.items() if res_id in existing})
+        return records
+
+    def _post_inbound(self, records, attachments):
+        """Post these inbound messages in their conversations' chatters, as ``message_post`` would
+        but one ``mail.message`` create per document model, with the lookups done per batch.
+
+        :param records: ``{number: record}`` (see :meth:`_conversation_records`)
+        :param attachments: ``{comm.message id: ir.attachment}``
+        """
+        channels = dict(self._fields['channel']._description_selection(self.env))
+        subtype_id = self.env['ir.model.data']._xmlid_to_res_id('mail.mt_comment')
+        by_model = {}
+        for message in self:
+            if record := records.get(message.from_number):
+                by_model.setdefault(record._name, []).append((message, record))
+        for model, pairs in by_model.items():
+            threads = self.env[model].sudo().browse({record.id for _message, record in pairs}).with_context(
+                mail_create_nosubscribe=True)._fallback_lang()
+            company = self.env.company
+            alias_domains = threads._mail_get_alias_domains(default_company=company)
+            companies = threads._mail_get_companies(default=company)
+            reply_tos = threads._notify_get_reply_to(default=None)
+            parents = threads._comm_first_messages()
+            names = {thread.id: thread.display_name for thread in threads}
+            values_list = []
+            for message, record in pairs:
+                partner = message.partner_id
+                files = attachments.get(message.id) or self.env['ir.attachment']
+                email_from = False if partner else message.from_number
+                # plaintext2html escapes the text (keeping line breaks) and Markup's % escapes the
+                # rest: nothing from outside ever renders as HTML.
+                body = Markup('%s<p class="text-muted small">%s</p>') % (
+                    plaintext2html(message.body or ''),
+                    _('%(channel)s from %(number)s', channel=channels[message.channel], number=message.from_number))
+                values_list.append({
+                    'author_id': partner.id or False, 'author_guest_id': False, 'email_from': email_from,
+                    'model': model, 'res_id': record.id, 'record_name': names[record.id],
+                    'body': body, 'message_type': 'comment', 'subtype_id': subtype_id, 'subject': False,
+                    'parent_id': parents.get(record.id, False), 'partner_ids': [],
+                    'email_add_signature': True,
+                    'record_alias_domain_id': alias_domains[record.id].id,
+                    'record_company_id': companies[record.id].id,
+                    'reply_to': reply_tos.get(record.id) or email_from,
+                    'attachment_ids': [Command.link(attachment.id) for attachment in files],
+                })
+                files.write({'res_model': model, 'res_id': record.id})
+            posts = threads._message_create(values_list)
+            for (message, record), post, msg_values in zip(pairs, posts, values_list):
+                message.mail_message_id = post
+                thread = threads.browse(record.id)
+                thread._message_post_after_hook(post, msg_values)
+                thread._notify_thread(post, msg_values)
 
     def _download_media(self, provider, inbound, adapter):
         attachments = self.env['ir.attachment']
@@ -607,7 +679,7 @@ class CommMessagePart(models.Model):
                 body=' … '.join(p.payload['body'] for p in parts) + f'\n{note}',
                 timestamp=first.payload.get('timestamp'), channel=first.payload.get('channel') or 'sms')
             parts.unlink()
-            self.env['comm.message']._receive_inbound(provider, inbound, provider._get_adapter())
+            self.env['comm.message']._receive_inbound(provider, [inbound], provider._get_adapter())
         return len(orphans)
 
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, ormcache
 
 from ..providers import ProviderError, get_adapter_class
 from ..tools import crypto
@@ -30,6 +30,10 @@ CREDENTIAL_KEYS = {
     'sandbox': ('secret',),
 }
 PUBLIC_BASE_URL_PARAM = 'comm_gateway.public_base_url'
+# Besides the '<code>_*' fields, what an adapter or the webhook route is built from: writing any
+# of them drops the cached adapters and token map (in every worker, through Odoo's cache signaling).
+ADAPTER_FIELDS = frozenset({'code', 'active', 'webhook_token', 'sms_from', 'whatsapp_from', 'voice_from',
+                            'max_concurrency', 'api_base_url', 'timeout'})
 
 
 class CommProvider(models.Model):
@@ -164,13 +168,24 @@ class CommProvider(models.Model):
             self._drop_masks(vals)
             if vals.get('code', 'sandbox') == 'sandbox' and not vals.get('sandbox_secret'):
                 vals['sandbox_secret'] = secrets.token_urlsafe(32)
-        return super().create(vals_list)
+        providers = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return providers
 
     def write(self, vals):
         self._drop_masks(vals)
-        if any(key.startswith(tuple(f'{code}_' for code in CREDENTIAL_KEYS)) for key in vals):
+        credentials = any(key.startswith(tuple(f'{code}_' for code in CREDENTIAL_KEYS)) for key in vals)
+        if credentials:
             vals.setdefault('state', 'untested')
-        return super().write(vals)
+        result = super().write(vals)
+        if credentials or ADAPTER_FIELDS.intersection(vals):
+            self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
 
     def _drop_masks(self, vals):
         """The UI shows secrets as MASK; writing MASK back must not overwrite the secret."""
@@ -204,8 +219,22 @@ class CommProvider(models.Model):
         return credentials
 
     def _get_adapter(self):
-        """The adapter for this account: the only way models talk to a provider."""
+        """The adapter for this account: the only way models talk to a provider.
+
+        Built once per account and process (its HTTP session keeps its connections alive), and
+        rebuilt after any change to what it is built from (see ``write``).
+        """
         self.ensure_one()
+        if not self.id:                 # an unsaved form (onchange)
+            return self._build_adapter()
+        return self._cached_adapter(self.id)
+
+    @api.model
+    @ormcache('provider_id')
+    def _cached_adapter(self, provider_id):
+        return self.browse(provider_id).sudo()._build_adapter()
+
+    def _build_adapter(self):
         options = {
             'sms_from': self.sms_from or '',
             'whatsapp_from': self.whatsapp_from or '',
@@ -325,6 +354,19 @@ class CommProvider(models.Model):
 
     @api.model
     def _find_by_webhook_token(self, token):
-        if not token or len(token) > 64:
-            return self.browse()
-        return self.sudo().with_context(active_test=True).search([('webhook_token', '=', token)], limit=1)
+        """The active account a webhook URL token names (empty when none), without a query."""
+        provider_id, code = self._webhook_tokens().get(token, (False, False))
+        provider = self.sudo().browse(provider_id)
+        if provider:
+            # a webhook reads nothing else of the row: keep the ORM from fetching it for the code
+            self.env.cache.set(provider, self._fields['code'], code)
+        return provider
+
+    @api.model
+    @ormcache()
+    def _webhook_tokens(self):
+        """``{webhook token: (account id, provider code)}`` of the active accounts."""
+        self.flush_model(['webhook_token', 'active', 'code'])
+        self.env.cr.execute(SQL("SELECT webhook_token, id, code FROM comm_provider "
+                                "WHERE active AND webhook_token IS NOT NULL"))
+        return {token: (provider_id, code) for token, provider_id, code in self.env.cr.fetchall()}

@@ -138,32 +138,34 @@ class CommWebhookEvent(models.Model):
             return 'forged'
         key = adapter.event_key(request, purpose)
         headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
+        cron_id = self._processing_cron_id()
+        # one round trip: the insert, and whether a wake-up of the cron is already due
         self.env.cr.execute(SQL(
-            """INSERT INTO comm_webhook_event (provider_id, purpose, event_key, method, url, headers, form_data,
-                                               body, remote_addr, state, attempts, next_try_at,
-                                               create_date, write_date, create_uid, write_uid)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0, %s,
-                       now() at time zone 'UTC', now() at time zone 'UTC', %s, %s)
-               ON CONFLICT (provider_id, event_key) DO NOTHING RETURNING id""",
+            """WITH new AS (
+                   INSERT INTO comm_webhook_event (provider_id, purpose, event_key, method, url, headers,
+                                                   form_data, body, remote_addr, state, attempts, next_try_at,
+                                                   create_date, write_date, create_uid, write_uid)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0, %s,
+                           now() at time zone 'UTC', now() at time zone 'UTC', %s, %s)
+                   ON CONFLICT (provider_id, event_key) DO NOTHING RETURNING id)
+               SELECT (SELECT id FROM new),
+                      EXISTS(SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= %s)""",
             provider.id, purpose, key, request.method, request.url, json.dumps(headers),
             json.dumps(request.form) if request.form else None,
             request.body.decode('utf-8') if request.body else None, request.remote_addr,
-            fields.Datetime.now(), self.env.uid, self.env.uid))
-        if not self.env.cr.fetchone():
+            fields.Datetime.now(), self.env.uid, self.env.uid, cron_id, fields.Datetime.now()))
+        event_id, wake_up_due = self.env.cr.fetchone()
+        if not event_id:
             return 'duplicate'
-        self._trigger_processing()
+        if not wake_up_due:
+            # under a burst of webhooks one trigger serves them all (each trigger is a row, and a
+            # NOTIFY over a new connection)
+            self.env['ir.cron'].browse(cron_id)._trigger()
         return 'queued'
 
     @api.model
-    def _trigger_processing(self):
-        """Wake the cron now, unless a wake-up is already due: under a burst of webhooks one
-        trigger serves them all (each trigger is a row, and a NOTIFY over a new connection)."""
-        cron = self.env.ref('comm_gateway.ir_cron_comm_webhook_event')
-        self.env.cr.execute(SQL(
-            "SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= %s LIMIT 1",
-            cron.id, fields.Datetime.now()))
-        if not self.env.cr.fetchone():
-            cron._trigger()
+    def _processing_cron_id(self):
+        return self.env['ir.model.data']._xmlid_to_res_id('comm_gateway.ir_cron_comm_webhook_event')
 
     def _as_webhook_request(self):
         self.ensure_one()
@@ -221,7 +223,21 @@ class CommWebhookEvent(models.Model):
             self.invalidate_model()
 
     def _process_batch(self):
-        for event in self:
+        """Process claimed events: plain inbound messages together (one query per step and one
+        chatter post per document model for all of them), everything else one by one. Each
+        event of the one-by-one path has its own savepoint; when the together path fails, its
+        events take the one-by-one path, so one bad event never blocks the others."""
+        together, parsed = self._plain_inbound()
+        alone = self - together
+        if together:
+            try:
+                with self.env.cr.savepoint():
+                    together._process_together(parsed)
+            except Exception:  # noqa: BLE001  retried one by one below, where the culprit fails alone
+                _logger.info('comm.webhook.event: %s inbound messages failed together, processing them one '
+                             'by one', len(together), exc_info=True)
+                alone = self
+        for event in alone:
             try:
                 with self.env.cr.savepoint():
                     outcome = event._process()
@@ -230,10 +246,34 @@ class CommWebhookEvent(models.Model):
                         # the retry applies the whole event again
                         event._schedule_retry(outcome)
                         continue
-                    event.write({'state': outcome or 'done', 'processed_at': fields.Datetime.now(),
-                                 'error': False, 'locked_at': False})
+                    event._mark_done(outcome or 'done')
             except Exception as exc:  # noqa: BLE001  one bad event never stops the batch
                 event._schedule_retry(exc)
+
+    def _plain_inbound(self):
+        """The events that only carry inbound messages without media (downloads stay apart: they
+        are slow and may fail), with what they carry: ``(events, {event id: [InboundMessage]})``."""
+        events, parsed = self.browse(), {}
+        for event in self.filtered(lambda e: e.purpose == 'inbound'):
+            try:
+                items = event.provider_id._get_adapter().parse_webhook(event._as_webhook_request(), event.purpose)
+            except Exception:  # noqa: BLE001  the one-by-one path records the error
+                continue
+            if items and all(item.kind == 'message' and not item.media for item in items):
+                events |= event
+                parsed[event.id] = items
+        return events, parsed
+
+    def _process_together(self, parsed):
+        by_provider = {}
+        for event in self:
+            by_provider.setdefault(event.provider_id, []).extend(parsed[event.id])
+        for provider, inbounds in by_provider.items():
+            self.env['comm.message']._receive_inbound(provider, inbounds, provider._get_adapter())
+        self._mark_done('done')
+
+    def _mark_done(self, state):
+        self.write({'state': state, 'processed_at': fields.Datetime.now(), 'error': False, 'locked_at': False})
 
     def _process(self):
         """Apply one event (a request may carry several messages and statuses).
@@ -248,7 +288,7 @@ class CommWebhookEvent(models.Model):
         outcome = 'done'
         for item in normalized:
             if item.kind == 'message':
-                self.env['comm.message']._receive_inbound(provider, item, adapter)
+                self.env['comm.message']._receive_inbound(provider, [item], adapter)
             elif item.kind == 'status':
                 try:
                     with self.env.cr.savepoint():

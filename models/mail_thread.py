@@ -26,3 +26,12 @@ class MailThread(models.AbstractModel):
         if request_list and self.env.user.has_group('comm_gateway.group_comm_user'):
             for thread in self:
                 store.add(thread, {'commWhatsappNumber': thread._comm_whatsapp_recipient()[1]}, as_thread=True)
+
+    def _comm_first_messages(self):
+        """``{record id: its first message id}`` in flat threads: the parent ``message_post``
+        gives a new message, found here for a whole batch of records in one query."""
+        if not self._mail_flat_thread or not self:
+            return {}
+        return dict(self.env['mail.message'].sudo()._read_group(
+            [('model', '=', self._name), ('res_id', 'in', self.ids), ('message_type', '!=', 'user_notification')],
+            ['res_id'], ['id:min']))

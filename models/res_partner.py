@@ -46,9 +46,23 @@ class ResPartner(models.Model):
     @api.model
     def _comm_find_by_number(self, number, company=None):
         """The contact whose mobile or phone is ``number`` (E.164); the oldest on ties."""
-        if not number:
-            return self.browse()
-        domain = ['|', ('phone_sanitized', '=', number), ('comm_phone_sanitized', '=', number)]
+        return self._comm_find_by_numbers([number], company).get(number, self.browse())
+
+    @api.model
+    def _comm_find_by_numbers(self, numbers, company=None):
+        """``{number: contact}`` for the E.164 ``numbers`` that match one (the oldest on ties), in
+        one indexed search."""
+        numbers = list({number for number in numbers if number})
+        if not numbers:
+            return {}
+        domain = ['|', ('phone_sanitized', 'in', numbers), ('comm_phone_sanitized', 'in', numbers)]
         if company:
             domain = ['&', ('company_id', 'in', [False, company.id])] + domain
-        return self.sudo().with_context(active_test=True).search(domain, order='id', limit=1)
+        wanted, found = set(numbers), {}
+        partners = self.sudo().with_context(active_test=True).search_fetch(
+            domain, ['phone_sanitized', 'comm_phone_sanitized'], order='id')
+        for partner in partners:
+            for number in (partner.phone_sanitized, partner.comm_phone_sanitized):
+                if number in wanted:
+                    found.setdefault(number, partner)
+        return found

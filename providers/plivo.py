@@ -6,6 +6,7 @@ SDK's V3 / V2 helpers. Facts and field names: PROTOCOLS.md section 2.
 """
 import functools
 import re
+import threading
 
 import plivo
 import requests
@@ -89,11 +90,14 @@ class _PlivoClient(plivo.RestClient):
     """
 
     base_uri = property(lambda self: self._api_root, lambda self, _value: None)
+    # per thread: one client serves every send of the dispatch pool at once
+    last_response = property(lambda self: getattr(self._last, 'response', None),
+                             lambda self, value: setattr(self._last, 'response', value))
 
     def __init__(self, auth_id, auth_token, *, api_root, transport, timeout):
         self._api_root = api_root
         self._transport = transport
-        self.last_response = None
+        self._last = threading.local()
         super().__init__(auth_id, auth_token, timeout=timeout)
 
     def request(self, method, path=None, data=None, response_type=None, objects_type=None, files=None,

@@ -7,6 +7,7 @@ Facts and field names: PROTOCOLS.md section 1.
 import functools
 import json
 import logging
+import threading
 
 import requests
 from twilio.base.exceptions import TwilioException
@@ -114,7 +115,8 @@ class TwilioAdapter(ProviderAdapter):
 
     def __init__(self, credentials=None, **kwargs):
         super().__init__(credentials, **kwargs)
-        self._retry_after = None
+        # per thread: one adapter serves every send of the dispatch pool at once
+        self._last = threading.local()
 
     # -- SDK ------------------------------------------------------------------------------------
 
@@ -141,12 +143,12 @@ class TwilioAdapter(ProviderAdapter):
 
     def _remember_retry_after(self, response, **_kwargs):
         # TwilioRestException carries no headers: keep Retry-After from the raw answer
-        self._retry_after = parse_retry_after(response.headers.get('Retry-After'))
+        self._last.retry_after = parse_retry_after(response.headers.get('Retry-After'))
         return response
 
     def _call(self, operation, *args, **kwargs):
         """Run one SDK operation; every failure becomes a :class:`ProviderError`."""
-        self._retry_after = None
+        self._last.retry_after = None
         try:
             return operation(*args, **kwargs)
         except (TwilioException, requests.Timeout, requests.ConnectionError) as exc:
@@ -164,10 +166,10 @@ class TwilioAdapter(ProviderAdapter):
         if code not in TWILIO_ERRORS:
             if not status:
                 return ProviderError(message, code=code)
-            return error_from_http(status, message, code=code, retry_after=self._retry_after)
+            return error_from_http(status, message, code=code, retry_after=self._last.retry_after)
         failure_type, retryable = TWILIO_ERRORS[code]
         return ProviderError(message, code=code, retryable=retryable, http_status=status,
-                             retry_after=self._retry_after if retryable else None,
+                             retry_after=self._last.retry_after if retryable else None,
                              failure_type=failure_type)
 
     # -- outbound -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ class TestInboundMultipart(TransactionCase):
                               body=text, concat_ref=ref, concat_total=total, concat_part=number)
 
     def receive(self, inbound):
-        return self.env['comm.message']._receive_inbound(self.provider, inbound, self.adapter)
+        return self.env['comm.message']._receive_inbound(self.provider, [inbound], self.adapter)
 
     def messages(self):
         return self.env['comm.message'].search([('provider_id', '=', self.provider.id)])

@@ -26,6 +26,31 @@ class TestProviderModel(TransactionCase):
         self.assertEqual(self.env['comm.provider']._find_by_webhook_token(twilio.sudo().webhook_token), twilio)
         self.assertFalse(self.env['comm.provider']._find_by_webhook_token(token))
 
+    def test_adapter_and_token_caches_follow_every_change(self):
+        """Adapters and the token map are cached per process; any change they depend on drops them."""
+        Provider = self.env['comm.provider']
+        twilio = Provider.create({'name': 'T', 'code': 'twilio', 'twilio_account_sid': 'AC' + '1' * 32,
+                                  'twilio_auth_token': 'first-token'})
+        adapter = twilio._get_adapter()
+        self.assertIs(twilio._get_adapter(), adapter, 'built once, its HTTP session kept alive')
+        twilio.sudo().write({'breaker_failures': 3, 'state': 'connected'})
+        self.assertIs(twilio._get_adapter(), adapter, 'runtime state does not rebuild the adapter')
+        twilio.sudo().twilio_auth_token = 'second-token'
+        self.assertEqual(twilio._get_adapter().credentials['auth_token'], 'second-token')
+        twilio.sudo().api_base_url = 'http://127.0.0.1:9'
+        self.assertEqual(twilio._get_adapter().base_url, 'http://127.0.0.1:9')
+
+        token = twilio.sudo().webhook_token
+        self.assertEqual(Provider._find_by_webhook_token(token), twilio)
+        self.assertEqual(Provider._find_by_webhook_token(token).code, 'twilio')
+        twilio.active = False
+        self.assertFalse(Provider._find_by_webhook_token(token), 'an archived account takes no webhooks')
+        twilio.active = True
+        self.assertEqual(Provider._find_by_webhook_token(token), twilio)
+        twilio.unlink()
+        self.assertFalse(Provider._find_by_webhook_token(token))
+        self.assertFalse(Provider._find_by_webhook_token(''))
+
     def test_webhook_url_falls_back_to_web_base_url(self):
         self.env['ir.config_parameter'].set_param('comm_gateway.public_base_url', False)
         self.env['ir.config_parameter'].set_param('web.base.url', 'http://localhost:8069')
