@@ -5,7 +5,7 @@
     'summary': 'SMS, MMS, WhatsApp and voice through Twilio, Plivo, Vonage and the Meta WhatsApp Cloud API',
     'author': 'comm_gateway',
     'license': 'LGPL-3',
-    'depends': ['sms', 'mail', 'phone_validation'],
+    'depends': ['sms', 'mail', 'phone_validation', 'crm'],
     'external_dependencies': {
         'python': ['requests', 'phonenumbers', 'cryptography', 'twilio', 'plivo', 'vonage'],
     },
@@ -17,6 +17,7 @@
         'views/comm_message_views.xml',
         'views/comm_call_views.xml',
         'views/res_partner_views.xml',
+        'views/crm_lead_views.xml',
         'views/res_users_views.xml',
         'views/comm_webhook_event_views.xml',
         'views/res_config_settings_views.xml',

@@ -9,6 +9,7 @@ from . import comm_history
 from . import res_company
 from . import res_config_settings
 from . import res_partner
+from . import crm_lead
 from . import res_users
 from . import sms_sms
 from . import ir_actions_server

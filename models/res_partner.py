@@ -2,7 +2,9 @@ from odoo import api, fields, models
 
 
 class ResPartner(models.Model):
-    _inherit = 'res.partner'
+    _name = 'res.partner'
+    _inherit = ['res.partner', 'comm.history.mixin']
+    _comm_link_field = 'partner_id'
 
     # Inbound messages are matched on these two E.164 columns, through an index, never by a scan.
     # phone_sanitized (mail.thread.phone) holds the mobile, or the phone when there is no mobile;
@@ -11,32 +13,9 @@ class ResPartner(models.Model):
     comm_phone_sanitized = fields.Char(
         'Sanitized phone', compute='_compute_comm_phone_sanitized', compute_sudo=True, store=True,
         index='btree_not_null')
-    # The "Communications" tab and its smart buttons
-    comm_history_ids = fields.One2many('comm.history', 'partner_id', string='Messages and calls',
-                                       groups='comm_gateway.group_comm_user')
-    comm_message_count = fields.Integer('SMS and WhatsApp messages', compute='_compute_comm_counts',
-                                        groups='comm_gateway.group_comm_user')
-    comm_call_count = fields.Integer('Calls', compute='_compute_comm_counts', groups='comm_gateway.group_comm_user')
-
-    def _compute_comm_counts(self):
-        domain = [('partner_id', 'in', self._origin.ids)]
-        messages = dict(self.env['comm.message']._read_group(domain, ['partner_id'], ['__count']))
-        calls = dict(self.env['comm.call']._read_group(domain, ['partner_id'], ['__count']))
-        for partner in self:
-            partner.comm_message_count = messages.get(partner._origin, 0)
-            partner.comm_call_count = calls.get(partner._origin, 0)
-
-    def action_view_comm_messages(self):
-        return self._comm_action('comm_gateway.action_comm_message')
-
-    def action_view_comm_calls(self):
-        return self._comm_action('comm_gateway.action_comm_call')
-
-    def _comm_action(self, xmlid):
-        self.ensure_one()
-        action = self.env['ir.actions.act_window']._for_xml_id(xmlid)
-        action.update(domain=[('partner_id', '=', self.id)], context={'default_partner_id': self.id})
-        return action
+    # The "Communications" tab and smart buttons list every message and call of the contact,
+    # wherever it was made from.
+    comm_history_ids = fields.One2many('comm.history', 'partner_id')
 
     @api.depends('phone', 'country_id')
     def _compute_comm_phone_sanitized(self):

@@ -50,7 +50,7 @@ class TestVoiceUi(CommWebhookMixin, HttpCase):
         self.assertEqual(history.mapped('state'), ['delivered', 'received', 'completed'])
         self.assertEqual(history[2].duration_display, '3 min 12 s')
         action = partner.action_view_comm_calls()
-        self.assertEqual((action['res_model'], action['domain']), ('comm.call', [('partner_id', '=', partner.id)]))
+        self.assertEqual((action['res_model'], action['domain']), ('comm.call', [('partner_id', 'in', [partner.id])]))
         self.assertEqual(Call.search(action['domain']), call)
         action = partner.action_view_comm_messages()
         self.assertEqual(Message.search(action['domain']), first | second)
