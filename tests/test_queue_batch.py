@@ -21,7 +21,7 @@ class TestQueueBatch(TransactionCase):
         Partner = cls.env['res.partner']
         cls.alice = Partner.create({'name': 'Alice', 'mobile': '+32470000001'})
         cls.bob = Partner.create({'name': 'Bob', 'mobile': '+32470000002'})
-        cls.deal = Partner.create({'name': 'Deal record'})     # where the conversation with Bob lives
+        cls.deal = cls.env['crm.lead'].create({'name': 'Deal'})     # where the conversation with Bob lives
         cls.follower = cls.env['res.users'].create({
             'name': 'Agent', 'login': 'batch-agent', 'notification_type': 'inbox',
             'groups_id': [(6, 0, [cls.env.ref('base.group_user').id])]})
@@ -39,7 +39,8 @@ class TestQueueBatch(TransactionCase):
         self.alice.message_post(body='Earlier note', message_type='comment')
         self.env['comm.message'].create({
             'direction': 'out', 'provider_id': self.provider.id, 'to_number': '+32470000002', 'state': 'sent',
-            'res_model': 'res.partner', 'res_id': self.deal.id})
+            'res_model': 'crm.lead', 'res_id': self.deal.id})
+        self.deal.message_post(body='Earlier note on the deal', message_type='comment')
         for sender, body in [('+32470000001', 'Hello <b>there</b>'), ('+32470000002', 'About the deal'),
                              ('+32470000009', 'New here'), ('+32470000009', 'Still me'),
                              ('+32470000001', 'STOP')]:
@@ -63,7 +64,11 @@ class TestQueueBatch(TransactionCase):
             ('notification_type', '=', 'inbox')]), "the record's followers are notified")
 
         deal = self.inbound('About the deal').mail_message_id
-        self.assertEqual((deal.model, deal.res_id, deal.author_id), ('res.partner', self.deal.id, self.bob))
+        self.assertEqual((deal.model, deal.res_id, deal.author_id), ('crm.lead', self.deal.id, self.bob))
+        reference = self.deal.message_post(body='Reference', message_type='comment')
+        self.assertTrue(reference.parent_id, 'leads thread flat: under their first message')
+        self.assertEqual(deal.parent_id, reference.parent_id)
+        self.assertEqual(deal.record_name, 'Deal')
 
         new, again = self.inbound('New here'), self.inbound('Still me')
         self.assertEqual(new.partner_id, again.partner_id, 'one contact for an unknown number writing twice')
@@ -71,7 +76,8 @@ class TestQueueBatch(TransactionCase):
         self.assertEqual(new.mail_message_id.res_id, new.partner_id.id)
 
         self.assertTrue(self.env['phone.blacklist'].search([('number', '=', '+32470000001')]))
-        self.assertIn('STOP', self.alice.message_ids[0].body, 'the opt-out note follows the STOP message')
+        notes = self.alice.message_ids.filtered(lambda m: 'replied STOP' in m.body)
+        self.assertEqual(len(notes), 1, 'the opt-out leaves one note in the chatter')
 
     @mute_logger('odoo.addons.comm_gateway.models.comm_webhook_event')
     def test_a_failing_message_falls_back_to_one_by_one(self):
