@@ -385,6 +385,8 @@ class ProviderAdapter:
     name = None
     default_base_url = ''
     channels = ('sms',)
+    # media one message carries, per channel (Twilio and Plivo MMS: 10; WhatsApp: one)
+    max_media = {'mms': 10, 'whatsapp': 1}
 
     def __init__(self, credentials=None, *, base_url=None, session=None, timeout=DEFAULT_TIMEOUT,
                  options=None):

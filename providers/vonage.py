@@ -199,6 +199,7 @@ class VonageAdapter(ProviderAdapter):
     name = 'Vonage'
     default_base_url = 'https://api.nexmo.com'
     channels = ('sms', 'mms', 'whatsapp', 'voice')
+    max_media = {'mms': 1, 'whatsapp': 1}     # the Messages API takes one image / video… per message
 
     # -- SDK client -----------------------------------------------------------------------------
 
