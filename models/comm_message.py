@@ -475,15 +475,7 @@ class CommMessage(models.Model):
         stale = self.search([('dispatch_state', '=', 'attempt'),
                              ('attempt_at', '<', fields.Datetime.now() - STALE_ATTEMPT)])
         for message in stale:
-            found = message.provider_id._get_adapter().find_sent(message._to_outbound(), message.attempt_at)
-            if found:
-                message._apply_send_result(found)
-            elif found is False:   # the provider confirms it never got it: safe to send
-                message.write({'dispatch_state': 'todo', 'next_try_at': fields.Datetime.now()})
-            else:
-                message._fail(ProviderError(_(
-                    'The send was interrupted and %(provider)s cannot tell whether it went out; '
-                    'not resent, to avoid a duplicate.', provider=message.provider_id.name), code='uncertain'))
+            message._reconcile_attempt()    # models/comm_message_reconcile.py
 
     def _dispatch(self, provider):
         """Send this batch (one account) through a bounded pool; results applied here, in the ORM."""

@@ -437,11 +437,14 @@ class ProviderAdapter:
         """
         return None
 
-    def find_sent(self, outbound, since):
+    def find_sent(self, outbound, since, exclude=()):
         """After an interrupted send: did the provider get ``outbound``?
 
+        :param since: when the attempt started (naive UTC datetime)
+        :param exclude: provider ids already recorded for our other messages, never a match
         :returns: a :class:`SendResult` when found, ``False`` when the provider confirms it has
-            no such message, ``None`` when it cannot tell (then we never resend automatically)
+            no such message (then it is sent again), ``None`` when it cannot tell (then we never
+            resend automatically: the message fails with a note saying why)
         """
         return None
 

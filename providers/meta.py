@@ -181,6 +181,15 @@ class MetaAdapter(ProviderAdapter):
             raise ProviderError('A WhatsApp message needs a body, a media or a template.', code='empty_message')
         return {'type': 'text', 'text': {'body': outbound.body, 'preview_url': False}}
 
+    def find_sent(self, outbound, since, exclude=()):
+        """``None``: the Cloud API cannot tell whether an interrupted send reached it.
+
+        It has no list of sent messages and no lookup of a message by wamid or by
+        ``biz_opaque_callback_data`` (PROTOCOLS 4.8): a message's state only ever comes by
+        webhook. So the message fails with a note, never resent.
+        """
+        return None
+
     def check_credentials(self):
         data = self._graph('GET', self._phone_number_id(),
                            params={'fields': 'display_phone_number,verified_name,quality_rating'})
