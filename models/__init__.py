@@ -2,6 +2,8 @@ from . import fields_secret
 from . import comm_provider
 from . import comm_webhook_event
 from . import comm_message
+from . import comm_mms
+from . import comm_message_reconcile
 from . import comm_media_token
 from . import comm_whatsapp_template
 from . import comm_call

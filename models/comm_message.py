@@ -26,6 +26,8 @@ STATES = [('queued', 'Queued'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('
           ('failed', 'Failed'), ('undelivered', 'Undelivered'), ('canceled', 'Canceled'),
           ('received', 'Received')]
 FINAL_FAILURES = ('failed', 'undelivered', 'canceled')
+# outbound channels posted in the chatter with a delivery icon of their own (SMS use Odoo's)
+CHATTER_CHANNELS = ('whatsapp', 'mms')
 # Odoo's sms.sms state for each normalized state (PROTOCOLS 5.1).
 STATE_TO_SMS_STATE = {'queued': 'process', 'sent': 'pending', 'delivered': 'sent', 'read': 'sent',
                       'failed': 'error', 'undelivered': 'error', 'canceled': 'canceled'}
@@ -313,8 +315,8 @@ class CommMessage(models.Model):
                           failure_type=failure_type or 'unknown')
         self.write(values)
         self._sync_sms_tracker(state, failure_type, error_message)
-        if self.channel == 'whatsapp' and self.direction == 'out':
-            self._sync_whatsapp_notification()
+        if self.channel in CHATTER_CHANNELS and self.direction == 'out':
+            self._sync_chatter_notification()
         return True
 
     def _sync_sms_tracker(self, state, failure_type, error_message):
@@ -414,40 +416,56 @@ class CommMessage(models.Model):
                               'accepts an approved template.', number=to_number))
         elif not (body or attachments):
             raise UserError(_('Write a message or attach a file.'))
+        chunks = [attachments[:1]] + ([] if template else list(attachments[1:]))
+        return self._queue_from_chatter('whatsapp', provider, record, partner, to_number, body, chunks,
+                                        template=template, values=values, idempotency_key=idempotency_key)
+
+    @api.model
+    def _queue_from_chatter(self, channel, provider, record, partner, to_number, body, chunks, template=None,
+                            values=None, idempotency_key=None):
+        """Queue one message per chunk of attachments (the body goes with the first), post them once
+        in ``record``'s chatter with a delivery icon, issue their media tokens and wake the cron.
+
+        :param chunks: ``ir.attachment`` recordsets, one per message (the provider's media limit)
+        :param idempotency_key: a key used before queues nothing more (double submit, retried request)
+        :returns: the queued ``comm.message`` records (those queued earlier, for a known key)
+        :raises UserError: the number opted out
+        """
         if self.env['phone.blacklist'].sudo().search_count([('number', '=', to_number)], limit=1):
             raise UserError(_('%(number)s opted out: no more messages are sent to it.', number=to_number))
-        chunks = [attachments[:1]] + ([] if template else list(attachments[1:]))
         keys = [idempotency_key and (idempotency_key if index == 0 else f'{idempotency_key}:{index}')
                 for index in range(len(chunks))]
         now = fields.Datetime.now()
         if idempotency_key and (done := self.sudo().search([('wa_idempotency_key', 'in', keys)])):
-            _logger.info('comm.provider %s: WhatsApp submission already queued, not again', provider.id)
+            _logger.info('comm.provider %s: %s submission already queued, not again', provider.id, channel)
             return done
+        sender = provider.whatsapp_from if channel == 'whatsapp' else provider.sms_from
         try:
             # the unique key still guards against two truly simultaneous submissions
             with self.env.cr.savepoint():
                 messages = self.sudo().with_context(clean_context(self.env.context)).create([{
-                    'direction': 'out', 'channel': 'whatsapp', 'provider_id': provider.id, 'state': 'queued',
+                    'direction': 'out', 'channel': channel, 'provider_id': provider.id, 'state': 'queued',
                     'dispatch_state': 'todo', 'next_try_at': now, 'queued_at': now,
-                    'from_number': provider.whatsapp_from or False, 'to_number': to_number,
+                    'from_number': sender or False, 'to_number': to_number,
                     'body': body if index == 0 else False, 'attachment_ids': [(6, 0, chunk.ids)],
                     'partner_id': partner.id or False, 'res_model': record._name, 'res_id': record.id,
                     'template_id': template.id if template else False, 'template_values': values or False,
                     'wa_idempotency_key': key,
                 } for index, (chunk, key) in enumerate(zip(chunks, keys))])
         except psycopg2.errors.UniqueViolation:
-            _logger.info('comm.provider %s: WhatsApp submission already queued, not again', provider.id)
+            _logger.info('comm.provider %s: %s submission already queued, not again', provider.id, channel)
             return self.sudo().search([('wa_idempotency_key', 'in', keys)])
-        post = self._post_whatsapp(record, partner, body, attachments, template)
+        attachments = self.env['ir.attachment'].union(*chunks)
+        post = self._post_outbound(channel, record, partner, body, attachments, template)
         messages.write({'mail_message_id': post.id})
         self.env['comm.media.token']._issue(messages)
         self._trigger_dispatch()
-        _logger.info('comm.provider %s: queued %s WhatsApp message(s) %s', provider.id, len(messages), messages.ids)
+        _logger.info('comm.provider %s: queued %s %s message(s) %s', provider.id, len(messages), channel, messages.ids)
         return messages
 
     @api.model
-    def _post_whatsapp(self, record, partner, body, attachments, template):
-        """The chatter message of an outbound WhatsApp, with the notification its statuses update."""
+    def _post_outbound(self, channel, record, partner, body, attachments, template=None):
+        """The chatter message of an outbound WhatsApp / MMS, with the notification its statuses update."""
         attachments.filtered(lambda a: not a.res_id or a.res_model == 'comm.whatsapp.composer').sudo().write(
             {'res_model': record._name, 'res_id': record.id})
         html = plaintext2html(body) if body else Markup()
@@ -456,15 +474,15 @@ class CommMessage(models.Model):
         post = record.with_context(mail_create_nosubscribe=True).message_post(
             body=html, message_type='comment', subtype_xmlid='mail.mt_note', attachment_ids=attachments.ids)
         self.env['mail.notification'].sudo().create({
-            'mail_message_id': post.id, 'res_partner_id': partner.id or False, 'notification_type': 'whatsapp',
+            'mail_message_id': post.id, 'res_partner_id': partner.id or False, 'notification_type': channel,
             'notification_status': 'process', 'is_read': True})
         return post
 
-    def _sync_whatsapp_notification(self):
+    def _sync_chatter_notification(self):
         """The chatter shows the least advanced state of a post's messages; a failure wins."""
         self.ensure_one()
         post = self.mail_message_id.sudo()
-        notifications = post.notification_ids.filtered(lambda n: n.notification_type == 'whatsapp')
+        notifications = post.notification_ids.filtered(lambda n: n.notification_type == self.channel)
         if not notifications:
             return
         parts = self.sudo().search([('mail_message_id', '=', post.id), ('direction', '=', 'out')])
@@ -529,15 +547,7 @@ class CommMessage(models.Model):
         stale = self.search([('dispatch_state', '=', 'attempt'),
                              ('attempt_at', '<', fields.Datetime.now() - STALE_ATTEMPT)])
         for message in stale:
-            found = message.provider_id._get_adapter().find_sent(message._to_outbound(), message.attempt_at)
-            if found:
-                message._apply_send_result(found)
-            elif found is False:   # the provider confirms it never got it: safe to send
-                message.write({'dispatch_state': 'todo', 'next_try_at': fields.Datetime.now()})
-            else:
-                message._fail(ProviderError(_(
-                    'The send was interrupted and %(provider)s cannot tell whether it went out; '
-                    'not resent, to avoid a duplicate.', provider=message.provider_id.name), code='uncertain'))
+            message._reconcile_attempt()    # models/comm_message_reconcile.py
 
     def _dispatch(self, provider):
         """Send this batch (one account) through a bounded pool; results applied here, in the ORM."""

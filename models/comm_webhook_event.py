@@ -295,6 +295,8 @@ class CommWebhookEvent(models.Model):
                         self.env['comm.message']._receive_status(provider, item)
                 except RetryLater as exc:
                     outcome = exc
+            elif item.kind == 'template':
+                self.env['comm.whatsapp.template']._receive_update(provider, item)
             else:
                 self._apply_call_event(provider, item)
         return outcome

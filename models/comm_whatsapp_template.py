@@ -27,6 +27,7 @@ MAX_VARIABLE_LENGTH = 1024
 REFUSED_IN_VARIABLE = re.compile(r'[\r\n\t]| {4,}')
 STATUSES = [('draft', 'Draft'), ('pending', 'Pending approval'), ('approved', 'Approved'),
             ('rejected', 'Rejected'), ('paused', 'Paused'), ('disabled', 'Disabled')]
+QUALITIES = [('green', 'High'), ('yellow', 'Medium'), ('red', 'Low'), ('unknown', 'Not rated yet')]
 CATEGORIES = [('utility', 'Utility'), ('marketing', 'Marketing'), ('authentication', 'Authentication')]
 HEADER_FORMATS = [('none', 'None'), ('text', 'Text'), ('image', 'Image'), ('video', 'Video'),
                   ('document', 'Document')]
@@ -40,21 +41,25 @@ def _positions(text):
 
 class CommWhatsappTemplate(models.Model):
     _name = 'comm.whatsapp.template'
+    _inherit = ['mail.thread']
     _description = 'WhatsApp template'
     _order = 'name, language, id'
 
     name = fields.Char('Template name', required=True,
                        help='As the provider knows it (Meta: lower case letters, digits and underscores).')
     language = fields.Char(required=True, default='en_US')
-    category = fields.Selection(CATEGORIES, required=True, default='utility')
-    status = fields.Selection(STATUSES, required=True, default='draft', readonly=True, index=True, copy=False)
-    rejection_reason = fields.Char(readonly=True, copy=False)
+    category = fields.Selection(CATEGORIES, required=True, default='utility', tracking=True)
+    status = fields.Selection(STATUSES, required=True, default='draft', readonly=True, index=True, copy=False,
+                              tracking=True)
+    rejection_reason = fields.Char(readonly=True, copy=False, tracking=True)
+    quality = fields.Selection(QUALITIES, 'Quality rating', readonly=True, copy=False, tracking=True,
+                               help="Meta's rating of the template from its readers' feedback.")
     active = fields.Boolean(default=True)
     provider_id = fields.Many2one('comm.provider', 'Account', required=True, ondelete='cascade', index=True,
                                   domain="[('channel_whatsapp', '=', True)]")
     provider_code = fields.Selection(related='provider_id.code')
     company_id = fields.Many2one(related='provider_id.company_id', store=True)
-    provider_ref = fields.Char('Provider id', readonly=True, copy=False,
+    provider_ref = fields.Char('Provider id', readonly=True, copy=False, index='btree_not_null',
                                help='Meta template id, or the Twilio Content SID (HX…) it is sent by.')
     model_id = fields.Many2one(
         'ir.model', 'Applies to', required=True, ondelete='cascade',
@@ -252,6 +257,45 @@ class CommWhatsappTemplate(models.Model):
                 self.create({'name': info.name, 'language': info.language, 'provider_id': provider.id, **values})
         _logger.info('comm.provider %s: %s WhatsApp templates synced', provider.id, len(infos))
         return len(infos)
+
+    @api.model
+    def _receive_update(self, provider, update):
+        """Apply a template webhook (:class:`~..providers.base.TemplateUpdate`) to the templates
+        with its provider id, with a note in their chatter. Idempotent: what is already so
+        changes nothing and notes nothing.
+
+        A template unknown here (made in WhatsApp Manager and never synced) is not an error: the
+        event stays in the webhook queue, done, and a warning says *Sync from accounts* brings it.
+
+        :returns: the templates changed
+        """
+        templates = self.sudo().with_context(active_test=False).search(
+            [('provider_ref', '=', update.provider_ref), ('provider_code', '=', provider.code)])
+        if not templates:
+            _logger.warning('comm.provider %s: %s %s for WhatsApp template %s (%s, %s), unknown here; '
+                            '"Sync from accounts" brings it', provider.id, update.change, update.event,
+                            update.provider_ref, update.name, update.language)
+            return templates
+        changed = self.browse()
+        for template in templates:
+            values = {}
+            if update.status and update.status != template.status:
+                values['status'] = update.status
+                values['rejection_reason'] = False if update.status == 'approved' else (update.reason or False)
+            if update.category in dict(CATEGORIES) and update.category != template.category:
+                values['category'] = update.category
+            if update.quality in dict(QUALITIES) and update.quality != template.quality:
+                values['quality'] = update.quality
+            # events that set nothing (FLAGGED, LOCKED, an announced recategorization) are noted once
+            if not values and (update.status or update.category or update.quality):
+                continue
+            template.write(values)
+            template._message_log(body=_('Meta: %(event)s%(reason)s', event=update.event,
+                                         reason=f' — {update.reason}' if update.reason else ''))
+            changed |= template
+        _logger.info('comm.provider %s: WhatsApp template %s %s -> %s (%s changed)', provider.id,
+                     update.provider_ref, update.change, update.event, len(changed))
+        return changed
 
     @api.model
     def _fields_from_components(self, components):

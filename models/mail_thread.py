@@ -21,11 +21,16 @@ class MailThread(models.AbstractModel):
         return info['partner'], info['sanitized'] or False
 
     def _thread_to_store(self, store, /, *, request_list=None, **kwargs):
-        """The chatter shows its WhatsApp button when the record has a number."""
+        """The chatter shows its WhatsApp button when the record has a number, and its MMS button
+        when the record's company also has an account that sends MMS."""
         super()._thread_to_store(store, request_list=request_list, **kwargs)
         if request_list and self.env.user.has_group('comm_gateway.group_comm_user'):
             for thread in self:
-                store.add(thread, {'commWhatsappNumber': thread._comm_whatsapp_recipient()[1]}, as_thread=True)
+                number = thread._comm_whatsapp_recipient()[1]
+                company = thread.company_id if 'company_id' in thread._fields and thread.company_id \
+                    else self.env.company
+                mms = bool(number) and bool(self.env['comm.provider']._mms_account(company))
+                store.add(thread, {'commWhatsappNumber': number, 'commMms': mms}, as_thread=True)
 
     def _comm_first_messages(self):
         """``{record id: its first message id}`` in flat threads: the parent ``message_post``

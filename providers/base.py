@@ -242,6 +242,25 @@ class CallEvent:
 
 
 @dataclasses.dataclass
+class TemplateUpdate:
+    """A change to a WhatsApp template the provider reports (Meta's template webhooks): its
+    review status, its category or its quality rating. Fields the event does not change are empty.
+    """
+    kind = 'template'
+    provider_ref: str                     # Meta template id
+    change: str                           # status | category | quality
+    event: str = ''                       # the provider's word: APPROVED, REJECTED, FLAGGED, GREEN…
+    status: str = ''                      # normalized template status it sets, '' when it sets none
+    category: str = ''                    # marketing | utility | authentication
+    quality: str = ''                     # green | yellow | red | unknown
+    reason: str = ''                      # why (rejection reason, Meta's explanation), readable
+    name: str = ''
+    language: str = ''
+    timestamp: float = None
+    raw: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
 class WebhookRequest:
     """An incoming webhook as received.
 
@@ -385,6 +404,8 @@ class ProviderAdapter:
     name = None
     default_base_url = ''
     channels = ('sms',)
+    # media one message carries, per channel (Twilio and Plivo MMS: 10; WhatsApp: one)
+    max_media = {'mms': 10, 'whatsapp': 1}
 
     def __init__(self, credentials=None, *, base_url=None, session=None, timeout=DEFAULT_TIMEOUT,
                  options=None):
@@ -435,11 +456,14 @@ class ProviderAdapter:
         """
         return None
 
-    def find_sent(self, outbound, since):
+    def find_sent(self, outbound, since, exclude=()):
         """After an interrupted send: did the provider get ``outbound``?
 
+        :param since: when the attempt started (naive UTC datetime)
+        :param exclude: provider ids already recorded for our other messages, never a match
         :returns: a :class:`SendResult` when found, ``False`` when the provider confirms it has
-            no such message, ``None`` when it cannot tell (then we never resend automatically)
+            no such message (then it is sent again), ``None`` when it cannot tell (then we never
+            resend automatically: the message fails with a note saying why)
         """
         return None
 
@@ -479,7 +503,8 @@ class ProviderAdapter:
 
         :param purpose: which of our URLs was called: ``inbound``, ``status``, ``voice``,
             ``voice_status``
-        :returns: list of :class:`InboundMessage` / :class:`StatusUpdate` / :class:`CallEvent`
+        :returns: list of :class:`InboundMessage` / :class:`StatusUpdate` / :class:`CallEvent` /
+            :class:`TemplateUpdate`
         :raises ValueError: on a malformed payload
         """
         raise NotImplementedError
@@ -493,6 +518,8 @@ class ProviderAdapter:
                 parts.append(f'm:{event.provider_id}')
             elif event.kind == 'status':
                 parts.append(f's:{event.provider_id}:{event.provider_status or event.status}')
+            elif event.kind == 'template':
+                parts.append(f't:{event.provider_ref}:{event.change}:{event.event}:{event.timestamp or ""}')
             else:
                 parts.append(f'c:{event.provider_id}:{event.provider_status or event.status}:{event.sequence or ""}')
         if not parts:

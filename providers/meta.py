@@ -14,7 +14,7 @@ import mimetypes
 from . import register
 from .base import (
     AccountInfo, InboundMessage, Media, ProviderAdapter, ProviderError, SendResult, StatusUpdate,
-    TemplateInfo, digits, error_from_http, hmac_equal, parse_retry_after, to_e164,
+    TemplateInfo, TemplateUpdate, digits, error_from_http, hmac_equal, parse_retry_after, to_e164,
 )
 
 _logger = logging.getLogger(__name__)
@@ -64,6 +64,13 @@ META_TEMPLATE_STATES = {'APPROVED': 'approved', 'PENDING': 'pending', 'IN_APPEAL
                         'REJECTED': 'rejected', 'PAUSED': 'paused', 'LIMIT_EXCEEDED': 'paused',
                         'DISABLED': 'disabled', 'PENDING_DELETION': 'disabled'}
 TEMPLATE_FIELDS = 'name,language,status,category,components,rejected_reason'
+# message_template_status_update events that set a status beyond the list's statuses; FLAGGED,
+# LOCKED, UNLOCKED, UNARCHIVED… set none (the template keeps its status, the event is noted)
+META_TEMPLATE_EVENTS = {**META_TEMPLATE_STATES, 'REINSTATED': 'approved', 'ARCHIVED': 'disabled',
+                        'DELETED': 'disabled'}
+# The webhook fields (changes[].field) about templates, and what they change.
+TEMPLATE_WEBHOOK_FIELDS = {'message_template_status_update': 'status', 'template_category_update': 'category',
+                           'message_template_quality_update': 'quality'}
 
 # Outbound media kind by MIME major type; anything else is a document.
 MEDIA_KINDS = {'image': 'image', 'video': 'video', 'audio': 'audio'}
@@ -181,6 +188,15 @@ class MetaAdapter(ProviderAdapter):
             raise ProviderError('A WhatsApp message needs a body, a media or a template.', code='empty_message')
         return {'type': 'text', 'text': {'body': outbound.body, 'preview_url': False}}
 
+    def find_sent(self, outbound, since, exclude=()):
+        """``None``: the Cloud API cannot tell whether an interrupted send reached it.
+
+        It has no list of sent messages and no lookup of a message by wamid or by
+        ``biz_opaque_callback_data`` (PROTOCOLS 4.8): a message's state only ever comes by
+        webhook. So the message fails with a note, never resent.
+        """
+        return None
+
     def check_credentials(self):
         data = self._graph('GET', self._phone_number_id(),
                            params={'fields': 'display_phone_number,verified_name,quality_rating'})
@@ -257,9 +273,39 @@ class MetaAdapter(ProviderAdapter):
                 for change in entry.get('changes') or []:
                     if change.get('field') == 'messages':
                         events += self._parse_value(change['value'])
+                    elif change.get('field') in TEMPLATE_WEBHOOK_FIELDS:
+                        events.append(self._template_update(change['field'], change['value'], entry.get('time')))
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f'malformed {self.name} webhook: {type(exc).__name__} {exc}') from None
         return events
+
+    @staticmethod
+    def _template_update(field, value, time):
+        """One template webhook (``message_template_status_update``, ``template_category_update``,
+        ``message_template_quality_update``) as a :class:`TemplateUpdate`."""
+        change = TEMPLATE_WEBHOOK_FIELDS[field]
+        update = TemplateUpdate(
+            provider_ref=str(value['message_template_id']), change=change,
+            name=value.get('message_template_name') or '', language=value.get('message_template_language') or '',
+            timestamp=float(time) if time else None, raw=value)
+        if change == 'status':
+            update.event = value['event']
+            update.status = META_TEMPLATE_EVENTS.get(update.event, '')
+            details = [value.get('reason') if value.get('reason') not in (None, 'NONE') else '']
+            for key in ('rejection_info', 'other_info'):
+                details += (value.get(key) or {}).values()
+            update.reason = ' — '.join(str(detail) for detail in details if detail)
+        elif change == 'category':
+            # a completed change names previous_category; an announced one correct_category
+            update.event = value['new_category']
+            if value.get('correct_category'):
+                update.reason = f'Meta will recategorize it as {value["correct_category"]}'
+            else:
+                update.category = update.event.lower()
+        else:
+            update.event = value['new_quality_score']
+            update.quality = update.event.lower()
+        return update
 
     def _parse_value(self, value):
         """Every message and every status of one ``changes[].value``."""

@@ -5,6 +5,7 @@ base URL per instance and sends on our session with our timeout; signatures are 
 SDK's V3 / V2 helpers. Facts and field names: PROTOCOLS.md section 2.
 """
 import functools
+from datetime import timedelta
 import re
 import threading
 
@@ -26,6 +27,10 @@ SIGNATURE_V2_HEADER = 'X-Plivo-Signature-V2'
 MEDIA_FIELD = re.compile(r'Media(\d+)')     # Media1, Media2… (Media0 seen too)
 
 # Plivo message status -> normalized state (PROTOCOLS 2.4, 5.1).
+# List all messages: its largest page; and how far Plivo's clock may be behind ours.
+LIST_PAGE = 20
+CLOCK_SKEW = timedelta(minutes=1)
+
 PLIVO_MESSAGE_STATES = {
     'queued': 'queued',
     'sent': 'sent',
@@ -168,11 +173,7 @@ class PlivoAdapter(ProviderAdapter):
         sender = outbound.sender or self.options.get('whatsapp_from' if whatsapp else 'sms_from')
         if not sender:
             raise ProviderError('No Plivo sender: set a sender number.', code='no_sender')
-        if whatsapp:
-            message_type = 'whatsapp'
-        else:
-            message_type = 'mms' if outbound.media or outbound.channel == 'mms' else 'sms'
-        params = {'src': digits(sender), 'dst': digits(outbound.to), 'type_': message_type}
+        params = {'src': digits(sender), 'dst': digits(outbound.to), 'type_': self._message_type(outbound)}
         if outbound.body:
             params['text'] = outbound.body
         if outbound.media:
@@ -188,6 +189,12 @@ class PlivoAdapter(ProviderAdapter):
         return SendResult(provider_id=uuids[0], status='queued', extra_ids=tuple(uuids[1:]),
                           raw={'api_id': getattr(response, 'api_id', ''),
                                'message': getattr(response, 'message', '')})
+
+    @staticmethod
+    def _message_type(outbound):
+        if outbound.channel == 'whatsapp':
+            return 'whatsapp'
+        return 'mms' if outbound.media or outbound.channel == 'mms' else 'sms'
 
     @staticmethod
     def _template(template):
@@ -249,6 +256,34 @@ class PlivoAdapter(ProviderAdapter):
         return status_update(PLIVO_MESSAGE_STATES, PLIVO_ERRORS, provider_id,
                              getattr(message, 'message_state', None), getattr(message, 'error_code', None),
                              recipient=provider_number(getattr(message, 'to_number', '')))
+
+    def find_sent(self, outbound, since, exclude=()):
+        """Look the interrupted send up in the account's message records (List all messages).
+
+        Plivo keeps no text in its records and takes no client reference, so the send is known by
+        what they hold: outbound, to the same number, of the same type, initiated since the attempt
+        (``message_time`` is when Plivo accepted it, so a message still queued is listed), and not
+        already the id of another of our messages (``exclude``). One such record: its result.
+        None: ``False`` — Plivo lists a message from the moment it accepts it, and reconciliation
+        asks minutes after the attempt. Several, or more than a page: ``None`` (which one is ours
+        cannot be told).
+        """
+        to_number = digits(outbound.to)
+        page = self._call(self.client.messages.list, message_direction='outbound', to_number=to_number,
+                          message_type=self._message_type(outbound), limit=LIST_PAGE,
+                          message_time__gte=(since - CLOCK_SKEW).strftime('%Y-%m-%d %H:%M:%S'))
+        if getattr(getattr(page, 'meta', None), 'next', None):
+            return None
+        candidates = [record for record in page
+                      if getattr(record, 'message_uuid', None) not in exclude
+                      and getattr(record, 'message_direction', 'outbound') == 'outbound'
+                      and digits(getattr(record, 'to_number', to_number)) == to_number]
+        if len(candidates) != 1:
+            return None if candidates else False
+        [record] = candidates
+        return SendResult(provider_id=record.message_uuid,
+                          status=PLIVO_MESSAGE_STATES.get(getattr(record, 'message_state', ''), 'queued'),
+                          raw={'message_time': getattr(record, 'message_time', '')})
 
     def check_credentials(self):
         account = self._call(self.client.account.get)

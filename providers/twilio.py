@@ -241,7 +241,7 @@ class TwilioAdapter(ProviderAdapter):
                              message.error_code, error_message=message.error_message or '',
                              recipient=provider_number(message.to))
 
-    def find_sent(self, outbound, since):
+    def find_sent(self, outbound, since, exclude=()):
         """Look the interrupted send up in the account's recent messages to the same number.
 
         Found (same recipient and body, sent since the attempt): its result. Not found: ``None``
@@ -251,7 +251,8 @@ class TwilioAdapter(ProviderAdapter):
         recent = self._call(self.client.messages.list, to=prefix + outbound.to,
                             date_sent_after=since, limit=50)
         for message in recent:
-            if (message.body or '') == (outbound.body or '') and message.direction != 'inbound':
+            if ((message.body or '') == (outbound.body or '') and message.direction != 'inbound'
+                    and message.sid not in exclude):
                 return SendResult(provider_id=message.sid,
                                   status=TWILIO_MESSAGE_STATES.get(message.status, 'queued'))
         return None

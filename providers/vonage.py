@@ -199,6 +199,7 @@ class VonageAdapter(ProviderAdapter):
     name = 'Vonage'
     default_base_url = 'https://api.nexmo.com'
     channels = ('sms', 'mms', 'whatsapp', 'voice')
+    max_media = {'mms': 1, 'whatsapp': 1}     # the Messages API takes one image / video… per message
 
     # -- SDK client -----------------------------------------------------------------------------
 
@@ -425,6 +426,17 @@ class VonageAdapter(ProviderAdapter):
 
     # fetch_status: the SMS and Messages APIs have no lookup by id (only the Reports API, which
     # is asynchronous and account-scoped), so the base answer (None) stands.
+
+    def find_sent(self, outbound, since, exclude=()):
+        """``None``: Vonage cannot tell whether an interrupted send reached it.
+
+        The ``client_ref`` we pass is echoed in statuses but not searchable: neither the SMS API
+        nor the Messages API looks a message up by it (or lists sent messages). Only the Reports
+        API (``GET /v2/reports/records``) lists records by date and direction; it is a separately
+        paid product, not enabled on every account, and its records are matched by message id,
+        which an interrupted send never got. So the message fails with a note, never resent.
+        """
+        return None
 
     def check_credentials(self):
         with self._sdk_call():

@@ -320,11 +320,36 @@ class TestMetaAdapter(CommAdapterCase):
                          ('odoo:sms:42', CUSTOMER, 1735732900.0))
         self.assertIn('More than 24 hours', events[3].error_message)
 
-    def test_template_status_updates_are_ignored(self):
-        payload = _webhook({'event': 'APPROVED', 'message_template_id': 1234, 'message_template_name': 'order_update',
-                            'message_template_language': 'en_US', 'reason': None},
-                           field='message_template_status_update')
-        self.assertEqual(self.adapter.parse_webhook(self.signed(payload), 'inbound'), [])
+    def test_template_webhooks(self):
+        template = {'message_template_id': 1234, 'message_template_name': 'order_update',
+                    'message_template_language': 'en_US'}
+        [update] = self.adapter.parse_webhook(self.signed(_webhook(
+            {**template, 'event': 'REJECTED', 'reason': 'INVALID_FORMAT',
+             'rejection_info': {'reason': 'Bad variables.', 'recommendation': 'Number them.'}},
+            field='message_template_status_update')), 'inbound')
+        self.assertEqual((update.kind, update.provider_ref, update.change, update.event, update.status, update.reason,
+                          update.name), ('template', '1234', 'status', 'REJECTED', 'rejected',
+                                         'INVALID_FORMAT — Bad variables. — Number them.', 'order_update'))
+        [flagged] = self.adapter.parse_webhook(self.signed(_webhook(
+            {**template, 'event': 'FLAGGED', 'reason': None}, field='message_template_status_update')), 'inbound')
+        self.assertEqual((flagged.status, flagged.reason), ('', ''), 'flagged: no status of its own')
+        [category] = self.adapter.parse_webhook(self.signed(_webhook(
+            {**template, 'previous_category': 'UTILITY', 'new_category': 'MARKETING'},
+            field='template_category_update')), 'inbound')
+        self.assertEqual((category.change, category.category), ('category', 'marketing'))
+        [announced] = self.adapter.parse_webhook(self.signed(_webhook(
+            {**template, 'new_category': 'UTILITY', 'correct_category': 'MARKETING',
+             'category_update_timestamp': 1760711433}, field='template_category_update')), 'inbound')
+        self.assertEqual((announced.category, announced.reason), ('', 'Meta will recategorize it as MARKETING'))
+        [quality] = self.adapter.parse_webhook(self.signed(_webhook(
+            {**template, 'previous_quality_score': 'GREEN', 'new_quality_score': 'RED'},
+            field='message_template_quality_update')), 'inbound')
+        self.assertEqual((quality.change, quality.quality), ('quality', 'red'))
+        self.assertEqual(self.adapter.parse_webhook(self.signed(_webhook(
+            {'phone_number': '15550001111'}, field='account_update')), 'inbound'), [], 'other fields: ignored')
+        with self.assertRaises(ValueError):
+            self.adapter.parse_webhook(self.signed(_webhook(
+                {'event': 'APPROVED'}, field='message_template_status_update')), 'inbound')
 
     def test_malformed_payloads(self):
         for body in (b'not json', b'[]', b'{"object": "whatsapp_business_account"}',

@@ -62,6 +62,15 @@ def status(wamid, state, errors=None, timestamp='1735732900'):
     return data
 
 
+def meta_account(env, api_base_url):
+    """A Meta account on the fake Graph API, with the app secret the webhooks are signed with."""
+    return env['comm.provider'].create({
+        'name': 'Meta', 'code': 'meta', 'channel_sms': False, 'channel_whatsapp': True,
+        'whatsapp_from': '+' + BUSINESS, 'meta_app_secret': APP_SECRET, 'meta_verify_token': VERIFY_TOKEN,
+        'meta_access_token': ACCESS_TOKEN, 'meta_phone_number_id': PHONE_NUMBER_ID,
+        'meta_business_account_id': WABA_ID, 'api_base_url': api_base_url, 'timeout': 5})
+
+
 def raw(payload):
     """The body as Meta sends it: compact JSON bytes."""
     return json.dumps(payload, separators=(',', ':'), ensure_ascii=False).encode()
@@ -73,11 +82,7 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
     def setUp(self):
         super().setUp()
         self.setup_public_base_url()
-        self.provider = self.env['comm.provider'].create({
-            'name': 'Meta', 'code': 'meta', 'channel_sms': False, 'channel_whatsapp': True,
-            'whatsapp_from': '+' + BUSINESS, 'meta_app_secret': APP_SECRET, 'meta_verify_token': VERIFY_TOKEN,
-            'meta_access_token': ACCESS_TOKEN, 'meta_phone_number_id': PHONE_NUMBER_ID,
-            'meta_business_account_id': WABA_ID, 'api_base_url': self.fake.base_url, 'timeout': 5})
+        self.provider = meta_account(self.env, self.fake.base_url)
         self.token = self.provider.sudo().webhook_token
         self.partner = self.env['res.partner'].create({
             'name': 'Jonas Becker', 'mobile': '0151 23456780', 'country_id': self.env.ref('base.de').id})

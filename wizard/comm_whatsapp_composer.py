@@ -6,16 +6,20 @@ from odoo.tools import format_datetime
 
 
 class CommWhatsappComposer(models.TransientModel):
-    """The chatter's WhatsApp composer: free text and files inside the 24-hour window, an approved
-    template at any time. Sending goes through ``comm.message._queue_whatsapp``."""
+    """The chatter's WhatsApp and MMS composer. WhatsApp: free text and files inside the 24-hour
+    window, an approved template at any time (``comm.message._queue_whatsapp``). MMS: text and
+    files in one message (``comm.message._queue_mms``)."""
     _name = 'comm.whatsapp.composer'
-    _description = 'Send a WhatsApp message'
+    _description = 'Send a WhatsApp message or an MMS'
 
     res_model = fields.Char('Document model', required=True)
     res_id = fields.Integer('Document', required=True)
-    provider_id = fields.Many2one('comm.provider', 'Account', required=True, domain=[('channel_whatsapp', '=', True)],
-                                  compute='_compute_provider_id', store=True, readonly=False,
-                                  precompute=True)
+    channel = fields.Selection([('whatsapp', 'WhatsApp'), ('mms', 'MMS')], required=True, default='whatsapp')
+    provider_id = fields.Many2one(
+        'comm.provider', 'Account', required=True,
+        domain="[('channel_mms' if channel == 'mms' else 'channel_whatsapp', '=', True)]",
+        compute='_compute_provider_id', store=True, readonly=False, precompute=True)
+    mms_available = fields.Boolean(compute='_compute_mms_available', help='The company has an account that sends MMS.')
     partner_id = fields.Many2one('res.partner', 'Contact', compute='_compute_recipient', store=True, readonly=False,
                                  precompute=True)
     to_number = fields.Char('To', compute='_compute_recipient', store=True, readonly=False, precompute=True)
@@ -34,15 +38,27 @@ class CommWhatsappComposer(models.TransientModel):
     def _record(self):
         self.ensure_one()
         if self.res_model not in self.env or not isinstance(self.env[self.res_model], self.env.registry['mail.thread']):
-            raise UserError(_('WhatsApp messages are sent about records that have a chatter.'))
+            raise UserError(_('WhatsApp messages and MMS are sent about records that have a chatter.'))
         return self.env[self.res_model].browse(self.res_id).exists()
 
+    def _company(self):
+        record = self._record() if self.res_model else None
+        if record and 'company_id' in record._fields and record.company_id:
+            return record.company_id
+        return self.env.company
+
     @api.depends('res_model', 'res_id')
+    def _compute_mms_available(self):
+        for composer in self:
+            composer.mms_available = bool(self.env['comm.provider']._mms_account(composer._company()))
+
+    @api.depends('res_model', 'res_id', 'channel')
     def _compute_provider_id(self):
         for composer in self:
-            record = composer._record() if composer.res_model else None
-            company = record.company_id if record and 'company_id' in record._fields and record.company_id \
-                else self.env.company
+            company = composer._company()
+            if composer.channel == 'mms':
+                composer.provider_id = self.env['comm.provider']._mms_account(company)
+                continue
             composer.provider_id = company.comm_whatsapp_provider_id or self.env['comm.provider'].search(
                 [('channel_whatsapp', '=', True), ('company_id', '=', company.id)], limit=1)
 
@@ -89,6 +105,11 @@ class CommWhatsappComposer(models.TransientModel):
         record = self._record()
         if not record:
             raise UserError(_('The document was deleted.'))
+        if self.channel == 'mms':
+            self.env['comm.message']._queue_mms(
+                self.provider_id, record, self.partner_id, self._number(), body=self.body or '',
+                attachments=self.attachment_ids, idempotency_key=self.idempotency_key)
+            return {'type': 'ir.actions.act_window_close'}
         values = self.template_id._render_values(record) if self.template_id else None
         self.env['comm.message']._queue_whatsapp(
             self.provider_id, record, self.partner_id, self._number(), body=self.body or '',

@@ -6,22 +6,30 @@ import { toRaw } from "@odoo/owl";
 import { _t } from "@web/core/l10n/translation";
 import { patch } from "@web/core/utils/patch";
 
-/** WhatsApp messages posted from Odoo show their delivery status next to them in the chatter. */
+/** Icon and label of the delivery status of the WhatsApp messages and MMS posted from Odoo. */
+const COMM_TYPES = {
+    whatsapp: { icon: "fa fa-whatsapp", label: (status) => _t("WhatsApp: %(status)s", { status }) },
+    mms: { icon: "fa fa-picture-o", label: (status) => _t("MMS: %(status)s", { status }) },
+};
+
+/** WhatsApp messages and MMS posted from Odoo show their delivery status next to them in the chatter. */
 patch(Notification.prototype, {
     get icon() {
-        if (this.notification_type === "whatsapp") {
-            return this.isFailure ? "fa fa-whatsapp text-danger" : "fa fa-whatsapp";
+        const type = COMM_TYPES[this.notification_type];
+        if (type) {
+            return this.isFailure ? `${type.icon} text-danger` : type.icon;
         }
         return super.icon;
     },
     get label() {
-        if (this.notification_type === "whatsapp") {
-            return _t("WhatsApp: %(status)s", { status: this.statusTitle });
+        const type = COMM_TYPES[this.notification_type];
+        if (type) {
+            return type.label(this.statusTitle);
         }
         return super.label;
     },
     get statusTitle() {
-        if (this.notification_type === "whatsapp" && this.notification_status === "process") {
+        if (COMM_TYPES[this.notification_type] && this.notification_status === "process") {
             return _t("Queued");
         }
         return super.statusTitle;
@@ -33,6 +41,9 @@ patch(Failure.prototype, {
         if (this.type === "whatsapp") {
             return _t("A WhatsApp message could not be delivered");
         }
+        if (this.type === "mms") {
+            return _t("An MMS could not be delivered");
+        }
         return super.body;
     },
 });
@@ -41,7 +52,7 @@ patch(Message.prototype, {
     onClickFailure(ev) {
         // nothing to resend by email: show who it went to and why it failed
         const message = toRaw(this.message);
-        if (message.notifications[0]?.notification_type === "whatsapp") {
+        if (COMM_TYPES[message.notifications[0]?.notification_type]) {
             this.popover.open(ev.target, { message });
             return;
         }
