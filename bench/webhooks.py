@@ -17,6 +17,7 @@ Run: ``bench/run.sh webhooks [-n 10000] [-c 16] [--profile] [--keep]``
 """
 import argparse
 import asyncio
+import os
 import secrets
 import time
 from urllib.parse import urlencode
@@ -71,9 +72,22 @@ def _cleanup(cr, provider_id):
                        WHERE module = 'comm_gateway' AND name = 'ir_cron_comm_webhook_event')""")
 
 
-def signed_webhooks(token, run, count):
+BARE_ADDON = 'comm_gateway_bench_bare'
+
+
+def link_baseline_addon():
+    """Link bench/addons/comm_gateway_bench_bare beside the checkout's link (bench database only)
+    and give it the bench's base URL and Twilio token; :returns: extra server arguments."""
+    link = common.addons_dir() / BARE_ADDON
+    if not link.exists():
+        link.symlink_to(common.ROOT / 'bench' / 'addons' / BARE_ADDON)
+    os.environ.update(COMM_BENCH_BASE_URL=common.BASE_URL, COMM_BENCH_AUTH_TOKEN=AUTH_TOKEN)
+    return f' -i {BARE_ADDON}'
+
+
+def signed_webhooks(token, run, count, url=None):
     """``count`` Twilio inbound webhooks (PROTOCOLS 1.3), signed, with MessageSids SM<run>…"""
-    url = f'{common.BASE_URL}/comm/webhook/{token}/inbound'
+    url = url or f'{common.BASE_URL}/comm/webhook/{token}/inbound'
     validator = RequestValidator(AUTH_TOKEN)
     requests, sids = [], []
     for i in range(count):
@@ -219,6 +233,8 @@ def main():
                         help='py-spy the server during the webhook load, cProfile the drain')
     parser.add_argument('--no-gevent-shim', action='store_true',
                         help='serve exactly as dev.sh does, gevent respawn loop included (see common.py)')
+    parser.add_argument('--no-baseline', action='store_true',
+                        help=f'skip the bare signed-insert route (bench/addons/{BARE_ADDON}) measured beside them')
     parser.add_argument('--keep', action='store_true', help='keep the run\'s events and messages')
     parser.add_argument('--json', help='also write the results to this file')
     args = parser.parse_args()
@@ -228,6 +244,8 @@ def main():
     say(f'run {run}: {args.requests} webhooks at concurrency {args.concurrency}; {common.machine_load()}')
 
     odoo_args = f'--workers={args.workers} --max-cron-threads=0'
+    if not args.no_baseline:
+        odoo_args += link_baseline_addon()
     with common.odoo_server(odoo_args, 'webhooks-server', shim=not args.no_gevent_shim) as server:
         registry = common.open_registry()
         provider_id, token = prepare(registry)
@@ -237,14 +255,23 @@ def main():
         if warm['accepted'] != 200:
             raise SystemExit('warm-up requests were refused: see the server log in ' + str(common.LOG_DIR))
         requests, sids = signed_webhooks(token, run, args.requests)
+        workloads = {'health': health}
+        if not args.no_baseline:
+            workloads['bare'] = signed_webhooks(token, run, args.requests, url=f'{common.BASE_URL}/comm_bench/bare')[0]
+        workloads['webhook'] = requests
         results['load_before'] = common.machine_load()
         spy_out = common.LOG_DIR / 'webhooks-py-spy.txt'
         spy = common.py_spy_start(server.pid, spy_out) if args.profile else None
-        results.update(load({'health': health, 'webhook': requests}, args.concurrency, deadline))
+        results.update(load(workloads, args.concurrency, deadline))
         common.py_spy_stop(spy, spy_out)
         results['ratio'] = round(results['webhook']['rps'] / results['health']['rps'], 2)
         say(f'ratio   : webhook/health = {results["ratio"]} (goal >= 0.8: '
             f'{"met" if results["ratio"] >= 0.8 else "NOT met"})')
+        if 'bare' in results:
+            results['bare_ratio'] = round(results['bare']['rps'] / results['health']['rps'], 2)
+            results['webhook_to_bare'] = round(results['webhook']['rps'] / results['bare']['rps'], 2)
+            say(f'baseline: bare signed insert/health = {results["bare_ratio"]} (the floor Odoo sets), '
+                f'webhook/bare = {results["webhook_to_bare"]}')
 
         with common.maybe_profile(common.LOG_DIR / 'webhooks-drain.prof' if args.profile else None):
             events, seconds = drain(registry, provider_id, args.batch_size, deadline=max(600, args.requests // 5))
@@ -254,6 +281,8 @@ def main():
         if not args.keep:
             with common.environment(registry) as env:
                 _cleanup(env.cr, provider_id)
+                if not args.no_baseline:
+                    env.cr.execute('DELETE FROM comm_bench_bare_event')
             say('run data deleted')
     if args.json:
         common.dump_json(args.json, results)

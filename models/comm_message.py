@@ -6,7 +6,7 @@ import random
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
 
 import psycopg2.errors
@@ -37,6 +37,8 @@ OPT_OUT_WORDS = frozenset({'STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'Q
 OPT_IN_WORDS = frozenset({'START', 'UNSTOP'})
 MAX_MEDIA_BYTES = 16 * 1024 * 1024
 MAX_SEND_ATTEMPTS = 6
+REFILL_ROUNDS = 9                       # further batches one dispatch call may claim for an account
+REFILL_SECONDS = 30                     # ... and not after this
 STALE_ATTEMPT = timedelta(minutes=10)   # an attempt older than this lost its worker mid-call
 WHATSAPP_WINDOW = timedelta(hours=24)   # customer-service window opened by the customer's last message
 ALLOWED_MEDIA_PREFIXES = ('image/', 'audio/', 'video/', 'text/', 'application/pdf', 'application/vnd',
@@ -515,29 +517,34 @@ class CommMessage(models.Model):
 
     @api.model
     def _cron_dispatch(self, batch_size=200):
+        """Claim a batch and send it; an account's pool is kept fed with further claims of that
+        account while its last sends are in flight, up to ``REFILL_ROUNDS`` batches per call."""
         self.env.flush_all()
         self._reconcile_stale_attempts()
         messages = self._claim_outbound(batch_size)
+        done = len(messages)
         for provider, group in messages.grouped('provider_id').items():
-            group._dispatch(provider)
+            done += group._dispatch(provider, batch_size)
         self._commit()
         self.env.cr.execute(SQL(
             "SELECT count(*) FROM comm_message WHERE dispatch_state = 'todo' AND next_try_at <= %s",
             _utcnow()))
         remaining = self.env.cr.fetchone()[0]
-        self.env['ir.cron']._notify_progress(done=len(messages), remaining=remaining)
+        self.env['ir.cron']._notify_progress(done=done, remaining=remaining)
 
     @api.model
-    def _claim_outbound(self, limit):
-        """Record the attempt (committed) before any provider call: the base of exactly-once."""
+    def _claim_outbound(self, limit, provider=None):
+        """Record the attempt (committed by the caller) before any provider call: the base of
+        exactly-once. ``provider``: claim that account's messages only."""
         ids = claim_ids(self.env, SQL(
             """UPDATE comm_message SET dispatch_state = 'attempt', attempt_at = %s,
                       attempts = COALESCE(attempts, 0) + 1
                 WHERE id IN (SELECT m.id FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
                               WHERE m.dispatch_state = 'todo' AND m.next_try_at <= %s
-                                AND (p.breaker_state = 'closed' OR p.breaker_open_until <= %s)
+                                AND (p.breaker_state = 'closed' OR p.breaker_open_until <= %s) %s
                               ORDER BY m.id LIMIT %s FOR NO KEY UPDATE OF m SKIP LOCKED)
-            RETURNING id""", fields.Datetime.now(), _utcnow(), _utcnow(), limit))
+            RETURNING id""", fields.Datetime.now(), _utcnow(), _utcnow(),
+            SQL('AND m.provider_id = %s', provider.id) if provider else SQL(), limit))
         self.invalidate_model()
         return self.browse(ids)
 
@@ -549,8 +556,11 @@ class CommMessage(models.Model):
         for message in stale:
             message._reconcile_attempt()    # models/comm_message_reconcile.py
 
-    def _dispatch(self, provider):
-        """Send this batch (one account) through a bounded pool; results applied here, in the ORM."""
+    def _dispatch(self, provider, batch_size=200):
+        """Send this batch (one account) through a bounded pool; results applied here, in the ORM.
+
+        :returns: how many more messages were claimed to keep the pool fed
+        """
         messages = self
         if provider.breaker_state != 'closed':
             # the cool-down is over (else nothing was claimed): one message tests the water
@@ -558,31 +568,53 @@ class CommMessage(models.Model):
                                 'attempts': 0})
             messages = messages[:1]
             provider.breaker_state = 'half_open'
-        messages._send_through(provider)
+            return messages._send_through(provider)
+        return messages._send_through(provider, batch_size)
 
-    def _send_through(self, provider):
+    def _send_through(self, provider, batch_size=0):
         """Sends run in the pool; each answer is recorded here as soon as it arrives, while the
-        other sends are still in flight (the ORM work overlaps the network waits)."""
+        other sends are still in flight (the ORM work overlaps the network waits).
+
+        With ``batch_size``, once the sends left in flight fit in the pool, the next batch of this
+        account is claimed (and committed: exactly-once) and queued behind them, so the pool never
+        runs dry between batches; until a send fails for the account, at most ``REFILL_ROUNDS``
+        times and ``REFILL_SECONDS`` after the start.
+
+        :returns: how many messages were claimed on the way
+        """
         adapter = provider._get_adapter()
         limiter = RateLimiter(provider.rate_limit)
-        workers = max(1, min(provider.max_concurrency or 1, len(self)))
-        outcomes = []
+        workers = max(1, provider.max_concurrency or 1)
+        outcomes, futures, refills, claimed = [], {}, REFILL_ROUNDS if batch_size else 0, 0
+        stop_at = time.monotonic() + REFILL_SECONDS
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f'comm-send-{provider.id}') as pool:
-            futures = {pool.submit(_send_one, adapter, limiter, message._to_outbound()): message
-                       for message in self}
-            for future in as_completed(futures):
-                message, result = futures[future], future.result()
-                try:
-                    with self.env.cr.savepoint():
-                        if isinstance(result, ProviderError):
-                            message._handle_send_error(result)
-                        else:
-                            message._apply_send_result(result)
-                except Exception:  # noqa: BLE001  the attempt stays recorded: reconciliation decides, no blind resend
-                    _logger.exception('comm.message %s: the provider answer could not be recorded', message.id)
-                # the provider answered unless a retryable error says it is down (a per-recipient limit is an answer)
-                outcomes.append(not isinstance(result, ProviderError) or not result.retryable or result.per_recipient)
+            def submit(messages):
+                futures.update({pool.submit(_send_one, adapter, limiter, message._to_outbound()): message
+                                for message in messages})
+
+            submit(self)
+            while futures:
+                finished, _pending = wait(futures, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    message, result = futures.pop(future), future.result()
+                    try:
+                        with self.env.cr.savepoint():
+                            if isinstance(result, ProviderError):
+                                message._handle_send_error(result)
+                            else:
+                                message._apply_send_result(result)
+                    except Exception:  # noqa: BLE001  the attempt stays recorded: reconciliation decides, no blind resend
+                        _logger.exception('comm.message %s: the provider answer could not be recorded', message.id)
+                    # the provider answered unless a retryable error says it is down (a per-recipient limit is an answer)
+                    outcomes.append(not isinstance(result, ProviderError) or not result.retryable or result.per_recipient)
+                if refills and len(futures) <= workers and all(outcomes) and time.monotonic() < stop_at:
+                    refills -= 1
+                    more = self._claim_outbound(batch_size, provider)      # committed with the answers so far
+                    claimed += len(more)
+                    refills = refills if more else 0
+                    submit(more)
         provider._breaker_record(outcomes)
+        return claimed
 
     def _to_outbound(self):
         self.ensure_one()

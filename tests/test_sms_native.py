@@ -118,6 +118,31 @@ class TestSmsNative(FakeProviderMixin, MockSMS):
         gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
         self.assertGreaterEqual(min(gaps), 0.04, f'calls closer than the limit allows: {gaps}')
 
+    def queue(self, count, prefix):
+        records = self.env['sms.sms'].create([
+            {'number': '+32470112233', 'body': f'{prefix} {i}', 'partner_id': self.partners[0].id}
+            for i in range(count)])
+        with self.mockSMSGateway():
+            records.send()
+        return self.env['comm.message'].search([('body', 'like', prefix)])
+
+    def test_pool_is_fed_with_further_batches_each_sent_once(self):
+        self.twilio.max_concurrency = 2
+        messages = self.queue(7, 'fed')
+        self.env['comm.message']._cron_dispatch(batch_size=3)
+        self.assertEqual(set(messages.mapped('dispatch_state')), {'done'}, 'one call claimed the next batches')
+        self.assertEqual(sorted(body for _to, body in self.sent()), sorted(messages.mapped('body')),
+                         'each message reached the provider exactly once')
+
+    @mute_logger('odoo.addons.comm_gateway.models.comm_message', 'odoo.addons.comm_gateway.models.comm_provider')
+    def test_pool_is_not_fed_once_the_provider_fails(self):
+        self.twilio.max_concurrency = 1
+        self.fake.route('POST', MESSAGES, 503, json={'code': 20500, 'message': 'Down', 'status': 503}, times=1)
+        messages = self.queue(5, 'down')
+        self.env['comm.message']._cron_dispatch(batch_size=2)
+        self.assertEqual(len(self.sent()), 2, 'the failing batch ends; no further claim')
+        self.assertEqual(sorted(messages.mapped('dispatch_state')), ['done', 'todo', 'todo', 'todo', 'todo'])
+
     @mute_logger('odoo.addons.comm_gateway.models.comm_message', 'odoo.addons.comm_gateway.models.comm_provider')
     def test_429_backs_off_and_retries(self):
         self.fake.route('POST', MESSAGES, 429, json={'code': 20429, 'message': 'Too Many Requests', 'status': 429},
