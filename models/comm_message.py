@@ -6,6 +6,7 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
 
@@ -586,14 +587,15 @@ class CommMessage(models.Model):
         limiter = RateLimiter(provider.rate_limit)
         workers = max(1, provider.max_concurrency or 1)
         outcomes, futures, refills, claimed = [], {}, REFILL_ROUNDS if batch_size else 0, 0
+        waiting = deque(self)     # claimed, not handed to the pool yet: two sends per thread at most
         stop_at = time.monotonic() + REFILL_SECONDS
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f'comm-send-{provider.id}') as pool:
-            def submit(messages):
-                futures.update({pool.submit(_send_one, adapter, limiter, message._to_outbound()): message
-                                for message in messages})
-
-            submit(self)
-            while futures:
+            while True:
+                while waiting and len(futures) < 2 * workers:
+                    message = waiting.popleft()
+                    futures[pool.submit(_send_one, adapter, limiter, message._to_outbound())] = message
+                if not futures:
+                    break
                 finished, _pending = wait(futures, return_when=FIRST_COMPLETED)
                 for future in finished:
                     message, result = futures.pop(future), future.result()
@@ -607,12 +609,13 @@ class CommMessage(models.Model):
                         _logger.exception('comm.message %s: the provider answer could not be recorded', message.id)
                     # the provider answered unless a retryable error says it is down (a per-recipient limit is an answer)
                     outcomes.append(not isinstance(result, ProviderError) or not result.retryable or result.per_recipient)
-                if refills and len(futures) <= workers and all(outcomes) and time.monotonic() < stop_at:
+                if (refills and len(futures) + len(waiting) <= workers and all(outcomes)
+                        and time.monotonic() < stop_at):
                     refills -= 1
                     more = self._claim_outbound(batch_size, provider)      # committed with the answers so far
                     claimed += len(more)
                     refills = refills if more else 0
-                    submit(more)
+                    waiting.extend(more)
         provider._breaker_record(outcomes)
         return claimed
 

@@ -71,7 +71,7 @@ class CommWebhookEvent(models.Model):
     _order = 'id desc'
     _rec_name = 'event_key'
 
-    provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade', index=True,
+    provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade',
                                   readonly=True)
     provider_code = fields.Selection(related='provider_id.code', string='Provider type')
     company_id = fields.Many2one(related='provider_id.company_id', store=True)
@@ -142,15 +142,15 @@ class CommWebhookEvent(models.Model):
         # one round trip: the insert, and whether a wake-up of the cron is already due
         self.env.cr.execute(SQL(
             """WITH new AS (
-                   INSERT INTO comm_webhook_event (provider_id, purpose, event_key, method, url, headers,
-                                                   form_data, body, remote_addr, state, attempts, next_try_at,
-                                                   create_date, write_date, create_uid, write_uid)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0, %s,
-                           now() at time zone 'UTC', now() at time zone 'UTC', %s, %s)
+                   INSERT INTO comm_webhook_event (provider_id, company_id, purpose, event_key, method, url,
+                                                   headers, form_data, body, remote_addr, state, attempts,
+                                                   next_try_at, create_date, write_date, create_uid, write_uid)
+                   VALUES (%s, (SELECT company_id FROM comm_provider WHERE id = %s), %s, %s, %s, %s, %s, %s,
+                           %s, %s, 'pending', 0, %s, now() at time zone 'UTC', now() at time zone 'UTC', %s, %s)
                    ON CONFLICT (provider_id, event_key) DO NOTHING RETURNING id)
                SELECT (SELECT id FROM new),
                       EXISTS(SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= %s)""",
-            provider.id, purpose, key, request.method, request.url, json.dumps(headers),
+            provider.id, provider.id, purpose, key, request.method, request.url, json.dumps(headers),
             json.dumps(request.form) if request.form else None,
             request.body.decode('utf-8') if request.body else None, request.remote_addr,
             fields.Datetime.now(), self.env.uid, self.env.uid, cron_id, fields.Datetime.now()))

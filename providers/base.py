@@ -16,6 +16,7 @@ Vocabulary
   message, whether retrying may help, and the Odoo ``sms.sms`` failure type it maps to.
 """
 import dataclasses
+import functools
 import hashlib
 import hmac
 import json
@@ -318,7 +319,12 @@ def to_e164(number, region=None):
     """
     if not number:
         return ''
-    number = str(number).strip()
+    return _to_e164(str(number).strip(), region)
+
+
+@functools.lru_cache(maxsize=4096)
+def _to_e164(number, region):
+    # parsing is pure and costly; every webhook parses our own number and its sender again
     if number.lower().startswith('whatsapp:'):
         number = number[len('whatsapp:'):]
     candidates = [number]

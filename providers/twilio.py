@@ -106,6 +106,9 @@ def _optional_int(value):
     return int(value) if value not in (None, '') else None
 
 
+EMPTY_TWIML = str(MessagingResponse())
+
+
 @register
 class TwilioAdapter(ProviderAdapter):
     code = 'twilio'
@@ -319,7 +322,7 @@ class TwilioAdapter(ProviderAdapter):
     @classmethod
     def webhook_ack(cls, purpose):
         if purpose == 'inbound':
-            return str(MessagingResponse()), 'text/xml'     # empty TwiML: no automatic reply
+            return EMPTY_TWIML, 'text/xml'     # no automatic reply
         return '', 'text/plain'
 
     def _parse_inbound(self, params):
