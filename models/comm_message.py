@@ -597,18 +597,11 @@ class CommMessage(models.Model):
                 if not futures:
                     break
                 finished, _pending = wait(futures, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    message, result = futures.pop(future), future.result()
-                    try:
-                        with self.env.cr.savepoint():
-                            if isinstance(result, ProviderError):
-                                message._handle_send_error(result)
-                            else:
-                                message._apply_send_result(result)
-                    except Exception:  # noqa: BLE001  the attempt stays recorded: reconciliation decides, no blind resend
-                        _logger.exception('comm.message %s: the provider answer could not be recorded', message.id)
-                    # the provider answered unless a retryable error says it is down (a per-recipient limit is an answer)
-                    outcomes.append(not isinstance(result, ProviderError) or not result.retryable or result.per_recipient)
+                answers = [(futures.pop(future), future.result()) for future in finished]
+                self._record_answers(answers)
+                # the provider answered unless a retryable error says it is down (a per-recipient limit is an answer)
+                outcomes += [not isinstance(result, ProviderError) or not result.retryable or result.per_recipient
+                             for _message, result in answers]
                 if (refills and len(futures) + len(waiting) <= workers and all(outcomes)
                         and time.monotonic() < stop_at):
                     refills -= 1
@@ -618,6 +611,32 @@ class CommMessage(models.Model):
                     waiting.extend(more)
         provider._breaker_record(outcomes)
         return claimed
+
+    @api.model
+    def _record_answers(self, answers):
+        """Record the provider's answers ``[(message, SendResult or ProviderError)]`` that came in
+        together: in one savepoint (one flush), else — when one of them fails — one savepoint each."""
+        try:
+            with self.env.cr.savepoint():
+                for message, result in answers:
+                    message._record_answer(result)
+            return
+        except Exception:  # noqa: BLE001  one by one below: only the culprit fails
+            if len(answers) == 1:
+                _logger.exception('comm.message %s: the provider answer could not be recorded', answers[0][0].id)
+                return
+        for message, result in answers:
+            try:
+                with self.env.cr.savepoint():
+                    message._record_answer(result)
+            except Exception:  # noqa: BLE001  the attempt stays recorded: reconciliation decides, no blind resend
+                _logger.exception('comm.message %s: the provider answer could not be recorded', message.id)
+
+    def _record_answer(self, result):
+        if isinstance(result, ProviderError):
+            self._handle_send_error(result)
+        else:
+            self._apply_send_result(result)
 
     def _to_outbound(self):
         self.ensure_one()

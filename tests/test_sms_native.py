@@ -5,6 +5,7 @@ from odoo.addons.sms.tests.common import MockSMS
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..providers.base import SendResult
 from .common import FakeProviderMixin
 
 SID = 'AC' + '7' * 32
@@ -133,6 +134,20 @@ class TestSmsNative(FakeProviderMixin, MockSMS):
         self.assertEqual(set(messages.mapped('dispatch_state')), {'done'}, 'one call claimed the next batches')
         self.assertEqual(sorted(body for _to, body in self.sent()), sorted(messages.mapped('body')),
                          'each message reached the provider exactly once')
+
+    @mute_logger('odoo.addons.comm_gateway.models.comm_message', 'odoo.sql_db')
+    def test_answers_that_arrive_together_are_recorded_apart_when_one_fails(self):
+        first, second, third = self.queue(3, 'together')
+        (first | second | third).write({'dispatch_state': 'attempt'})
+        self.env['comm.message']._record_answers([
+            (first, SendResult(provider_id='SMsame', status='queued')),
+            (second, SendResult(provider_id='SMsame', status='queued')),     # the unique key refuses it
+            (third, SendResult(provider_id='SMother', status='sent')),
+        ])
+        self.assertEqual((first.dispatch_state, first.provider_message_id), ('done', 'SMsame'))
+        self.assertEqual((second.dispatch_state, second.provider_message_id), ('attempt', False),
+                         'left to reconciliation, never resent blindly')
+        self.assertEqual((third.dispatch_state, third.state), ('done', 'sent'))
 
     @mute_logger('odoo.addons.comm_gateway.models.comm_message', 'odoo.addons.comm_gateway.models.comm_provider')
     def test_pool_is_not_fed_once_the_provider_fails(self):
