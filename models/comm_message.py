@@ -40,6 +40,7 @@ MAX_MEDIA_BYTES = 16 * 1024 * 1024
 MAX_SEND_ATTEMPTS = 6
 REFILL_ROUNDS = 9                       # further batches one dispatch call may claim for an account
 REFILL_SECONDS = 30                     # ... and not after this
+ANSWER_WINDOW = 0.02                    # seconds to gather answers that arrive together
 STALE_ATTEMPT = timedelta(minutes=10)   # an attempt older than this lost its worker mid-call
 WHATSAPP_WINDOW = timedelta(hours=24)   # customer-service window opened by the customer's last message
 ALLOWED_MEDIA_PREFIXES = ('image/', 'audio/', 'video/', 'text/', 'application/pdf', 'application/vnd',
@@ -596,7 +597,9 @@ class CommMessage(models.Model):
                     futures[pool.submit(_send_one, adapter, limiter, message._to_outbound())] = message
                 if not futures:
                     break
-                finished, _pending = wait(futures, return_when=FIRST_COMPLETED)
+                wait(futures, return_when=FIRST_COMPLETED)
+                # the answers coming in meanwhile are recorded with it (one flush); the pool stays busy
+                finished, _pending = wait(futures, timeout=ANSWER_WINDOW)
                 answers = [(futures.pop(future), future.result()) for future in finished]
                 self._record_answers(answers)
                 # the provider answered unless a retryable error says it is down (a per-recipient limit is an answer)
