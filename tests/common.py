@@ -39,6 +39,19 @@ class FakeProviderMixin:
 class CommAdapterCase(FakeProviderMixin, common.TransactionCase):
     """Adapter tests: real HTTP to the local fake provider, no mock of our own code."""
 
+    def assertSignatureChecked(self, adapter, sign, url, form, tampered_form):
+        """``sign(url, form, token=…)`` gives a request ``adapter`` accepts; a tampered parameter,
+        another scheme, a dropped query string or the wrong token makes it refuse."""
+        self.assertTrue(adapter.verify_webhook(sign(url, form)))
+        tampered = sign(url, form)
+        tampered.form = tampered_form
+        self.assertFalse(adapter.verify_webhook(tampered), 'tampered parameter')
+        for other_url in (url.replace('https://', 'http://'), url.split('?')[0]):
+            request = sign(url, form)
+            request.url = other_url
+            self.assertFalse(adapter.verify_webhook(request), other_url)
+        self.assertFalse(adapter.verify_webhook(sign(url, form, token='wrong-token')))
+
 
 class CommWebhookMixin:
     """Helpers to post signed webhooks to our controller over real HTTP and run the queue."""
