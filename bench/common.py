@@ -170,6 +170,22 @@ def environment(registry):
         yield odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
 
 
+def run_cron_until_done(registry, step, total, batch_size, deadline, what):
+    """Call ``step(env)`` (one cron call; returns how many items are left) in a fresh committed
+    transaction each time, until none is left, ``deadline`` seconds pass, or twice the batches
+    ``total`` needs were run. :returns: (seconds, items left)"""
+    started, left = time.perf_counter(), total
+    for _batch in range(total // batch_size * 2 + 10):
+        if time.perf_counter() - started > deadline:
+            say(f'deadline of {deadline}s reached with {left} {what} left')
+            break
+        with environment(registry) as env:
+            left = step(env)
+        if not left:
+            break
+    return time.perf_counter() - started, left
+
+
 # ------------------------------------------------------------------------------------------------
 # Measuring
 # ------------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import logging
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from datetime import datetime, timezone
 
@@ -104,17 +103,11 @@ def left(cr, provider_id):
 
 
 def dispatch(registry, provider_id, count, batch_size, deadline):
-    started, remaining = time.perf_counter(), count
-    for _batch in range(count // batch_size * 2 + 10):     # bounded: twice the batches needed
-        if time.perf_counter() - started > deadline:
-            say(f'deadline of {deadline}s reached with {remaining} messages left')
-            break
-        with common.environment(registry) as env:
-            env['comm.message']._cron_dispatch(batch_size=batch_size)
-            remaining = left(env.cr, provider_id)
-        if not remaining:
-            break
-    return time.perf_counter() - started
+    def step(env):
+        env['comm.message']._cron_dispatch(batch_size=batch_size)
+        return left(env.cr, provider_id)
+
+    return common.run_cron_until_done(registry, step, count, batch_size, deadline, 'messages')[0]
 
 
 def check(registry, provider_id, count, stats):

@@ -185,17 +185,11 @@ def drain(registry, provider_id, batch_size, deadline):
                        [provider_id])
         todo = env.cr.fetchone()[0]
     say(f'draining {todo} events with _cron_process(batch_size={batch_size}) in one process')
-    started, left = time.perf_counter(), todo
-    for _batch in range(todo // batch_size * 2 + 10):          # bounded: twice the batches needed
-        if time.perf_counter() - started > deadline:
-            say(f'drain deadline of {deadline}s reached with {left} events due')
-            break
-        with common.environment(registry) as env:
-            env['comm.webhook.event']._cron_process(batch_size=batch_size)
-            left = pending_count(env.cr, provider_id)
-        if not left:
-            break
-    elapsed = time.perf_counter() - started
+    def step(env):
+        env['comm.webhook.event']._cron_process(batch_size=batch_size)
+        return pending_count(env.cr, provider_id)
+
+    elapsed, left = common.run_cron_until_done(registry, step, todo, batch_size, deadline, 'events due')
     say(f'drain   : {todo - left} events in {elapsed:.1f}s = {(todo - left) / elapsed:.1f} events/s per worker')
     return todo - left, elapsed
 

@@ -84,3 +84,17 @@ class CommWebhookMixin:
 
     def events(self, provider):
         return self.env['comm.webhook.event'].search([('provider_id', '=', provider.id)])
+
+    def assertAccepted(self, response):
+        self.assertEqual((response.status_code, response.content), (200, b''))
+
+    def assertRefused(self, response):
+        self.assertEqual((response.status_code, response.content), (403, b''))
+
+    def assertEscapedInChatter(self, message):
+        """The chatter post of ``message`` (whose body was '<script>alert(1)</script><b>x</b>')
+        shows it as text: nothing from outside renders as HTML."""
+        body = message.mail_message_id.body
+        self.assertIn('&lt;script&gt;', body)
+        self.assertNotIn('<script>', body)
+        self.assertNotIn('<b>x</b>', body)

@@ -126,10 +126,7 @@ class TestWebhooksTwilio(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.run_queue()
         message = self.messages()
         self.assertEqual(message.body, '<script>alert(1)</script><b>x</b>', 'stored as received')
-        body = message.mail_message_id.body
-        self.assertIn('&lt;script&gt;', body)
-        self.assertNotIn('<script>', body)
-        self.assertNotIn('<b>x</b>', body)
+        self.assertEscapedInChatter(message)
 
     def test_mms_media_downloaded_with_basic_auth(self):
         media_path = f'/2010-04-01/Accounts/{SID}/Messages/MM{"e5" * 16}/Media/ME{"f6" * 16}'
