@@ -227,7 +227,9 @@ class CommWebhookEvent(models.Model):
         chatter post per document model for all of them), everything else one by one. Each
         event of the one-by-one path has its own savepoint; when the together path fails, its
         events take the one-by-one path, so one bad event never blocks the others."""
-        together, parsed = self._plain_inbound()
+        parsed = self._parse_inbound()
+        together = self.filtered(lambda e: e.id in parsed and all(
+            item.kind == 'message' and not item.media for item in parsed[e.id]))
         alone = self - together
         if together:
             try:
@@ -240,7 +242,7 @@ class CommWebhookEvent(models.Model):
         for event in alone:
             try:
                 with self.env.cr.savepoint():
-                    outcome = event._process()
+                    outcome = event._process(parsed.get(event.id))
                     if isinstance(outcome, RetryLater):
                         # what could be applied stays (inbound is idempotent, statuses monotonic);
                         # the retry applies the whole event again
@@ -250,19 +252,21 @@ class CommWebhookEvent(models.Model):
             except Exception as exc:  # noqa: BLE001  one bad event never stops the batch
                 event._schedule_retry(exc)
 
-    def _plain_inbound(self):
-        """The events that only carry inbound messages without media (downloads stay apart: they
-        are slow and may fail), with what they carry: ``(events, {event id: [InboundMessage]})``."""
-        events, parsed = self.browse(), {}
+    def _parse_inbound(self):
+        """``{event id: normalized items}`` of the inbound events that parse: those carrying only
+        messages without media are processed together (downloads stay apart: they are slow and
+        may fail); the others are not parsed twice."""
+        parsed = {}
         for event in self.filtered(lambda e: e.purpose == 'inbound'):
             try:
-                items = event.provider_id._get_adapter().parse_webhook(event._as_webhook_request(), event.purpose)
-            except Exception:  # noqa: BLE001  the one-by-one path records the error
+                parsed[event.id] = event._parse()
+            except Exception:  # noqa: BLE001  the one-by-one path parses again and records the error
                 continue
-            if items and all(item.kind == 'message' and not item.media for item in items):
-                events |= event
-                parsed[event.id] = items
-        return events, parsed
+        return {event_id: items for event_id, items in parsed.items() if items}
+
+    def _parse(self):
+        self.ensure_one()
+        return self.provider_id._get_adapter().parse_webhook(self._as_webhook_request(), self.purpose)
 
     def _process_together(self, parsed):
         by_provider = {}
@@ -275,8 +279,10 @@ class CommWebhookEvent(models.Model):
     def _mark_done(self, state):
         self.write({'state': state, 'processed_at': fields.Datetime.now(), 'error': False, 'locked_at': False})
 
-    def _process(self):
+    def _process(self, normalized=None):
         """Apply one event (a request may carry several messages and statuses).
+
+        :param normalized: its items when already parsed
 
         :returns: the final state ('done'), or a :class:`RetryLater` when a status could not be
             applied yet — the event's other items are applied all the same.
@@ -284,7 +290,7 @@ class CommWebhookEvent(models.Model):
         self.ensure_one()
         provider = self.provider_id
         adapter = provider._get_adapter()
-        normalized = adapter.parse_webhook(self._as_webhook_request(), self.purpose)
+        normalized = self._parse() if normalized is None else normalized
         outcome = 'done'
         for item in normalized:
             if item.kind == 'message':
