@@ -32,6 +32,8 @@ CHATTER_CHANNELS = ('whatsapp', 'mms')
 # Odoo's sms.sms state for each normalized state (PROTOCOLS 5.1).
 STATE_TO_SMS_STATE = {'queued': 'process', 'sent': 'pending', 'delivered': 'sent', 'read': 'sent',
                       'failed': 'error', 'undelivered': 'error', 'canceled': 'canceled'}
+# Odoo's delivery error (sms.tracker) for an undelivered SMS, by our failure type
+UNDELIVERED_TO_DELIVERY_ERROR = {'sms_number_format': 'invalid_destination', 'sms_optout': 'not_allowed'}
 STATE_DATE_FIELD = {'queued': 'queued_at', 'sent': 'sent_at', 'delivered': 'delivered_at', 'read': 'read_at',
                     'failed': 'failed_at', 'undelivered': 'failed_at', 'canceled': 'failed_at'}
 OPT_OUT_WORDS = frozenset({'STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'})
@@ -333,7 +335,12 @@ class CommMessage(models.Model):
         if sms:
             sms.write({'state': sms_state, 'failure_type': sms_failure if sms_state == 'error' else False})
         tracker = self.env['sms.tracker'].sudo().search([('sms_uuid', '=', self.sms_uuid)])
-        if tracker:
+        if tracker and state == 'undelivered':
+            # the carrier could not deliver: a delivery error for Odoo (SMS Marketing counts a
+            # number that does not exist as a bounce), not a sending error
+            tracker.with_context(sms_known_failure_reason=error_message or False)._action_update_from_provider_error(
+                UNDELIVERED_TO_DELIVERY_ERROR.get(failure_type, 'not_delivered'))
+        elif tracker:
             tracker._action_update_from_sms_state(
                 sms_state, failure_type=sms_failure if sms_state == 'error' else False,
                 failure_reason=error_message or False)

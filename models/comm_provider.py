@@ -32,7 +32,7 @@ CREDENTIAL_KEYS = {
 PUBLIC_BASE_URL_PARAM = 'comm_gateway.public_base_url'
 # Besides the '<code>_*' fields, what an adapter or the webhook route is built from: writing any
 # of them drops the cached adapters and token map (in every worker, through Odoo's cache signaling).
-ADAPTER_FIELDS = frozenset({'code', 'active', 'webhook_token', 'sms_from', 'whatsapp_from', 'voice_from',
+ADAPTER_FIELDS = frozenset({'code', 'active', 'company_id', 'channel_sms', 'webhook_token', 'sms_from', 'whatsapp_from', 'voice_from',
                             'max_concurrency', 'api_base_url', 'timeout'})
 
 

@@ -15,6 +15,7 @@ class ResConfigSettings(models.TransientModel):
     comm_voice_provider_id = fields.Many2one(
         related='company_id.comm_voice_provider_id', readonly=False,
         domain="[('channel_voice', '=', True), ('company_id', '=', company_id)]")
+    comm_sms_route = fields.Char(related='company_id.comm_sms_route')
     comm_unknown_sender = fields.Selection(related='company_id.comm_unknown_sender', readonly=False)
     comm_public_base_url = fields.Char(
         'Public webhook base URL', config_parameter=PUBLIC_BASE_URL_PARAM, groups='base.group_system',

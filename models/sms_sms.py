@@ -1,44 +1,95 @@
 import logging
+from collections import defaultdict
 
-from odoo import models
+from odoo import fields, models
+
+from ..tools.sms_api import CommSmsApi
 
 _logger = logging.getLogger(__name__)
+
+# sms.sms context key: the SMS of this recordset all go through one of our accounts
+OURS_KEY = 'comm_sms_ours'
 
 
 class SmsSms(models.Model):
     _inherit = 'sms.sms'
 
-    def _send(self, unlink_failed=False, unlink_sent=True, raise_exception=False):
-        """SMS of companies that use one of our accounts go through it; the rest stays Odoo's.
+    # The company the SMS is sent for when it has no message (mass SMS without log, test SMS).
+    # Declared as Odoo's sms_twilio declares it, so both can be installed; set by our composer.
+    record_company_id = fields.Many2one('res.company', 'Company', ondelete='set null')
 
-        Nothing is sent here: each SMS becomes a queued ``comm.message`` (linked by the SMS uuid,
-        so Odoo's trackers, notifications and chatter icons follow its statuses) and the dispatch
-        cron is triggered. The request that created the SMS returns at once.
+    # ------------------------------------------------------------------------------------------
+    # Routing
+    # ------------------------------------------------------------------------------------------
+
+    def _split_by_api(self):
+        """Current 18.0 layout: our SMS come out with our API, one pair per account; the others
+        go through Odoo's own split (IAP, or ``sms_twilio`` for companies set up for it)."""
+        by_account, rest = self._comm_split_by_account()
+        for provider, sms in by_account.items():
+            yield CommSmsApi(self.env, provider), sms.with_context(**{OURS_KEY: True})
+        if rest:
+            yield from super(SmsSms, rest)._split_by_api()
+
+    def _get_batch_size(self):
+        if self.env.context.get(OURS_KEY):  # one queue insert per batch, not one provider call per SMS
+            return int(self.env['ir.config_parameter'].sudo().get_param('sms.session.batch.size', 500))
+        return super()._get_batch_size()
+
+    def _send(self, unlink_failed=False, unlink_sent=True, raise_exception=False):
+        """Our SMS are queued (the dispatch cron sends them); the others are Odoo's.
+
+        On the current layout ``send`` has chosen the API already (``sms_api`` in the context);
+        on the May layout, or when ``_send`` is called directly, the SMS are split here.
         """
-        ours = self.env['sms.sms']
-        by_provider = {}
-        for sms in self:
-            provider = sms._comm_provider()
-            if provider:
-                by_provider.setdefault(provider, self.env['sms.sms'])
-                by_provider[provider] |= sms
-                ours |= sms
-        rest = self - ours
+        sms_api = self.env.context.get('sms_api')
+        if isinstance(sms_api, CommSmsApi):
+            sms_api._queue(self, unlink_sent=unlink_sent, unlink_failed=unlink_failed)
+            return
+        if sms_api:
+            super()._send(unlink_failed=unlink_failed, unlink_sent=unlink_sent, raise_exception=raise_exception)
+            return
+        by_account, rest = self._comm_split_by_account()
+        for provider, sms in by_account.items():
+            CommSmsApi(self.env, provider)._queue(sms, unlink_sent=unlink_sent, unlink_failed=unlink_failed)
         if rest:
             super(SmsSms, rest)._send(unlink_failed=unlink_failed, unlink_sent=unlink_sent,
                                       raise_exception=raise_exception)
-        for provider, sms_records in by_provider.items():
-            self.env['comm.message']._queue_sms(provider, sms_records, unlink_sent=unlink_sent,
-                                                unlink_failed=unlink_failed)
 
-    def _comm_provider(self):
-        """The company default SMS account for this SMS, if any (the company of its document)."""
-        self.ensure_one()
-        company = self.env.company
-        message = self.mail_message_id
-        if message.model and message.res_id and message.model in self.env:
-            record = self.env[message.model].sudo().browse(message.res_id).exists()
-            if record and 'company_id' in record._fields and record.company_id:
-                company = record.company_id
-        provider = company.sudo().comm_sms_provider_id
-        return provider if provider and provider.active else None
+    def _comm_split_by_account(self):
+        """``({account: sms}, rest)``: the SMS whose company has a default SMS account of ours,
+        by account, and the others. No query at all when no company has one."""
+        accounts = self.env['res.company']._comm_sms_accounts()
+        if not accounts:
+            return {}, self
+        by_account, rest = defaultdict(lambda: self.browse()), self.browse()
+        for sms, company_id in zip(self, self._comm_sms_companies()):
+            if company_id in accounts:
+                by_account[accounts[company_id]] |= sms
+            else:
+                rest |= sms
+        providers = self.env['comm.provider'].sudo().browse(list(by_account))
+        return {provider: by_account[provider.id] for provider in providers}, rest
+
+    def _comm_sms_companies(self):
+        """The id of the company each SMS is sent for, in order, as Odoo resolves it: its
+        message's record company, its own record company, its document's company, else the
+        current company. One read per table whatever the number of SMS."""
+        company_ids, documents = [], defaultdict(set)
+        for sms in self:
+            message = sms.mail_message_id
+            company = message.record_company_id or sms.record_company_id
+            company_ids.append(company.id)
+            if not company and message.model and message.res_id:
+                documents[message.model].add(message.res_id)
+        document_company = {}
+        for model, res_ids in documents.items():
+            if model in self.env and 'company_id' in self.env[model]._fields:
+                records = self.env[model].sudo().with_context(active_test=False).search_fetch(
+                    [('id', 'in', list(res_ids))], ['company_id'])
+                document_company.update(((model, record.id), record.company_id.id) for record in records)
+        default = self.env.company.id
+        return [
+            company_id or document_company.get((sms.mail_message_id.model, sms.mail_message_id.res_id)) or default
+            for sms, company_id in zip(self, company_ids)
+        ]

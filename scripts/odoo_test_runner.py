@@ -26,6 +26,7 @@ def run(result_path, odoo_bin, args):
     import odoo.service.server as server  # noqa: PLC0415
 
     outcome = {"loaded": False}
+    modules = args[args.index("-i") + 1].split(",") if "-i" in args else ["comm_gateway"]
     preload = server.preload_registries
 
     def preload_and_report(dbnames):
@@ -37,10 +38,11 @@ def run(result_path, odoo_bin, args):
                 continue
             report = registry._assertion_report
             with registry.cursor() as cr:
-                cr.execute("SELECT state FROM ir_module_module WHERE name = 'comm_gateway'")
-                row = cr.fetchone()
+                cr.execute("SELECT name FROM ir_module_module WHERE name = ANY(%s) AND state = 'installed'",
+                           [modules])
+                missing = sorted(set(modules) - {name for name, in cr.fetchall()})
             outcome.update(
-                loaded=True, rc=rc, installed=bool(row and row[0] == "installed"),
+                loaded=True, rc=rc, installed=not missing, not_installed=missing,
                 tests_run=report.testsRun, failures=report.failures_count,
                 errors=report.errors_count, skipped=report.skipped,
             )
@@ -88,7 +90,7 @@ def summary(result_path, log_path):
     if not outcome.get("loaded"):
         problems.append("Odoo did not finish loading the database (see the log)")
     elif not outcome.get("installed"):
-        problems.append("comm_gateway is not installed: the install failed")
+        problems.append(f"not installed: {', '.join(outcome.get('not_installed') or ['comm_gateway'])}")
     if skipped:
         problems.append(f"{skipped} test(s) skipped: a skipped test is a failure here")
     if not run_:

@@ -1,0 +1,1 @@
+from . import sms_twilio_account_manage
