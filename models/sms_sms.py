@@ -26,15 +26,23 @@ class SmsSms(models.Model):
         """Current 18.0 layout: our SMS come out with our API, one pair per account; the others
         go through Odoo's own split (IAP, or ``sms_twilio`` for companies set up for it)."""
         by_account, rest = self._comm_split_by_account()
-        for provider, sms in by_account.items():
-            yield CommSmsApi(self.env, provider), sms.with_context(**{OURS_KEY: True})
+        yield from self._comm_apis(by_account)
         if rest:
             yield from super(SmsSms, rest)._split_by_api()
 
+    def _comm_apis(self, by_account):
+        """``(api, sms)`` for each of our accounts; the SMS say they are ours (``_get_batch_size``)."""
+        for provider, sms in by_account.items():
+            yield CommSmsApi(self.env, provider), sms.with_context(**{OURS_KEY: True})
+
     def _get_batch_size(self):
-        if self.env.context.get(OURS_KEY):  # one queue insert per batch, not one provider call per SMS
+        return self._comm_batch_size() or super()._get_batch_size()
+
+    def _comm_batch_size(self):
+        """Our batches: one queue insert each, not one provider call per SMS (sms_twilio's 10)."""
+        if self.env.context.get(OURS_KEY):
             return int(self.env['ir.config_parameter'].sudo().get_param('sms.session.batch.size', 500))
-        return super()._get_batch_size()
+        return 0
 
     def _send(self, unlink_failed=False, unlink_sent=True, raise_exception=False):
         """Our SMS are queued (the dispatch cron sends them); the others are Odoo's.

@@ -71,3 +71,11 @@ class TestBesideSmsTwilio(MockSmsTwilioApi):
         self.assertIn('Our Sandbox', action['params']['message'])
         self.assertNotIn('has been sent', action['params']['message'])
         self.assertEqual(self.queued().mapped('to_number'), ['+32470100009'])
+
+    def test_ours_first_whatever_the_load_order(self):
+        """sms_twilio answers for its companies without calling super(): the bridge, which depends
+        on both modules, comes first in every model it shares with sms_twilio."""
+        for model, module in (('sms.sms', 'sms_sms'), ('res.company', 'res_company')):
+            mro = [cls.__module__ for cls in type(self.env[model]).__mro__]
+            self.assertLess(mro.index(f'odoo.addons.comm_gateway_sms_twilio.models.{module}'),
+                            mro.index(f'odoo.addons.sms_twilio.models.{module}'), model)
