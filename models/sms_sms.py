@@ -1,7 +1,7 @@
 import logging
 from collections import defaultdict
 
-from odoo import fields, models
+from odoo import api, fields, models
 
 from ..tools.sms_api import CommSmsApi
 
@@ -9,6 +9,8 @@ _logger = logging.getLogger(__name__)
 
 # sms.sms context key: the SMS of this recordset all go through one of our accounts
 OURS_KEY = 'comm_sms_ours'
+# cr.precommit.data key: the SMS created in this transaction that may wait in Odoo's SMS queue
+WAITING_KEY = 'comm_gateway.sms_waiting'
 
 
 class SmsSms(models.Model):
@@ -17,6 +19,26 @@ class SmsSms(models.Model):
     # The company the SMS is sent for when it has no message (mass SMS without log, test SMS).
     # Declared as Odoo's sms_twilio declares it, so both can be installed; set by our composer.
     record_company_id = fields.Many2one('res.company', 'Company', ondelete='set null')
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        sms = super().create(vals_list)
+        if self.env['res.company']._comm_sms_accounts():
+            waiting = self.env.cr.precommit.data.setdefault(WAITING_KEY, set())
+            if not waiting:
+                self.env.cr.precommit.add(self._comm_wake_sms_queue)
+            waiting.update(sms.filtered(lambda s: s.state == 'outgoing').ids)
+        return sms
+
+    @api.model
+    def _comm_wake_sms_queue(self):
+        """SMS left in Odoo's own SMS queue ("Put in queue", "Send SMS" server actions) wait for
+        its hourly cron. When some of a company of ours are still waiting as the transaction
+        commits, that cron is triggered now: they reach our queue at once."""
+        waiting = self.browse(self.env.cr.precommit.data.get(WAITING_KEY, ())).exists().filtered(
+            lambda s: s.state == 'outgoing' and not s.to_delete)
+        if waiting and waiting._comm_split_by_account()[0]:
+            self.env.ref('sms.ir_cron_sms_scheduler_action').sudo()._trigger()
 
     # ------------------------------------------------------------------------------------------
     # Routing

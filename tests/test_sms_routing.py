@@ -1,5 +1,6 @@
 """Which account sends an SMS of Odoo: the company it is sent for decides, as Odoo resolves it,
 also when Odoo's own SMS cron sends it later in another company. Runs on both 18.0 layouts."""
+from odoo.addons.base.tests.test_ir_cron import CronMixinCase
 from odoo.addons.sms.tests.common import SMSCase
 from odoo.tests import tagged
 
@@ -7,7 +8,7 @@ from ..tools.sms_api import CommSmsApi
 
 
 @tagged('post_install', '-at_install')
-class TestSmsRouting(SMSCase):
+class TestSmsRouting(CronMixinCase, SMSCase):
 
     @classmethod
     def setUpClass(cls):
@@ -134,3 +135,23 @@ class TestSmsRouting(SMSCase):
         self.company_b.comm_sms_provider_id = False
         self.company_b.invalidate_recordset(['comm_sms_route'])
         self.assertIn('IAP', self.company_b.comm_sms_route)
+
+    def test_put_in_queue_wakes_odoo_sms_cron_for_our_companies(self):
+        """Odoo's "Put in queue" leaves the SMS for its hourly cron: for our companies the cron is
+        triggered as the transaction commits, once, and the SMS reach our queue at once."""
+        with self.capture_triggers('sms.ir_cron_sms_scheduler_action') as capture:
+            self.mass_sms(self.user_a, self.company_b, self.customer_b | self.shared, keep_log=False)
+            self.env.cr.flush()   # what commit runs first
+        self.assertEqual(len(capture.records), 1)
+
+    def test_sms_sent_at_once_or_not_ours_wake_nothing(self):
+        with self.capture_triggers('sms.ir_cron_sms_scheduler_action') as capture:
+            sms = self.env['sms.sms'].create({'number': '+32470112233', 'body': 'Now', 'record_company_id': self.company_b.id})
+            with self.mockSMSGateway():
+                sms.send()
+            self.env.cr.flush()
+            (self.company_a | self.company_b).comm_sms_provider_id = False
+            self.env['sms.sms'].create({'number': '+32470112233', 'body': 'IAP, later'})
+            self.env.cr.flush()
+        self.assertFalse(capture.records)
+        self.assertEqual(self.queued('+32470112233').body, 'Now')
