@@ -108,6 +108,8 @@ class CommHistoryMixin(models.AbstractModel):
 
     def _comm_action(self, xmlid):
         self.ensure_one()
+        self.env['comm.history'].check_access('read')     # Communications users only
+        self.check_access('read')
         action = self.env['ir.actions.act_window']._for_xml_id(xmlid)
         action['domain'] = self._comm_domain()
         return action

@@ -645,7 +645,7 @@ class CommMessage(models.Model):
         self.ensure_one()
         provider = self.provider_id
         outbound = Outbound(to=self.to_number, body=self.body or '', channel=self.channel,
-                            sender=self.from_number or '', status_callback=provider.webhook_url_status or '',
+                            sender=self.from_number or '', status_callback=provider._webhook_url('status') or '',
                             client_ref=self.client_ref or '')
         if self.attachment_ids:
             outbound.media = self.env['comm.media.token']._media_of(self)

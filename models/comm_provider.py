@@ -3,7 +3,7 @@ import secrets
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, ormcache
 
 from ..providers import ProviderError, get_adapter_class
@@ -125,10 +125,15 @@ class CommProvider(models.Model):
     webhook_token = fields.Char(
         readonly=True, copy=False, index=True, groups='base.group_system',
         default=lambda self: secrets.token_urlsafe(24))
-    webhook_url_inbound = fields.Char('Inbound messages URL', compute='_compute_webhook_urls')
-    webhook_url_status = fields.Char('Status callback URL', compute='_compute_webhook_urls')
-    webhook_url_voice = fields.Char('Voice answer URL', compute='_compute_webhook_urls')
-    webhook_url_voice_status = fields.Char('Call events URL', compute='_compute_webhook_urls')
+    # they carry the token: administrators only (server code reads them through _webhook_url)
+    webhook_url_inbound = fields.Char('Inbound messages URL', compute='_compute_webhook_urls',
+                                      groups='comm_gateway.group_comm_manager')
+    webhook_url_status = fields.Char('Status callback URL', compute='_compute_webhook_urls',
+                                     groups='comm_gateway.group_comm_manager')
+    webhook_url_voice = fields.Char('Voice answer URL', compute='_compute_webhook_urls',
+                                    groups='comm_gateway.group_comm_manager')
+    webhook_url_voice_status = fields.Char('Call events URL', compute='_compute_webhook_urls',
+                                           groups='comm_gateway.group_comm_manager')
 
     _sql_constraints = [
         ('webhook_token_unique', 'unique(webhook_token)', 'The webhook token must be unique.'),
@@ -140,13 +145,18 @@ class CommProvider(models.Model):
 
     @api.depends('code', 'webhook_token')
     def _compute_webhook_urls(self):
-        base = self._public_base_url()
         for provider in self:
-            token = provider.sudo().webhook_token
-            purposes = WEBHOOK_PURPOSES.get(provider.code, ())
             for purpose in ('inbound', 'status', 'voice', 'voice_status'):
-                url = f'{base}/comm/webhook/{token}/{purpose}' if token and purpose in purposes else False
-                provider[f'webhook_url_{purpose}'] = url
+                provider[f'webhook_url_{purpose}'] = provider._webhook_url(purpose)
+
+    def _webhook_url(self, purpose):
+        """Our URL for ``purpose`` (False when the account has none): what server code gives
+        providers, whoever the current user (the fields are for administrators only)."""
+        self.ensure_one()
+        token = self.sudo().webhook_token
+        if not token or purpose not in WEBHOOK_PURPOSES.get(self.code, ()):
+            return False
+        return f'{self._public_base_url()}/comm/webhook/{token}/{purpose}'
 
     def _public_url(self, path, query_string=b''):
         """The URL a provider called, rebuilt from the configured public base URL.
@@ -255,8 +265,16 @@ class CommProvider(models.Model):
     # Actions
     # ------------------------------------------------------------------------------------------
 
+    def _check_manager(self):
+        """Actions that change an account or call its provider: Communications Administrators
+        who may write these accounts, checked before any ``sudo()`` or provider call."""
+        if not self.env.user.has_group('comm_gateway.group_comm_manager'):
+            raise AccessError(_('Only Communications Administrators can do this with provider accounts.'))
+        self.check_access('write')
+
     def action_test_connection(self):
         self.ensure_one()
+        self._check_manager()
         try:
             info = self._get_adapter().check_credentials()
         except (ProviderError, UserError) as exc:
@@ -294,6 +312,9 @@ class CommProvider(models.Model):
         }
 
     def action_regenerate_webhook_token(self):
+        self._check_manager()
+        if not self.env.is_system():     # the token is a system administrator's field
+            raise AccessError(_('Only system administrators can regenerate the webhook URLs.'))
         for provider in self:
             provider.sudo().webhook_token = secrets.token_urlsafe(24)
 
@@ -301,7 +322,7 @@ class CommProvider(models.Model):
     def action_rotate_secrets(self):
         """Re-encrypt every stored secret with the newest configured key."""
         if not self.env.is_system():
-            raise UserError(_('Only administrators can rotate the encryption of secrets.'))
+            raise AccessError(_('Only administrators can rotate the encryption of secrets.'))
         fnames = self._secret_fields()
         self.flush_model(fnames)
         self.env.cr.execute(SQL('SELECT id, %s FROM comm_provider',
@@ -344,12 +365,12 @@ class CommProvider(models.Model):
         self.ensure_one()
         adapter = self._get_adapter()
         Event = self.env['comm.webhook.event']
-        for request in adapter.simulate_statuses(self.webhook_url_status, message.provider_message_id,
+        for request in adapter.simulate_statuses(self._webhook_url('status'), message.provider_message_id,
                                                  message.to_number):
             Event._receive(self, 'status', request)
         if self.sandbox_auto_reply and not message.to_number.endswith('99'):
             Event._receive(self, 'inbound', adapter.simulate_inbound(
-                self.webhook_url_inbound, message.to_number, message.from_number or self.sms_from or '',
+                self._webhook_url('inbound'), message.to_number, message.from_number or self.sms_from or '',
                 _('Thanks, got it! (simulated reply)'), channel=message.channel))
 
     @api.model

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta, timezone
 import psycopg2.errors
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..providers import ProviderError
 from ..providers.base import WebhookRequest
+from ..tools.redact import redact_token
 
 _logger = logging.getLogger(__name__)
 
@@ -23,6 +24,11 @@ KEPT_HEADERS = ('content-type', 'user-agent', 'x-twilio-signature', 'x-twilio-we
                 'x-plivo-signature-v2', 'x-plivo-signature-v2-nonce', 'x-plivo-signature-v3',
                 'x-plivo-signature-v3-nonce', 'x-plivo-signature-ma-v2', 'x-plivo-signature-ma-v3',
                 'authorization', 'x-hub-signature-256', 'x-sandbox-signature', 'i-twilio-idempotency-token')
+# What a provider sent: evidence, written once by ``_receive`` and never changed after.
+RAW_FIELDS = frozenset({'provider_id', 'purpose', 'event_key', 'method', 'url', 'headers', 'form_data', 'body',
+                        'remote_addr', 'company_id'})
+# Passed in the context by the queue's own writes: an object, so no RPC call can carry it.
+QUEUE_WRITE = object()
 MAX_ATTEMPTS_PARAM = 'comm_gateway.webhook_max_attempts'
 DEFAULT_MAX_ATTEMPTS = 8
 STALE_AFTER = timedelta(minutes=10)      # a 'processing' event older than this lost its worker
@@ -115,6 +121,20 @@ class CommWebhookEvent(models.Model):
                 except ValueError:
                     event.payload_pretty = event.body
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        raise AccessError(_('Webhook events are recorded by the webhook controller only.'))
+
+    def write(self, vals):
+        """Nobody edits an event through the ORM or RPC, administrators included: the queue moves
+        its state through :meth:`_queue_write`, and its raw fields never change."""
+        if self.env.context.get('comm_queue_write') is not QUEUE_WRITE or RAW_FIELDS.intersection(vals):
+            raise AccessError(_('Webhook events are evidence: only the queue changes their state.'))
+        return super().write(vals)
+
+    def _queue_write(self, vals):
+        return self.with_context(comm_queue_write=QUEUE_WRITE).write(vals)
+
     # ------------------------------------------------------------------------------------------
     # Enqueue (request path: verify happened before; one INSERT, no processing)
     # ------------------------------------------------------------------------------------------
@@ -133,7 +153,7 @@ class CommWebhookEvent(models.Model):
         if not adapter.verify_webhook(request):
             _logger.warning('comm.provider %s (%s): rejected a webhook with an invalid signature from %s;'
                             ' URL checked: %s', provider.id, provider.code, request.remote_addr,
-                            request.url.split('?')[0])
+                            redact_token(request.url.split('?')[0]))
             self.env['comm.webhook.rejection']._count(provider)
             return 'forged'
         key = adapter.event_key(request, purpose)
@@ -277,7 +297,7 @@ class CommWebhookEvent(models.Model):
         self._mark_done('done')
 
     def _mark_done(self, state):
-        self.write({'state': state, 'processed_at': fields.Datetime.now(), 'error': False, 'locked_at': False})
+        self._queue_write({'state': state, 'processed_at': fields.Datetime.now(), 'error': False, 'locked_at': False})
 
     def _process(self, normalized=None):
         """Apply one event (a request may carry several messages and statuses).
@@ -327,7 +347,7 @@ class CommWebhookEvent(models.Model):
             next_try = fields.Datetime.now() + timedelta(seconds=max(delay, retry_after) * random.uniform(0.8, 1.2))
             _logger.info('comm.webhook.event %s: attempt %s failed, retry at %s: %s',
                          self.id, self.attempts, next_try, error)
-        self.write({'state': state, 'error': error, 'next_try_at': next_try, 'locked_at': False})
+        self._queue_write({'state': state, 'error': error, 'next_try_at': next_try, 'locked_at': False})
 
     @staticmethod
     def _describe_error(exc):
@@ -346,13 +366,15 @@ class CommWebhookEvent(models.Model):
     # ------------------------------------------------------------------------------------------
 
     def action_reprocess(self):
-        self.write({'state': 'pending', 'next_try_at': fields.Datetime.now(), 'attempts': 0, 'locked_at': False})
+        self.check_access('write')
+        self._queue_write({'state': 'pending', 'next_try_at': fields.Datetime.now(), 'attempts': 0, 'locked_at': False})
         self.env.ref('comm_gateway.ir_cron_comm_webhook_event')._trigger()
 
     def action_discard(self):
+        self.check_access('write')
         if self.filtered(lambda e: e.state == 'processing'):
             raise UserError(_('An event being processed cannot be discarded.'))
-        self.write({'state': 'discarded', 'locked_at': False})
+        self._queue_write({'state': 'discarded', 'locked_at': False})
 
     @api.autovacuum
     def _gc_done_events(self):
