@@ -90,6 +90,7 @@ class CommHistoryMixin(models.AbstractModel):
             domain = [('res_model', '=', self._name)] + domain
         return domain
 
+    @api.depends_context('uid')
     def _compute_comm_counts(self):
         domain, field = self._comm_domain(), self._comm_link_field
         messages, calls = (

@@ -22,7 +22,7 @@ WEBHOOK_PURPOSES = {
 }
 # comm.provider field -> adapter credential key, per code (the field is '<code>_<key>').
 CREDENTIAL_KEYS = {
-    'twilio': ('account_sid', 'auth_token', 'messaging_service_sid'),
+    'twilio': ('account_sid', 'auth_token', 'messaging_service_sid', 'webhook_shared_key'),
     'plivo': ('auth_id', 'auth_token'),
     'vonage': ('api_key', 'api_secret', 'signature_secret', 'signature_method', 'application_id',
                'private_key'),
@@ -66,6 +66,10 @@ class CommProvider(models.Model):
     twilio_account_sid = fields.Char('Account SID', groups='base.group_system')
     twilio_auth_token = Secret('Twilio Auth Token', groups='base.group_system', copy=False)
     twilio_messaging_service_sid = fields.Char('Messaging Service SID', groups='base.group_system')
+    twilio_webhook_shared_key = Secret(
+        'Webhook shared key', groups='base.group_system', copy=False,
+        help='Only for webhooks Twilio signs with a Webhook Shared Key (X-Twilio-Webhooks-Signature-Settings); '
+             'those are refused while it is not set.')
     # Plivo
     plivo_auth_id = fields.Char('Auth ID', groups='base.group_system')
     plivo_auth_token = Secret('Plivo Auth Token', groups='base.group_system', copy=False)

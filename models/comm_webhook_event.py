@@ -19,11 +19,10 @@ _logger = logging.getLogger(__name__)
 
 PURPOSES = [('inbound', 'Inbound message'), ('status', 'Status callback'), ('voice', 'Voice answer'),
             ('voice_status', 'Call event')]
-# Only these headers are kept with an event: what signatures and parsing need, nothing else.
-KEPT_HEADERS = ('content-type', 'user-agent', 'x-twilio-signature', 'x-twilio-webhooks-signature-settings',
-                'x-plivo-signature-v2', 'x-plivo-signature-v2-nonce', 'x-plivo-signature-v3',
-                'x-plivo-signature-v3-nonce', 'x-plivo-signature-ma-v2', 'x-plivo-signature-ma-v3',
-                'authorization', 'x-hub-signature-256', 'x-sandbox-signature', 'i-twilio-idempotency-token')
+# Only these headers are kept with an event: what processing needs. Signatures, nonces and the
+# Authorization header were checked on receipt and are replay material: never stored.
+KEPT_HEADERS = ('content-type', 'user-agent', 'i-twilio-idempotency-token')
+NONCE_WINDOW = timedelta(days=7)     # how long a signature's nonce / token id is remembered
 # What a provider sent: evidence, written once by ``_receive`` and never changed after.
 RAW_FIELDS = frozenset({'provider_id', 'purpose', 'event_key', 'method', 'url', 'headers', 'form_data', 'body',
                         'remote_addr', 'company_id'})
@@ -156,6 +155,15 @@ class CommWebhookEvent(models.Model):
                             redact_token(request.url.split('?')[0]))
             self.env['comm.webhook.rejection']._count(provider)
             return 'forged'
+        if guard := adapter.replay_guard(request):
+            seen = self.env['comm.webhook.nonce']._remember(provider, *guard)
+            if seen == 'replayed':
+                _logger.warning('comm.provider %s (%s): refused a replayed signature (nonce or token id already '
+                                'used) from %s', provider.id, provider.code, request.remote_addr)
+                self.env['comm.webhook.rejection']._count(provider)
+                return 'forged'
+            if seen == 'duplicate':
+                return 'duplicate'
         key = adapter.event_key(request, purpose)
         headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
         cron_id = self._processing_cron_id()
@@ -405,3 +413,38 @@ class CommWebhookRejection(models.Model):
                VALUES (%s, (now() at time zone 'UTC')::date, 1)
                ON CONFLICT (provider_id, day) DO UPDATE SET count = comm_webhook_rejection.count + 1""",
             provider.id))
+
+
+class CommWebhookNonce(models.Model):
+    """The nonces and token ids of verified webhooks (Plivo V3 nonce, Vonage JWT ``jti``), kept
+    :data:`NONCE_WINDOW`: a signature is good for one request (and its identical retries)."""
+    _name = 'comm.webhook.nonce'
+    _description = 'Webhook signature nonces seen'
+    _log_access = False
+
+    provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade')
+    key = fields.Char(required=True)
+    digest = fields.Char(required=True, help='sha256 of what the signature covers')
+    seen_at = fields.Datetime(required=True, index=True)
+
+    _sql_constraints = [('provider_key_unique', 'unique(provider_id, key)', 'A nonce is used once.')]
+
+    @api.model
+    def _remember(self, provider, key, digest, repeat_is_duplicate):
+        """``'new'`` (remembered now), ``'duplicate'`` (same key, same signed content, and the
+        provider retries that way) or ``'replayed'`` (to refuse)."""
+        self.env.cr.execute(SQL(
+            """INSERT INTO comm_webhook_nonce (provider_id, key, digest, seen_at)
+               VALUES (%s, %s, %s, now() at time zone 'UTC')
+               ON CONFLICT (provider_id, key) DO NOTHING RETURNING id""", provider.id, key, digest))
+        if self.env.cr.fetchone():
+            return 'new'
+        self.env.cr.execute(SQL("SELECT digest FROM comm_webhook_nonce WHERE provider_id = %s AND key = %s",
+                                provider.id, key))
+        row = self.env.cr.fetchone()
+        return 'duplicate' if repeat_is_duplicate and row and row[0] == digest else 'replayed'
+
+    @api.autovacuum
+    def _gc_nonces(self):
+        self.env.cr.execute(SQL("DELETE FROM comm_webhook_nonce WHERE seen_at < %s",
+                                fields.Datetime.now() - NONCE_WINDOW))

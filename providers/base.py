@@ -504,6 +504,17 @@ class ProviderAdapter:
         """Whether ``request`` (a :class:`WebhookRequest`) carries a valid signature. Never raises."""
         raise NotImplementedError
 
+    def replay_guard(self, request):
+        """What makes a verified request single-use, for the queue to remember (in the database).
+
+        :returns: ``None`` when the signature carries no such thing, else ``(key, digest,
+            repeat_is_duplicate)``: the request's nonce or token id, a digest of what it signs, and
+            whether the same key with the same digest is a harmless repeated delivery (Plivo's
+            retries) rather than a replay to refuse (a JWT's ``jti``). The same key with another
+            digest is always refused.
+        """
+        return None
+
     def parse_webhook(self, request, purpose):
         """Normalized events carried by a verified request.
 

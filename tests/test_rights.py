@@ -221,7 +221,7 @@ class TestDocumentAccess(WhatsappCase):
         self.assertEqual(partner.comm_message_count, 3)
         self.assertEqual(partner.comm_call_count, 0)
         self.assertEqual(len(partner.comm_history_ids), 3)
-        self.assertEqual(self.partner.with_user(self.manager).comm_message_count, 4)
+        self.assertEqual(self.partner.with_user(self.manager).comm_message_count, 4, 'counted per user')
         self.assertEqual(self.partner.with_user(self.manager).comm_call_count, 1)
         history = self.env['comm.history'].with_user(self.agent).search([])
         self.assertNotIn(self.rows['on other lead'], history.sudo().message_id)
