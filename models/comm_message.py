@@ -19,6 +19,7 @@ from odoo.tools import SQL, clean_context, plaintext2html
 
 from ..providers import ProviderError
 from ..providers.base import STATE_RANK, InboundMessage, Outbound
+from ..providers.media import MAX_MEDIA_BYTES, MediaRefused, media_type_allowed
 from .comm_webhook_event import RetryLater, _utcnow, claim_ids
 
 _logger = logging.getLogger(__name__)
@@ -36,15 +37,12 @@ STATE_DATE_FIELD = {'queued': 'queued_at', 'sent': 'sent_at', 'delivered': 'deli
                     'failed': 'failed_at', 'undelivered': 'failed_at', 'canceled': 'failed_at'}
 OPT_OUT_WORDS = frozenset({'STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'})
 OPT_IN_WORDS = frozenset({'START', 'UNSTOP'})
-MAX_MEDIA_BYTES = 16 * 1024 * 1024
 MAX_SEND_ATTEMPTS = 6
 REFILL_ROUNDS = 9                       # further batches one dispatch call may claim for an account
 REFILL_SECONDS = 30                     # ... and not after this
 ANSWER_WINDOW = 0.02                    # seconds to gather answers that arrive together
 STALE_ATTEMPT = timedelta(minutes=10)   # an attempt older than this lost its worker mid-call
 WHATSAPP_WINDOW = timedelta(hours=24)   # customer-service window opened by the customer's last message
-ALLOWED_MEDIA_PREFIXES = ('image/', 'audio/', 'video/', 'text/', 'application/pdf', 'application/vnd',
-                          'application/msword', 'application/zip', 'text/vcard')
 
 
 class CommMessage(models.Model):
@@ -148,7 +146,8 @@ class CommMessage(models.Model):
         values, attachments = [], []
         for inbound in fresh:
             sender, record = inbound.sender or '', records.get(inbound.sender)
-            attachments.append(self._download_media(provider, inbound, adapter))
+            refused = []
+            attachments.append(self._download_media(provider, inbound, adapter, refused))
             values.append({
                 'direction': 'in', 'provider_id': provider.id,
                 'channel': inbound.channel if inbound.channel in ('sms', 'mms', 'whatsapp') else 'sms',
@@ -158,6 +157,7 @@ class CommMessage(models.Model):
                 'state': 'received', 'received_at': _to_datetime(inbound.timestamp) or fields.Datetime.now(),
                 'res_model': record._name if record else False, 'res_id': record.id if record else False,
                 'attachment_ids': [(6, 0, attachments[-1].ids)],
+                'error_message': '; '.join(refused) or False,
             })
         messages = self.sudo().with_context(clean_context(self.env.context)).create(values)
         messages._post_inbound(records, dict(zip(messages.ids, attachments)))
@@ -249,15 +249,26 @@ class CommMessage(models.Model):
                 thread._message_post_after_hook(post, msg_values)
                 thread._notify_thread(post, msg_values)
 
-    def _download_media(self, provider, inbound, adapter):
+    def _download_media(self, provider, inbound, adapter, refused=None):
+        """Attachments of the inbound's media. A media refused by policy (host, address, size,
+        type: see ``providers/media.py``) is left out and its reason appended to ``refused`` —
+        the message is kept; a transport error raises (the event is retried).
+        """
         attachments = self.env['ir.attachment']
         for index, media in enumerate(inbound.media or []):
-            content, content_type = adapter.download_media(media)
-            content_type = (content_type or media.content_type or 'application/octet-stream').split(';')[0].strip()
-            if len(content) > MAX_MEDIA_BYTES:
-                raise ValueError(f'media {index} is larger than {MAX_MEDIA_BYTES} bytes')
-            if not content_type.startswith(ALLOWED_MEDIA_PREFIXES):
-                raise ValueError(f'media {index} has a refused content type {content_type!r}')
+            try:
+                content, content_type = adapter.download_media(media)
+                content_type = (content_type or media.content_type or '').split(';')[0].strip().lower()
+                if len(content) > MAX_MEDIA_BYTES:
+                    raise MediaRefused(f'media larger than {MAX_MEDIA_BYTES} bytes')
+                if not media_type_allowed(content_type):
+                    raise MediaRefused(f'media type {content_type or "(none)"} refused')
+            except MediaRefused as exc:
+                _logger.info('comm.provider %s: media %s of message %s refused: %s', provider.id, index,
+                             inbound.provider_id, exc.message)
+                if refused is not None:
+                    refused.append(_('Media %(index)s not downloaded: %(reason)s', index=index + 1, reason=exc.message))
+                continue
             name = media.filename or f'{inbound.provider_id}-{index}{mimetypes.guess_extension(content_type) or ""}'
             attachments |= attachments.sudo().create({
                 'name': name, 'raw': content, 'mimetype': content_type,

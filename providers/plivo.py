@@ -123,6 +123,7 @@ class PlivoAdapter(ProviderAdapter):
     code = 'plivo'
     name = 'Plivo'
     default_base_url = 'https://api.plivo.com'
+    credential_hosts = ('api.plivo.com', 'media.plivo.com')
     channels = ('sms', 'mms', 'whatsapp', 'voice')
 
     # -- SDK ------------------------------------------------------------------------------------

@@ -116,6 +116,9 @@ class TwilioAdapter(ProviderAdapter):
     code = 'twilio'
     name = 'Twilio'
     default_base_url = 'https://api.twilio.com'
+    credential_hosts = ('api.twilio.com',)
+    # MediaUrl answers with a redirect to a short-lived pre-signed URL on Twilio's storage
+    media_hosts = ('twiliocdn.com', 'twilio.com', 's3-external-1.amazonaws.com', 's3.amazonaws.com')
     channels = ('sms', 'mms', 'whatsapp', 'voice')
 
     def __init__(self, credentials=None, **kwargs):

@@ -202,6 +202,7 @@ class VonageAdapter(ProviderAdapter):
     code = 'vonage'
     name = 'Vonage'
     default_base_url = 'https://api.nexmo.com'
+    credential_hosts = ('nexmo.com', 'vonage.com')     # api.nexmo.com, api-eu.nexmo.com…
     channels = ('sms', 'mms', 'whatsapp', 'voice')
     max_media = {'mms': 1, 'whatsapp': 1}     # the Messages API takes one image / video… per message
 

@@ -67,7 +67,8 @@ class TestWebhooksPlivo(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.setup_public_base_url()
         self.provider = self.env['comm.provider'].create({
             'name': 'Plivo', 'code': 'plivo', 'sms_from': '+' + OUR_NUMBER,
-            'plivo_auth_id': AUTH_ID, 'plivo_auth_token': TOKEN})
+            'plivo_auth_id': AUTH_ID, 'plivo_auth_token': TOKEN,
+            'api_base_url': self.fake.base_url})     # media URLs are fetched from the provider's hosts only
         self.token = self.provider.sudo().webhook_token
         self.partner = self.env['res.partner'].create({
             'name': 'Morgan Diaz', 'phone': '(212) 555-0147', 'country_id': self.env.ref('base.us').id})
