@@ -141,8 +141,8 @@ class CommMessage(models.Model):
         partners = self.env['res.partner']._comm_find_by_numbers(senders, provider.company_id)
         if provider.company_id.comm_unknown_sender == 'create':
             partners.update(self._create_senders(
-                [inbound for inbound in fresh if inbound.sender and inbound.sender not in partners]))
-        records = self._conversation_records(senders, partners)
+                [inbound for inbound in fresh if inbound.sender and inbound.sender not in partners], provider.company_id))
+        records = self._conversation_records(senders, partners, provider.company_id)
         values, attachments = [], []
         for inbound in fresh:
             sender, record = inbound.sender or '', records.get(inbound.sender)
@@ -166,28 +166,29 @@ class CommMessage(models.Model):
         return messages
 
     @api.model
-    def _create_senders(self, inbounds):
-        """Contacts for unknown senders (Settings rule 'create'), named from the WhatsApp profile."""
+    def _create_senders(self, inbounds, company):
+        """Contacts for unknown senders (Settings rule 'create'), named from the WhatsApp profile,
+        in the account's company (a number that wrote to one company is none of the others')."""
         names = {}
         for inbound in inbounds:
             names.setdefault(inbound.sender, inbound.profile_name or inbound.sender)
         partners = self.env['res.partner'].sudo().create(
-            [{'name': name, 'mobile': number, 'company_id': False} for number, name in names.items()])
+            [{'name': name, 'mobile': number, 'company_id': company.id} for number, name in names.items()])
         return dict(zip(names, partners))
 
     @api.model
-    def _conversation_records(self, numbers, partners):
-        """``{number: record}``: the record of the last outbound message to the number, else its
-        contact; numbers with neither are left out."""
+    def _conversation_records(self, numbers, partners, company):
+        """``{number: record}``: the record of the last outbound message to the number from an
+        account of ``company``, else its contact; numbers with neither are left out."""
         numbers = list(set(numbers))
         records = {number: partner.sudo() for number, partner in partners.items()}
         if not numbers:
             return records
-        self.flush_model(['direction', 'to_number', 'res_model', 'res_id'])
+        self.flush_model(['direction', 'to_number', 'res_model', 'res_id', 'company_id'])
         self.env.cr.execute(SQL(
             """SELECT DISTINCT ON (to_number) to_number, res_model, res_id FROM comm_message
-                WHERE direction = 'out' AND to_number IN %s AND res_model IS NOT NULL
-                ORDER BY to_number, id DESC""", tuple(numbers)))
+                WHERE direction = 'out' AND to_number IN %s AND res_model IS NOT NULL AND company_id = %s
+                ORDER BY to_number, id DESC""", tuple(numbers), company.id))
         by_model = {}
         for number, model, res_id in self.env.cr.fetchall():
             if model in self.env and res_id and hasattr(self.env[model], 'message_post'):
@@ -393,14 +394,17 @@ class CommMessage(models.Model):
         return messages
 
     @api.model
-    def _whatsapp_window_end(self, number):
-        """When the 24-hour customer-service window with ``number`` closes; None when it is closed.
+    def _whatsapp_window_end(self, number, provider):
+        """When the 24-hour customer-service window of account ``provider`` with ``number``
+        closes; None when it is closed.
 
-        Each inbound WhatsApp message from the number opens it again (PROTOCOLS 1.8, 4.6).
+        Each inbound WhatsApp message from the number to that account opens it again (PROTOCOLS
+        1.8, 4.6): a message to another account (another company's business number) does not.
         """
-        if not number:
+        if not number or not provider:
             return None
         last = self.sudo().search([('direction', '=', 'in'), ('channel', '=', 'whatsapp'), ('from_number', '=', number),
+                                   ('provider_id', '=', provider.id),
                                    ('received_at', '>', fields.Datetime.now() - WHATSAPP_WINDOW)],
                                   order='received_at desc', limit=1)
         return last.received_at + WHATSAPP_WINDOW if last else None
@@ -426,7 +430,7 @@ class CommMessage(models.Model):
         if template:
             template._check_sendable(attachments)
             body = template._render_text(values or {})
-        elif not self._whatsapp_window_end(to_number):
+        elif not self._whatsapp_window_end(to_number, provider):
             raise UserError(_('%(number)s has not written in the last 24 hours: until they do, WhatsApp only '
                               'accepts an approved template.', number=to_number))
         elif not (body or attachments):

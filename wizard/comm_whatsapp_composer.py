@@ -69,11 +69,11 @@ class CommWhatsappComposer(models.TransientModel):
             partner, number = record._comm_whatsapp_recipient() if record else (self.env['res.partner'], False)
             composer.partner_id, composer.to_number = partner, number
 
-    @api.depends('to_number')
+    @api.depends('to_number', 'provider_id')
     def _compute_window(self):
         for composer in self:
             number = composer._number()
-            end = self.env['comm.message']._whatsapp_window_end(number)
+            end = self.env['comm.message']._whatsapp_window_end(number, composer.provider_id)
             composer.window_open = bool(end)
             if end:
                 composer.window_message = _('%(number)s wrote in the last 24 hours: free text and files can be '
