@@ -125,6 +125,8 @@ class CommProvider(models.Model):
     last_test_message = fields.Char(readonly=True, copy=False)
     last_test_date = fields.Datetime(readonly=True, copy=False)
 
+    key_warning = fields.Char(compute='_compute_key_warning', groups='base.group_system')
+
     # Webhooks
     webhook_token = fields.Char(
         readonly=True, copy=False, index=True, groups='base.group_system',
@@ -152,6 +154,22 @@ class CommProvider(models.Model):
         for provider in self:
             for purpose in ('inbound', 'status', 'voice', 'voice_status'):
                 provider[f'webhook_url_{purpose}'] = provider._webhook_url(purpose)
+
+    def _compute_key_warning(self):
+        warning = False
+        if crypto.key_source() == 'file':
+            warning = _('The encryption key of these secrets was generated on this server (%(path)s), not '
+                        'configured: another Odoo server on this database cannot read them. Copy it to the '
+                        'comm_gateway_key option of every server\'s configuration (README, "Several servers").',
+                        path=crypto.key_file_path())
+        for provider in self:
+            provider.key_warning = warning
+
+    def _register_hook(self):
+        """At start: say it in the server log when the key was generated locally (one server only)."""
+        super()._register_hook()
+        if crypto.key_source() == 'file':
+            _logger.warning(crypto.KEY_FILE_WARNING, crypto.key_file_path())
 
     def _webhook_url(self, purpose):
         """Our URL for ``purpose`` (False when the account has none): what server code gives
@@ -282,13 +300,13 @@ class CommProvider(models.Model):
         try:
             info = self._get_adapter().check_credentials()
         except (ProviderError, UserError) as exc:
-            message = self._describe_connection_error(exc)
+            message = self._redact_identifiers(self._describe_connection_error(exc))
             self.write({'state': 'error', 'last_test_message': message,
                         'last_test_date': fields.Datetime.now()})
             _logger.info('comm.provider %s (%s): connection test failed (%s)', self.id, self.code,
                          getattr(exc, 'code', None))
             return self._notify(_('Connection failed'), message, 'danger')
-        message = _('Connected to %(name)s.', name=info.name)
+        message = self._redact_identifiers(_('Connected to %(name)s.', name=info.name))
         self.write({'state': 'connected', 'last_test_message': message,
                     'last_test_date': fields.Datetime.now()})
         return self._notify(_('Connection works'), message, 'success')
@@ -304,6 +322,17 @@ class CommProvider(models.Model):
                      provider=self._code_label(), detail=exc.message)
         return _('%(provider)s answered with an error: %(detail)s', provider=self._code_label(),
                  detail=exc.message)
+
+    def _redact_identifiers(self, text):
+        """``text`` without the values of the account's group-restricted fields (account SID, auth
+        id, API key, application and phone number ids…): the answer and ``last_test_message`` are
+        read by users who may not read those fields."""
+        provider = self.sudo()
+        for fname, field in self._fields.items():
+            if (field.type == 'char' and field.groups and not isinstance(field, Secret)
+                    and fname != 'webhook_token' and len(provider[fname] or '') >= 4):
+                text = text.replace(provider[fname], f'[{field.string}]')
+        return text
 
     def _code_label(self):
         return dict(self._fields['code']._description_selection(self.env)).get(self.code, self.code)

@@ -395,24 +395,38 @@ class CommWebhookEvent(models.Model):
 
 
 class CommWebhookRejection(models.Model):
-    """Forged webhooks counted per account and day, apart from the account's row (no contention)."""
+    """Forged webhooks counted per account and day, apart from the account's row.
+
+    One row per database connection (``bucket``, the backend's pid): concurrent requests never
+    update the same row, so a flood of forged requests never waits on, nor fails to serialize
+    with, another; the day's count is the sum of its rows.
+    """
     _name = 'comm.webhook.rejection'
     _description = 'Rejected webhooks per day'
     _log_access = False
 
     provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade', index=True)
     day = fields.Date(required=True)
+    bucket = fields.Integer(required=True, default=0, help='The database connection that counted them.')
     count = fields.Integer()
 
-    _sql_constraints = [('provider_day_unique', 'unique(provider_id, day)', 'One counter per day.')]
+    _sql_constraints = [('provider_day_unique', 'unique(provider_id, day, bucket)', 'One counter per day.')]
 
     @api.model
     def _count(self, provider):
         self.env.cr.execute(SQL(
-            """INSERT INTO comm_webhook_rejection (provider_id, day, count)
-               VALUES (%s, (now() at time zone 'UTC')::date, 1)
-               ON CONFLICT (provider_id, day) DO UPDATE SET count = comm_webhook_rejection.count + 1""",
+            """INSERT INTO comm_webhook_rejection (provider_id, day, bucket, count)
+               VALUES (%s, (now() at time zone 'UTC')::date, pg_backend_pid(), 1)
+               ON CONFLICT (provider_id, day, bucket) DO UPDATE SET count = comm_webhook_rejection.count + 1""",
             provider.id))
+
+    @api.model
+    def _total(self, provider, day=None):
+        """How many forged requests ``provider`` got on ``day`` (today, UTC)."""
+        self.env.cr.execute(SQL(
+            "SELECT COALESCE(sum(count), 0) FROM comm_webhook_rejection WHERE provider_id = %s AND day = %s",
+            provider.id, day or fields.Date.today()))
+        return self.env.cr.fetchone()[0]
 
 
 class CommWebhookNonce(models.Model):
