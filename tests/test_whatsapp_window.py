@@ -38,7 +38,7 @@ class TestWhatsapp(WhatsappCase):
 
     def test_free_text_inside_the_window(self):
         self.open_window(self.sandbox, hours_ago=2)
-        composer = self.composer(body='Hello Ann')
+        composer = self.composer(body='Hello Ann', provider_id=self.sandbox.id)
         self.assertTrue(composer.window_open)
         self.assertIn('free text and files can be sent until', composer.window_message)
         composer.action_send()
