@@ -25,7 +25,7 @@ class CommDocumentAccess(models.AbstractModel):
         if operator not in ('=', '!=') or not isinstance(value, bool):
             raise NotImplementedError(f'comm_readable {operator} {value!r}')
         # record rules are evaluated in sudo: the documents are searched with the user's own rights
-        env = self.env(su=False)
+        env = self.env(su=False, context=dict(self.env.context, active_test=False))   # archived ones too
         # the models rows are linked to, by a loose index scan (one index probe per model, not a
         # scan of the table as DISTINCT would do)
         self.env.cr.execute(SQL(

@@ -180,12 +180,14 @@ class TestDocumentAccess(WhatsappCase):
                                                        'partner_id': self.partner.id})
         other_company = self.env['res.company'].create({'name': 'Elsewhere'})
         self.hidden_partner = self.env['res.partner'].create({'name': 'Other company', 'company_id': other_company.id})
+        archived = self.env['res.partner'].create({'name': 'Archived', 'active': False})
         self.rows = {
             'on partner': self.message(res_model='res.partner', res_id=self.partner.id),
             'on own lead': self.message(res_model='crm.lead', res_id=self.own_lead.id),
             'on other lead': self.message(res_model='crm.lead', res_id=self.other_lead.id),
             'no document, readable contact': self.message(),
             'no document, hidden contact': self.message(partner=self.hidden_partner),
+            'on archived contact': self.message(partner=archived, res_model='res.partner', res_id=archived.id),
         }
         self.calls = {
             'on other lead': self.env['comm.call'].create({
@@ -207,7 +209,7 @@ class TestDocumentAccess(WhatsappCase):
 
     def test_users_see_what_their_documents_show(self):
         self.assertEqual(self.visible(self.agent, 'comm.message', self.rows),
-                         {'on partner', 'on own lead', 'no document, readable contact'})
+                         {'on partner', 'on own lead', 'no document, readable contact', 'on archived contact'})
         self.assertEqual(self.visible(self.manager, 'comm.message', self.rows), set(self.rows))
         self.assertEqual(self.visible(self.agent, 'comm.call', self.calls), {'on own lead'})
         self.assertEqual(self.visible(self.manager, 'comm.call', self.calls), set(self.calls))
