@@ -14,6 +14,10 @@
    run's MessageSids, N chatter posts; then deletes what the run created (``--keep`` keeps it).
 
 Run: ``bench/run.sh webhooks [-n 10000] [-c 16] [--profile] [--keep]``
+
+``--forged N`` runs a flood instead: N webhooks with a wrong signature at ``-c`` in flight,
+which must all be answered 403 (no 5xx) with no serialization failure in the server log, and
+be counted (``comm.webhook.rejection``) to the last one.
 """
 import argparse
 import asyncio
@@ -217,6 +221,33 @@ def check(registry, provider_id, run, sids):
     return ok, counts
 
 
+def forged_flood(registry, server_log, token, provider_id, count, concurrency):
+    """``count`` forged webhooks at once: all 403, none lost from the counter, no serialization
+    failure in the server log. :returns: (ok, result dict)"""
+    requests, _sids = signed_webhooks(token, secrets.token_hex(4), count)
+    requests = [(method, url, {**headers, 'X-Twilio-Signature': 'forged' + headers['X-Twilio-Signature'][6:]}, body)
+                for method, url, headers, body in requests]
+    with common.environment(registry) as env:
+        before = env['comm.webhook.rejection']._total(env['comm.provider'].browse(provider_id))
+    log_offset = server_log.stat().st_size
+    seconds, statuses, _latencies = asyncio.run(_hammer(requests, concurrency, 600))
+    by_status = {}
+    for status in statuses:
+        by_status[str(status)] = by_status.get(str(status), 0) + 1
+    with open(server_log, errors='replace') as log:
+        log.seek(log_offset)
+        tail = log.read()
+    # psycopg2's 'could not serialize access…', Odoo's 'SERIALIZATION_FAILURE, n tries left…'
+    serialization = tail.lower().count('serializ')
+    with common.environment(registry) as env:
+        counted = env['comm.webhook.rejection']._total(env['comm.provider'].browse(provider_id)) - before
+    result = {'requests': count, 'concurrency': concurrency, 'seconds': round(seconds, 1), 'statuses': by_status,
+              'serialization_errors_in_log': serialization, 'counted': counted}
+    ok = by_status == {'403': count} and not serialization and counted == count
+    say(f'forged  : {"OK" if ok else "FAILED"} {result}')
+    return ok, result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('-n', '--requests', type=int, default=10_000, help='webhooks (and health checks) to send')
@@ -231,6 +262,8 @@ def main():
                         help=f'skip the bare signed-insert route (bench/addons/{BARE_ADDON}) measured beside them')
     parser.add_argument('--keep', action='store_true', help='keep the run\'s events and messages')
     parser.add_argument('--json', help='also write the results to this file')
+    parser.add_argument('--forged', type=int, default=0, metavar='N',
+                        help='only flood the webhook URL with N forged requests (see above)')
     args = parser.parse_args()
     run = secrets.token_hex(4)
     deadline = max(300, args.requests // 5)           # seconds per workload: at least 5 req/s
@@ -248,6 +281,12 @@ def main():
         warm = load({'warm-up': warmup + health[:100]}, args.concurrency, 60, slices=1)['warm-up']
         if warm['accepted'] != 200:
             raise SystemExit('warm-up requests were refused: see the server log in ' + str(common.LOG_DIR))
+        if args.forged:
+            results['check_ok'], results['forged'] = forged_flood(
+                registry, common.LOG_DIR / 'webhooks-server.log', token, provider_id, args.forged, args.concurrency)
+            if args.json:
+                common.dump_json(args.json, results)
+            raise SystemExit(0 if results['check_ok'] else 1)
         requests, sids = signed_webhooks(token, run, args.requests)
         workloads = {'health': health}
         if not args.no_baseline:

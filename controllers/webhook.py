@@ -13,6 +13,7 @@ from odoo.http import request
 from ..models.comm_provider import WEBHOOK_PURPOSES
 from ..providers import get_adapter_class
 from ..providers.base import WebhookRequest
+from ..tools.redact import install_access_log_filter
 
 _logger = logging.getLogger(__name__)
 
@@ -21,6 +22,8 @@ FORM = 'application/x-www-form-urlencoded'
 JSON = 'application/json'
 # Providers that may be configured to call with GET (parameters in the query string).
 GET_ALLOWED = {'twilio', 'plivo', 'vonage'}
+
+install_access_log_filter()
 
 
 def _plain(status, body='', content_type='text/plain'):

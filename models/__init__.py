@@ -8,6 +8,7 @@ from . import comm_media_token
 from . import comm_whatsapp_template
 from . import comm_call
 from . import comm_history
+from . import comm_access
 from . import res_company
 from . import res_config_settings
 from . import res_partner

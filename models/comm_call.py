@@ -159,7 +159,7 @@ class CommCall(models.Model):
             to=self.to_number, agent=agent, sender=self.from_number or '', timeout=RING_TIMEOUT,
             answer_url=_voice_url(provider, **{BRIDGE_PARAM: self.to_number}),
             action_url=_voice_url(provider, **{DIALED_PARAM: 1}),
-            status_callback=provider.webhook_url_voice_status or '')
+            status_callback=provider._webhook_url('voice_status') or '')
         try:
             result = provider._get_adapter().start_call(request)
         except ProviderError as exc:
@@ -180,7 +180,7 @@ class CommCall(models.Model):
         """What a real provider would do next, through the same webhook queue: ring, answer, hang up."""
         provider = self.provider_id
         adapter = provider._get_adapter()
-        for request in adapter.simulate_call(provider.webhook_url_voice_status, self.provider_call_id, agent,
+        for request in adapter.simulate_call(provider._webhook_url('voice_status'), self.provider_call_id, agent,
                                              self.to_number):
             self.env['comm.webhook.event']._receive(provider, 'voice_status', request)
 
@@ -326,5 +326,5 @@ class CommCall(models.Model):
 
 def _voice_url(provider, **query):
     """The account's voice answer URL with ``query`` ('' when the account has no voice URL)."""
-    url = provider.webhook_url_voice
+    url = provider._webhook_url('voice')
     return f'{url}?{urlencode(query)}' if url else ''

@@ -90,6 +90,7 @@ class CommHistoryMixin(models.AbstractModel):
             domain = [('res_model', '=', self._name)] + domain
         return domain
 
+    @api.depends_context('uid')
     def _compute_comm_counts(self):
         domain, field = self._comm_domain(), self._comm_link_field
         messages, calls = (
@@ -108,6 +109,8 @@ class CommHistoryMixin(models.AbstractModel):
 
     def _comm_action(self, xmlid):
         self.ensure_one()
+        self.env['comm.history'].check_access('read')     # Communications users only
+        self.check_access('read')
         action = self.env['ir.actions.act_window']._for_xml_id(xmlid)
         action['domain'] = self._comm_domain()
         return action

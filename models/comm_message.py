@@ -19,6 +19,7 @@ from odoo.tools import SQL, clean_context, plaintext2html
 
 from ..providers import ProviderError
 from ..providers.base import STATE_RANK, InboundMessage, Outbound
+from ..providers.media import MAX_MEDIA_BYTES, MediaRefused, media_type_allowed
 from .comm_webhook_event import RetryLater, _utcnow, claim_ids
 
 _logger = logging.getLogger(__name__)
@@ -38,15 +39,12 @@ STATE_DATE_FIELD = {'queued': 'queued_at', 'sent': 'sent_at', 'delivered': 'deli
                     'failed': 'failed_at', 'undelivered': 'failed_at', 'canceled': 'failed_at'}
 OPT_OUT_WORDS = frozenset({'STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'})
 OPT_IN_WORDS = frozenset({'START', 'UNSTOP'})
-MAX_MEDIA_BYTES = 16 * 1024 * 1024
 MAX_SEND_ATTEMPTS = 6
 REFILL_ROUNDS = 9                       # further batches one dispatch call may claim for an account
 REFILL_SECONDS = 30                     # ... and not after this
 ANSWER_WINDOW = 0.02                    # seconds to gather answers that arrive together
 STALE_ATTEMPT = timedelta(minutes=10)   # an attempt older than this lost its worker mid-call
 WHATSAPP_WINDOW = timedelta(hours=24)   # customer-service window opened by the customer's last message
-ALLOWED_MEDIA_PREFIXES = ('image/', 'audio/', 'video/', 'text/', 'application/pdf', 'application/vnd',
-                          'application/msword', 'application/zip', 'text/vcard')
 
 
 class CommMessage(models.Model):
@@ -145,12 +143,13 @@ class CommMessage(models.Model):
         partners = self.env['res.partner']._comm_find_by_numbers(senders, provider.company_id)
         if provider.company_id.comm_unknown_sender == 'create':
             partners.update(self._create_senders(
-                [inbound for inbound in fresh if inbound.sender and inbound.sender not in partners]))
-        records = self._conversation_records(senders, partners)
+                [inbound for inbound in fresh if inbound.sender and inbound.sender not in partners], provider.company_id))
+        records = self._conversation_records(senders, partners, provider.company_id)
         values, attachments = [], []
         for inbound in fresh:
             sender, record = inbound.sender or '', records.get(inbound.sender)
-            attachments.append(self._download_media(provider, inbound, adapter))
+            refused = []
+            attachments.append(self._download_media(provider, inbound, adapter, refused))
             values.append({
                 'direction': 'in', 'provider_id': provider.id,
                 'channel': inbound.channel if inbound.channel in ('sms', 'mms', 'whatsapp') else 'sms',
@@ -160,6 +159,7 @@ class CommMessage(models.Model):
                 'state': 'received', 'received_at': _to_datetime(inbound.timestamp) or fields.Datetime.now(),
                 'res_model': record._name if record else False, 'res_id': record.id if record else False,
                 'attachment_ids': [(6, 0, attachments[-1].ids)],
+                'error_message': '; '.join(refused) or False,
             })
         messages = self.sudo().with_context(clean_context(self.env.context)).create(values)
         messages._post_inbound(records, dict(zip(messages.ids, attachments)))
@@ -168,28 +168,29 @@ class CommMessage(models.Model):
         return messages
 
     @api.model
-    def _create_senders(self, inbounds):
-        """Contacts for unknown senders (Settings rule 'create'), named from the WhatsApp profile."""
+    def _create_senders(self, inbounds, company):
+        """Contacts for unknown senders (Settings rule 'create'), named from the WhatsApp profile,
+        in the account's company (a number that wrote to one company is none of the others')."""
         names = {}
         for inbound in inbounds:
             names.setdefault(inbound.sender, inbound.profile_name or inbound.sender)
         partners = self.env['res.partner'].sudo().create(
-            [{'name': name, 'mobile': number, 'company_id': False} for number, name in names.items()])
+            [{'name': name, 'mobile': number, 'company_id': company.id} for number, name in names.items()])
         return dict(zip(names, partners))
 
     @api.model
-    def _conversation_records(self, numbers, partners):
-        """``{number: record}``: the record of the last outbound message to the number, else its
-        contact; numbers with neither are left out."""
+    def _conversation_records(self, numbers, partners, company):
+        """``{number: record}``: the record of the last outbound message to the number from an
+        account of ``company``, else its contact; numbers with neither are left out."""
         numbers = list(set(numbers))
         records = {number: partner.sudo() for number, partner in partners.items()}
         if not numbers:
             return records
-        self.flush_model(['direction', 'to_number', 'res_model', 'res_id'])
+        self.flush_model(['direction', 'to_number', 'res_model', 'res_id', 'company_id'])
         self.env.cr.execute(SQL(
             """SELECT DISTINCT ON (to_number) to_number, res_model, res_id FROM comm_message
-                WHERE direction = 'out' AND to_number IN %s AND res_model IS NOT NULL
-                ORDER BY to_number, id DESC""", tuple(numbers)))
+                WHERE direction = 'out' AND to_number IN %s AND res_model IS NOT NULL AND company_id = %s
+                ORDER BY to_number, id DESC""", tuple(numbers), company.id))
         by_model = {}
         for number, model, res_id in self.env.cr.fetchall():
             if model in self.env and res_id and hasattr(self.env[model], 'message_post'):
@@ -251,15 +252,26 @@ class CommMessage(models.Model):
                 thread._message_post_after_hook(post, msg_values)
                 thread._notify_thread(post, msg_values)
 
-    def _download_media(self, provider, inbound, adapter):
+    def _download_media(self, provider, inbound, adapter, refused=None):
+        """Attachments of the inbound's media. A media refused by policy (host, address, size,
+        type: see ``providers/media.py``) is left out and its reason appended to ``refused`` —
+        the message is kept; a transport error raises (the event is retried).
+        """
         attachments = self.env['ir.attachment']
         for index, media in enumerate(inbound.media or []):
-            content, content_type = adapter.download_media(media)
-            content_type = (content_type or media.content_type or 'application/octet-stream').split(';')[0].strip()
-            if len(content) > MAX_MEDIA_BYTES:
-                raise ValueError(f'media {index} is larger than {MAX_MEDIA_BYTES} bytes')
-            if not content_type.startswith(ALLOWED_MEDIA_PREFIXES):
-                raise ValueError(f'media {index} has a refused content type {content_type!r}')
+            try:
+                content, content_type = adapter.download_media(media)
+                content_type = (content_type or media.content_type or '').split(';')[0].strip().lower()
+                if len(content) > MAX_MEDIA_BYTES:
+                    raise MediaRefused(f'media larger than {MAX_MEDIA_BYTES} bytes')
+                if not media_type_allowed(content_type):
+                    raise MediaRefused(f'media type {content_type or "(none)"} refused')
+            except MediaRefused as exc:
+                _logger.info('comm.provider %s: media %s of message %s refused: %s', provider.id, index,
+                             inbound.provider_id, exc.message)
+                if refused is not None:
+                    refused.append(_('Media %(index)s not downloaded: %(reason)s', index=index + 1, reason=exc.message))
+                continue
             name = media.filename or f'{inbound.provider_id}-{index}{mimetypes.guess_extension(content_type) or ""}'
             attachments |= attachments.sudo().create({
                 'name': name, 'raw': content, 'mimetype': content_type,
@@ -389,14 +401,17 @@ class CommMessage(models.Model):
         return messages
 
     @api.model
-    def _whatsapp_window_end(self, number):
-        """When the 24-hour customer-service window with ``number`` closes; None when it is closed.
+    def _whatsapp_window_end(self, number, provider):
+        """When the 24-hour customer-service window of account ``provider`` with ``number``
+        closes; None when it is closed.
 
-        Each inbound WhatsApp message from the number opens it again (PROTOCOLS 1.8, 4.6).
+        Each inbound WhatsApp message from the number to that account opens it again (PROTOCOLS
+        1.8, 4.6): a message to another account (another company's business number) does not.
         """
-        if not number:
+        if not number or not provider:
             return None
         last = self.sudo().search([('direction', '=', 'in'), ('channel', '=', 'whatsapp'), ('from_number', '=', number),
+                                   ('provider_id', '=', provider.id),
                                    ('received_at', '>', fields.Datetime.now() - WHATSAPP_WINDOW)],
                                   order='received_at desc', limit=1)
         return last.received_at + WHATSAPP_WINDOW if last else None
@@ -422,7 +437,7 @@ class CommMessage(models.Model):
         if template:
             template._check_sendable(attachments)
             body = template._render_text(values or {})
-        elif not self._whatsapp_window_end(to_number):
+        elif not self._whatsapp_window_end(to_number, provider):
             raise UserError(_('%(number)s has not written in the last 24 hours: until they do, WhatsApp only '
                               'accepts an approved template.', number=to_number))
         elif not (body or attachments):
@@ -652,7 +667,7 @@ class CommMessage(models.Model):
         self.ensure_one()
         provider = self.provider_id
         outbound = Outbound(to=self.to_number, body=self.body or '', channel=self.channel,
-                            sender=self.from_number or '', status_callback=provider.webhook_url_status or '',
+                            sender=self.from_number or '', status_callback=provider._webhook_url('status') or '',
                             client_ref=self.client_ref or '')
         if self.attachment_ids:
             outbound.media = self.env['comm.media.token']._media_of(self)

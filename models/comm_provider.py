@@ -3,7 +3,7 @@ import secrets
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, ormcache
 
 from ..providers import ProviderError, get_adapter_class
@@ -22,7 +22,7 @@ WEBHOOK_PURPOSES = {
 }
 # comm.provider field -> adapter credential key, per code (the field is '<code>_<key>').
 CREDENTIAL_KEYS = {
-    'twilio': ('account_sid', 'auth_token', 'messaging_service_sid'),
+    'twilio': ('account_sid', 'auth_token', 'messaging_service_sid', 'webhook_shared_key'),
     'plivo': ('auth_id', 'auth_token'),
     'vonage': ('api_key', 'api_secret', 'signature_secret', 'signature_method', 'application_id',
                'private_key'),
@@ -66,6 +66,10 @@ class CommProvider(models.Model):
     twilio_account_sid = fields.Char('Account SID', groups='base.group_system')
     twilio_auth_token = Secret('Twilio Auth Token', groups='base.group_system', copy=False)
     twilio_messaging_service_sid = fields.Char('Messaging Service SID', groups='base.group_system')
+    twilio_webhook_shared_key = Secret(
+        'Webhook shared key', groups='base.group_system', copy=False,
+        help='Only for webhooks Twilio signs with a Webhook Shared Key (X-Twilio-Webhooks-Signature-Settings); '
+             'those are refused while it is not set.')
     # Plivo
     plivo_auth_id = fields.Char('Auth ID', groups='base.group_system')
     plivo_auth_token = Secret('Plivo Auth Token', groups='base.group_system', copy=False)
@@ -121,14 +125,21 @@ class CommProvider(models.Model):
     last_test_message = fields.Char(readonly=True, copy=False)
     last_test_date = fields.Datetime(readonly=True, copy=False)
 
+    key_warning = fields.Char(compute='_compute_key_warning', groups='base.group_system')
+
     # Webhooks
     webhook_token = fields.Char(
         readonly=True, copy=False, index=True, groups='base.group_system',
         default=lambda self: secrets.token_urlsafe(24))
-    webhook_url_inbound = fields.Char('Inbound messages URL', compute='_compute_webhook_urls')
-    webhook_url_status = fields.Char('Status callback URL', compute='_compute_webhook_urls')
-    webhook_url_voice = fields.Char('Voice answer URL', compute='_compute_webhook_urls')
-    webhook_url_voice_status = fields.Char('Call events URL', compute='_compute_webhook_urls')
+    # they carry the token: administrators only (server code reads them through _webhook_url)
+    webhook_url_inbound = fields.Char('Inbound messages URL', compute='_compute_webhook_urls',
+                                      groups='comm_gateway.group_comm_manager')
+    webhook_url_status = fields.Char('Status callback URL', compute='_compute_webhook_urls',
+                                     groups='comm_gateway.group_comm_manager')
+    webhook_url_voice = fields.Char('Voice answer URL', compute='_compute_webhook_urls',
+                                    groups='comm_gateway.group_comm_manager')
+    webhook_url_voice_status = fields.Char('Call events URL', compute='_compute_webhook_urls',
+                                           groups='comm_gateway.group_comm_manager')
 
     _sql_constraints = [
         ('webhook_token_unique', 'unique(webhook_token)', 'The webhook token must be unique.'),
@@ -140,13 +151,34 @@ class CommProvider(models.Model):
 
     @api.depends('code', 'webhook_token')
     def _compute_webhook_urls(self):
-        base = self._public_base_url()
         for provider in self:
-            token = provider.sudo().webhook_token
-            purposes = WEBHOOK_PURPOSES.get(provider.code, ())
             for purpose in ('inbound', 'status', 'voice', 'voice_status'):
-                url = f'{base}/comm/webhook/{token}/{purpose}' if token and purpose in purposes else False
-                provider[f'webhook_url_{purpose}'] = url
+                provider[f'webhook_url_{purpose}'] = provider._webhook_url(purpose)
+
+    def _compute_key_warning(self):
+        warning = False
+        if crypto.key_source() == 'file':
+            warning = _('The encryption key of these secrets was generated on this server (%(path)s), not '
+                        'configured: another Odoo server on this database cannot read them. Copy it to the '
+                        'comm_gateway_key option of every server\'s configuration (README, "Several servers").',
+                        path=crypto.key_file_path())
+        for provider in self:
+            provider.key_warning = warning
+
+    def _register_hook(self):
+        """At start: say it in the server log when the key was generated locally (one server only)."""
+        super()._register_hook()
+        if crypto.key_source() == 'file':
+            _logger.warning(crypto.KEY_FILE_WARNING, crypto.key_file_path())
+
+    def _webhook_url(self, purpose):
+        """Our URL for ``purpose`` (False when the account has none): what server code gives
+        providers, whoever the current user (the fields are for administrators only)."""
+        self.ensure_one()
+        token = self.sudo().webhook_token
+        if not token or purpose not in WEBHOOK_PURPOSES.get(self.code, ()):
+            return False
+        return f'{self._public_base_url()}/comm/webhook/{token}/{purpose}'
 
     def _public_url(self, path, query_string=b''):
         """The URL a provider called, rebuilt from the configured public base URL.
@@ -255,18 +287,26 @@ class CommProvider(models.Model):
     # Actions
     # ------------------------------------------------------------------------------------------
 
+    def _check_manager(self):
+        """Actions that change an account or call its provider: Communications Administrators
+        who may write these accounts, checked before any ``sudo()`` or provider call."""
+        if not self.env.user.has_group('comm_gateway.group_comm_manager'):
+            raise AccessError(_('Only Communications Administrators can do this with provider accounts.'))
+        self.check_access('write')
+
     def action_test_connection(self):
         self.ensure_one()
+        self._check_manager()
         try:
             info = self._get_adapter().check_credentials()
         except (ProviderError, UserError) as exc:
-            message = self._describe_connection_error(exc)
+            message = self._redact_identifiers(self._describe_connection_error(exc))
             self.write({'state': 'error', 'last_test_message': message,
                         'last_test_date': fields.Datetime.now()})
             _logger.info('comm.provider %s (%s): connection test failed (%s)', self.id, self.code,
                          getattr(exc, 'code', None))
             return self._notify(_('Connection failed'), message, 'danger')
-        message = _('Connected to %(name)s.', name=info.name)
+        message = self._redact_identifiers(_('Connected to %(name)s.', name=info.name))
         self.write({'state': 'connected', 'last_test_message': message,
                     'last_test_date': fields.Datetime.now()})
         return self._notify(_('Connection works'), message, 'success')
@@ -283,6 +323,17 @@ class CommProvider(models.Model):
         return _('%(provider)s answered with an error: %(detail)s', provider=self._code_label(),
                  detail=exc.message)
 
+    def _redact_identifiers(self, text):
+        """``text`` without the values of the account's group-restricted fields (account SID, auth
+        id, API key, application and phone number ids…): the answer and ``last_test_message`` are
+        read by users who may not read those fields."""
+        provider = self.sudo()
+        for fname, field in self._fields.items():
+            if (field.type == 'char' and field.groups and not isinstance(field, Secret)
+                    and fname != 'webhook_token' and len(provider[fname] or '') >= 4):
+                text = text.replace(provider[fname], f'[{field.string}]')
+        return text
+
     def _code_label(self):
         return dict(self._fields['code']._description_selection(self.env)).get(self.code, self.code)
 
@@ -294,6 +345,9 @@ class CommProvider(models.Model):
         }
 
     def action_regenerate_webhook_token(self):
+        self._check_manager()
+        if not self.env.is_system():     # the token is a system administrator's field
+            raise AccessError(_('Only system administrators can regenerate the webhook URLs.'))
         for provider in self:
             provider.sudo().webhook_token = secrets.token_urlsafe(24)
 
@@ -301,7 +355,7 @@ class CommProvider(models.Model):
     def action_rotate_secrets(self):
         """Re-encrypt every stored secret with the newest configured key."""
         if not self.env.is_system():
-            raise UserError(_('Only administrators can rotate the encryption of secrets.'))
+            raise AccessError(_('Only administrators can rotate the encryption of secrets.'))
         fnames = self._secret_fields()
         self.flush_model(fnames)
         self.env.cr.execute(SQL('SELECT id, %s FROM comm_provider',
@@ -344,12 +398,12 @@ class CommProvider(models.Model):
         self.ensure_one()
         adapter = self._get_adapter()
         Event = self.env['comm.webhook.event']
-        for request in adapter.simulate_statuses(self.webhook_url_status, message.provider_message_id,
+        for request in adapter.simulate_statuses(self._webhook_url('status'), message.provider_message_id,
                                                  message.to_number):
             Event._receive(self, 'status', request)
         if self.sandbox_auto_reply and not message.to_number.endswith('99'):
             Event._receive(self, 'inbound', adapter.simulate_inbound(
-                self.webhook_url_inbound, message.to_number, message.from_number or self.sms_from or '',
+                self._webhook_url('inbound'), message.to_number, message.from_number or self.sms_from or '',
                 _('Thanks, got it! (simulated reply)'), channel=message.channel))
 
     @api.model

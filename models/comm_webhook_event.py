@@ -8,21 +8,26 @@ from datetime import datetime, timedelta, timezone
 import psycopg2.errors
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
 from ..providers import ProviderError
 from ..providers.base import WebhookRequest
+from ..tools.redact import redact_token
 
 _logger = logging.getLogger(__name__)
 
 PURPOSES = [('inbound', 'Inbound message'), ('status', 'Status callback'), ('voice', 'Voice answer'),
             ('voice_status', 'Call event')]
-# Only these headers are kept with an event: what signatures and parsing need, nothing else.
-KEPT_HEADERS = ('content-type', 'user-agent', 'x-twilio-signature', 'x-twilio-webhooks-signature-settings',
-                'x-plivo-signature-v2', 'x-plivo-signature-v2-nonce', 'x-plivo-signature-v3',
-                'x-plivo-signature-v3-nonce', 'x-plivo-signature-ma-v2', 'x-plivo-signature-ma-v3',
-                'authorization', 'x-hub-signature-256', 'x-sandbox-signature', 'i-twilio-idempotency-token')
+# Only these headers are kept with an event: what processing needs. Signatures, nonces and the
+# Authorization header were checked on receipt and are replay material: never stored.
+KEPT_HEADERS = ('content-type', 'user-agent', 'i-twilio-idempotency-token')
+NONCE_WINDOW = timedelta(days=7)     # how long a signature's nonce / token id is remembered
+# What a provider sent: evidence, written once by ``_receive`` and never changed after.
+RAW_FIELDS = frozenset({'provider_id', 'purpose', 'event_key', 'method', 'url', 'headers', 'form_data', 'body',
+                        'remote_addr', 'company_id'})
+# Passed in the context by the queue's own writes: an object, so no RPC call can carry it.
+QUEUE_WRITE = object()
 MAX_ATTEMPTS_PARAM = 'comm_gateway.webhook_max_attempts'
 DEFAULT_MAX_ATTEMPTS = 8
 STALE_AFTER = timedelta(minutes=10)      # a 'processing' event older than this lost its worker
@@ -115,6 +120,20 @@ class CommWebhookEvent(models.Model):
                 except ValueError:
                     event.payload_pretty = event.body
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        raise AccessError(_('Webhook events are recorded by the webhook controller only.'))
+
+    def write(self, vals):
+        """Nobody edits an event through the ORM or RPC, administrators included: the queue moves
+        its state through :meth:`_queue_write`, and its raw fields never change."""
+        if self.env.context.get('comm_queue_write') is not QUEUE_WRITE or RAW_FIELDS.intersection(vals):
+            raise AccessError(_('Webhook events are evidence: only the queue changes their state.'))
+        return super().write(vals)
+
+    def _queue_write(self, vals):
+        return self.with_context(comm_queue_write=QUEUE_WRITE).write(vals)
+
     # ------------------------------------------------------------------------------------------
     # Enqueue (request path: verify happened before; one INSERT, no processing)
     # ------------------------------------------------------------------------------------------
@@ -133,9 +152,18 @@ class CommWebhookEvent(models.Model):
         if not adapter.verify_webhook(request):
             _logger.warning('comm.provider %s (%s): rejected a webhook with an invalid signature from %s;'
                             ' URL checked: %s', provider.id, provider.code, request.remote_addr,
-                            request.url.split('?')[0])
+                            redact_token(request.url.split('?')[0]))
             self.env['comm.webhook.rejection']._count(provider)
             return 'forged'
+        if guard := adapter.replay_guard(request):
+            seen = self.env['comm.webhook.nonce']._remember(provider, *guard)
+            if seen == 'replayed':
+                _logger.warning('comm.provider %s (%s): refused a replayed signature (nonce or token id already '
+                                'used) from %s', provider.id, provider.code, request.remote_addr)
+                self.env['comm.webhook.rejection']._count(provider)
+                return 'forged'
+            if seen == 'duplicate':
+                return 'duplicate'
         key = adapter.event_key(request, purpose)
         headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
         cron_id = self._processing_cron_id()
@@ -277,7 +305,7 @@ class CommWebhookEvent(models.Model):
         self._mark_done('done')
 
     def _mark_done(self, state):
-        self.write({'state': state, 'processed_at': fields.Datetime.now(), 'error': False, 'locked_at': False})
+        self._queue_write({'state': state, 'processed_at': fields.Datetime.now(), 'error': False, 'locked_at': False})
 
     def _process(self, normalized=None):
         """Apply one event (a request may carry several messages and statuses).
@@ -327,7 +355,7 @@ class CommWebhookEvent(models.Model):
             next_try = fields.Datetime.now() + timedelta(seconds=max(delay, retry_after) * random.uniform(0.8, 1.2))
             _logger.info('comm.webhook.event %s: attempt %s failed, retry at %s: %s',
                          self.id, self.attempts, next_try, error)
-        self.write({'state': state, 'error': error, 'next_try_at': next_try, 'locked_at': False})
+        self._queue_write({'state': state, 'error': error, 'next_try_at': next_try, 'locked_at': False})
 
     @staticmethod
     def _describe_error(exc):
@@ -346,13 +374,15 @@ class CommWebhookEvent(models.Model):
     # ------------------------------------------------------------------------------------------
 
     def action_reprocess(self):
-        self.write({'state': 'pending', 'next_try_at': fields.Datetime.now(), 'attempts': 0, 'locked_at': False})
+        self.check_access('write')
+        self._queue_write({'state': 'pending', 'next_try_at': fields.Datetime.now(), 'attempts': 0, 'locked_at': False})
         self.env.ref('comm_gateway.ir_cron_comm_webhook_event')._trigger()
 
     def action_discard(self):
+        self.check_access('write')
         if self.filtered(lambda e: e.state == 'processing'):
             raise UserError(_('An event being processed cannot be discarded.'))
-        self.write({'state': 'discarded', 'locked_at': False})
+        self._queue_write({'state': 'discarded', 'locked_at': False})
 
     @api.autovacuum
     def _gc_done_events(self):
@@ -365,21 +395,70 @@ class CommWebhookEvent(models.Model):
 
 
 class CommWebhookRejection(models.Model):
-    """Forged webhooks counted per account and day, apart from the account's row (no contention)."""
+    """Forged webhooks counted per account and day, apart from the account's row.
+
+    One row per database connection (``bucket``, the backend's pid): concurrent requests never
+    update the same row, so a flood of forged requests never waits on, nor fails to serialize
+    with, another; the day's count is the sum of its rows.
+    """
     _name = 'comm.webhook.rejection'
     _description = 'Rejected webhooks per day'
     _log_access = False
 
     provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade', index=True)
     day = fields.Date(required=True)
+    bucket = fields.Integer(required=True, default=0, help='The database connection that counted them.')
     count = fields.Integer()
 
-    _sql_constraints = [('provider_day_unique', 'unique(provider_id, day)', 'One counter per day.')]
+    _sql_constraints = [('provider_day_unique', 'unique(provider_id, day, bucket)', 'One counter per day.')]
 
     @api.model
     def _count(self, provider):
         self.env.cr.execute(SQL(
-            """INSERT INTO comm_webhook_rejection (provider_id, day, count)
-               VALUES (%s, (now() at time zone 'UTC')::date, 1)
-               ON CONFLICT (provider_id, day) DO UPDATE SET count = comm_webhook_rejection.count + 1""",
+            """INSERT INTO comm_webhook_rejection (provider_id, day, bucket, count)
+               VALUES (%s, (now() at time zone 'UTC')::date, pg_backend_pid(), 1)
+               ON CONFLICT (provider_id, day, bucket) DO UPDATE SET count = comm_webhook_rejection.count + 1""",
             provider.id))
+
+    @api.model
+    def _total(self, provider, day=None):
+        """How many forged requests ``provider`` got on ``day`` (today, UTC)."""
+        self.env.cr.execute(SQL(
+            "SELECT COALESCE(sum(count), 0) FROM comm_webhook_rejection WHERE provider_id = %s AND day = %s",
+            provider.id, day or fields.Date.today()))
+        return self.env.cr.fetchone()[0]
+
+
+class CommWebhookNonce(models.Model):
+    """The nonces and token ids of verified webhooks (Plivo V3 nonce, Vonage JWT ``jti``), kept
+    :data:`NONCE_WINDOW`: a signature is good for one request (and its identical retries)."""
+    _name = 'comm.webhook.nonce'
+    _description = 'Webhook signature nonces seen'
+    _log_access = False
+
+    provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade')
+    key = fields.Char(required=True)
+    digest = fields.Char(required=True, help='sha256 of what the signature covers')
+    seen_at = fields.Datetime(required=True, index=True)
+
+    _sql_constraints = [('provider_key_unique', 'unique(provider_id, key)', 'A nonce is used once.')]
+
+    @api.model
+    def _remember(self, provider, key, digest, repeat_is_duplicate):
+        """``'new'`` (remembered now), ``'duplicate'`` (same key, same signed content, and the
+        provider retries that way) or ``'replayed'`` (to refuse)."""
+        self.env.cr.execute(SQL(
+            """INSERT INTO comm_webhook_nonce (provider_id, key, digest, seen_at)
+               VALUES (%s, %s, %s, now() at time zone 'UTC')
+               ON CONFLICT (provider_id, key) DO NOTHING RETURNING id""", provider.id, key, digest))
+        if self.env.cr.fetchone():
+            return 'new'
+        self.env.cr.execute(SQL("SELECT digest FROM comm_webhook_nonce WHERE provider_id = %s AND key = %s",
+                                provider.id, key))
+        row = self.env.cr.fetchone()
+        return 'duplicate' if repeat_is_duplicate and row and row[0] == digest else 'replayed'
+
+    @api.autovacuum
+    def _gc_nonces(self):
+        self.env.cr.execute(SQL("DELETE FROM comm_webhook_nonce WHERE seen_at < %s",
+                                fields.Datetime.now() - NONCE_WINDOW))

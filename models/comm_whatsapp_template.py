@@ -224,6 +224,7 @@ class CommWhatsappTemplate(models.Model):
     @api.model
     def action_sync(self):
         """Fetch the templates of every WhatsApp account that keeps some (list header button)."""
+        self.check_access('create')      # before any provider is asked
         providers = self.env['comm.provider'].search([('channel_whatsapp', '=', True)])
         count = sum(self._sync_from(provider) for provider in providers)
         return {'type': 'ir.actions.client', 'tag': 'display_notification', 'params': {
@@ -342,6 +343,7 @@ class CommWhatsappTemplate(models.Model):
 
     def action_submit(self):
         """Submit drafts (or rejected templates, corrected) for approval."""
+        self.check_access('write')       # before any provider is asked
         for template in self:
             if template.status not in ('draft', 'rejected'):
                 raise UserError(_('Only a draft or a rejected template can be submitted.'))
@@ -361,6 +363,7 @@ class CommWhatsappTemplate(models.Model):
         return True
 
     def action_reset_draft(self):
+        self.check_access('write')
         self.filtered(lambda t: t.status == 'rejected').write({'status': 'draft'})
 
 

@@ -22,7 +22,7 @@ import hmac
 import json
 import logging
 import time
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import phonenumbers
 import requests
@@ -412,6 +412,10 @@ class ProviderAdapter:
     channels = ('sms',)
     # media one message carries, per channel (Twilio and Plivo MMS: 10; WhatsApp: one)
     max_media = {'mms': 10, 'whatsapp': 1}
+    # inbound media downloads (providers/media.py): hosts given our credentials (a name covers its
+    # subdomains), and hosts fetched without them (CDNs the provider redirects to)
+    credential_hosts = ()
+    media_hosts = ()
 
     def __init__(self, credentials=None, *, base_url=None, session=None, timeout=DEFAULT_TIMEOUT,
                  options=None):
@@ -478,12 +482,26 @@ class ProviderAdapter:
         raise NotImplementedError
 
     def download_media(self, media):
-        """Fetch inbound media with the provider's authentication.
+        """Fetch inbound media with the provider's authentication, under :meth:`media_policy`.
 
         :returns: ``(content bytes, content_type)``
+        :raises MediaRefused: the URL, an address, the size or the type is refused (permanent)
         """
-        response = self._request('GET', media.url, auth=self._media_auth(), absolute=True, stream=False)
-        return response.content, response.headers.get('Content-Type', media.content_type or '')
+        return self._fetch_media(media.url, media, auth=self._media_auth())
+
+    def _fetch_media(self, url, media, auth=None, headers=None):
+        from .media import fetch_media  # noqa: PLC0415  media.py builds on this module
+        return fetch_media(self.session, url, self.media_policy(), auth=auth, headers=headers,
+                           timeout=self.timeout, fallback_type=media.content_type, name=self.name)
+
+    def media_policy(self):
+        """The hosts a media download may reach: :attr:`credential_hosts`, :attr:`media_hosts`,
+        and the host of a configured base URL (regional endpoint, test server) when it is not
+        the provider's default."""
+        from .media import MediaPolicy  # noqa: PLC0415
+        default = (self.default_base_url or '').rstrip('/')
+        local = {urlsplit(self.base_url).netloc.lower(): True} if self.base_url and self.base_url != default else {}
+        return MediaPolicy(self.credential_hosts, self.media_hosts, local)
 
     def _media_auth(self):
         return None
@@ -503,6 +521,17 @@ class ProviderAdapter:
     def verify_webhook(self, request):
         """Whether ``request`` (a :class:`WebhookRequest`) carries a valid signature. Never raises."""
         raise NotImplementedError
+
+    def replay_guard(self, request):
+        """What makes a verified request single-use, for the queue to remember (in the database).
+
+        :returns: ``None`` when the signature carries no such thing, else ``(key, digest,
+            repeat_is_duplicate)``: the request's nonce or token id, a digest of what it signs, and
+            whether the same key with the same digest is a harmless repeated delivery (Plivo's
+            retries) rather than a replay to refuse (a JWT's ``jti``). The same key with another
+            digest is always refused.
+        """
+        return None
 
     def parse_webhook(self, request, purpose):
         """Normalized events carried by a verified request.

@@ -97,6 +97,8 @@ class MetaAdapter(ProviderAdapter):
     code = 'meta'
     name = 'Meta WhatsApp'
     default_base_url = 'https://graph.facebook.com'
+    # the Graph API gives a lookaside URL fetched with the same Bearer token
+    credential_hosts = ('graph.facebook.com', 'lookaside.fbsbx.com')
     channels = ('whatsapp',)
 
     # -- HTTP -----------------------------------------------------------------------------------
@@ -244,8 +246,7 @@ class MetaAdapter(ProviderAdapter):
         url = self._graph('GET', media.media_id).get('url') if media.media_id else media.url
         if not url:
             raise ProviderError(f'{self.name} gave no URL for media {media.media_id}.', code='invalid_response')
-        response = self._request('GET', url, absolute=True, headers=self._auth_headers)
-        return response.content, response.headers.get('Content-Type') or media.content_type
+        return self._fetch_media(url, media, headers=self._auth_headers)
 
     # -- webhooks -------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ base URL per instance and sends on our session with our timeout; signatures are 
 SDK's V3 / V2 helpers. Facts and field names: PROTOCOLS.md section 2.
 """
 import functools
+import hashlib
 from datetime import timedelta
 import re
 import threading
@@ -13,7 +14,6 @@ import plivo
 import requests
 from plivo import exceptions as plivo_errors
 from plivo import plivoxml
-from plivo.utils import validate_signature
 from plivo.utils.signature_v3 import validate_v3_signature
 from plivo.utils.template import Template as PlivoTemplate
 
@@ -23,7 +23,7 @@ from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, Pr
                    provider_number, short_key, status_update)
 
 SIGNATURE_V3_HEADER = 'X-Plivo-Signature-V3'
-SIGNATURE_V2_HEADER = 'X-Plivo-Signature-V2'
+SIGNATURE_V3_HEADERS = (SIGNATURE_V3_HEADER, 'X-Plivo-Signature-Ma-V3')   # account, then main account
 MEDIA_FIELD = re.compile(r'Media(\d+)')     # Media1, Media2… (Media0 seen too)
 
 # Plivo message status -> normalized state (PROTOCOLS 2.4, 5.1).
@@ -123,6 +123,7 @@ class PlivoAdapter(ProviderAdapter):
     code = 'plivo'
     name = 'Plivo'
     default_base_url = 'https://api.plivo.com'
+    credential_hosts = ('api.plivo.com', 'media.plivo.com')
     channels = ('sms', 'mms', 'whatsapp', 'voice')
 
     # -- SDK ------------------------------------------------------------------------------------
@@ -297,21 +298,35 @@ class PlivoAdapter(ProviderAdapter):
     # -- webhooks -------------------------------------------------------------------------------
 
     def verify_webhook(self, request):
+        """V3 signatures only (``X-Plivo-Signature-V3`` / ``-Ma-V3``): they cover the URL, the body
+        parameters and the nonce. V2 covers the URL and nonce only, so one captured request would
+        let anyone post any parameters: a V2-only request is refused."""
         token = self.credentials.get('auth_token')
-        signature_v3 = request.header(SIGNATURE_V3_HEADER)
-        signature_v2 = request.header(SIGNATURE_V2_HEADER)
-        nonce = request.header(f'{SIGNATURE_V3_HEADER if signature_v3 else SIGNATURE_V2_HEADER}-Nonce')
-        if not (token and nonce and (signature_v3 or signature_v2)):
+        signature, nonce = self._v3_signature(request)
+        if not (token and nonce and signature):
             return False
         try:
-            if signature_v3:
-                # V3 signs the URL (query included), the body params and the nonce
-                return validate_v3_signature(request.method.upper(), request.url, nonce, token,
-                                             signature_v3, params=self._form_params(request))
-            # V2 signs the URL without its query string, and the nonce: not the params
-            return validate_signature(request.url.split('?', 1)[0], nonce, signature_v2, token)
+            return validate_v3_signature(request.method.upper(), request.url, nonce, token,
+                                         signature, params=self._form_params(request))
         except (plivo_errors.PlivoRestError, ValueError, TypeError):
             return False
+
+    @staticmethod
+    def _v3_signature(request):
+        """``(signature, nonce)`` of the account's V3 header, else of the main account's (-Ma-V3)."""
+        for header in SIGNATURE_V3_HEADERS:
+            if request.header(header):
+                return request.header(header), request.header(f'{header}-Nonce')
+        return '', ''
+
+    def replay_guard(self, request):
+        """The V3 nonce: Plivo retries a delivery with the same nonce and parameters (a duplicate);
+        the same nonce with other parameters is a forgery."""
+        _signature, nonce = self._v3_signature(request)
+        if not nonce:
+            return None
+        signed = repr((request.method.upper(), request.url, sorted(request.form)))
+        return f'plivo:{nonce}', hashlib.sha256(signed.encode()).hexdigest(), True
 
     @staticmethod
     def _form_params(request):

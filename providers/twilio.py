@@ -23,6 +23,8 @@ from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, Pr
                    ProviderError, SendResult, TemplateInfo, error_from_http,
                    parse_retry_after, provider_number, status_update)
 
+_logger = logging.getLogger(__name__)
+
 SIGNATURE_HEADER = 'X-Twilio-Signature'
 WHATSAPP_PREFIX = 'whatsapp:'
 CALL_STATUS_EVENTS = ['initiated', 'ringing', 'answered', 'completed']
@@ -114,6 +116,9 @@ class TwilioAdapter(ProviderAdapter):
     code = 'twilio'
     name = 'Twilio'
     default_base_url = 'https://api.twilio.com'
+    credential_hosts = ('api.twilio.com',)
+    # MediaUrl answers with a redirect to a short-lived pre-signed URL on Twilio's storage
+    media_hosts = ('twiliocdn.com', 'twilio.com', 's3-external-1.amazonaws.com', 's3.amazonaws.com')
     channels = ('sms', 'mms', 'whatsapp', 'voice')
 
     def __init__(self, credentials=None, **kwargs):
@@ -291,16 +296,28 @@ class TwilioAdapter(ProviderAdapter):
     # -- webhooks -------------------------------------------------------------------------------
 
     def verify_webhook(self, request):
+        """``X-Twilio-Signature`` with the Auth Token (HMAC-SHA1), or, when the request says it is
+        signed with a Webhook Shared Key (``X-Twilio-Webhooks-Signature-Settings``), with the
+        account's configured shared key and the algorithm the header names; refused when no
+        shared key is configured (never checked against the Auth Token)."""
         signature = request.header(SIGNATURE_HEADER)
-        token = self.credentials.get('auth_token')
-        if not signature or not token:
+        settings = request.header(SIGNATURE_SETTINGS_HEADER)
+        if settings:
+            key = self.credentials.get('webhook_shared_key')
+            if not key:
+                _logger.warning('twilio: a webhook signed with a Webhook Shared Key was refused: no shared '
+                                'key is configured on the account (Twilio tab, "Webhook shared key")')
+                return False
+        else:
+            key = self.credentials.get('auth_token')
+        if not signature or not key:
             return False
-        algorithm = get_signature_algorithm(request.header(SIGNATURE_SETTINGS_HEADER))
+        algorithm = get_signature_algorithm(settings)
         try:
             # JSON bodies: the URL carries bodySHA256 and the validator checks the raw body against it
             params = request.body.decode('utf-8') if request.body else MultiDict(request.form)
-            return RequestValidator(token).validate(request.url, params, signature, algorithm=algorithm)
-        except (ValueError, TypeError):     # undecodable body, unparsable URL
+            return RequestValidator(key).validate(request.url, params, signature, algorithm=algorithm)
+        except (ValueError, TypeError):     # undecodable body, unparsable URL, unknown algorithm
             return False
 
     def parse_webhook(self, request, purpose):

@@ -50,6 +50,10 @@ SMS_CLIENT_REF_MAX = 40        # documented limit (the SDK model allows 100)
 SMS_CALLBACK_MAX = 100         # the SDK model refuses longer callback URLs
 MESSAGES_CLIENT_REF_MAX = 100
 MAX_SIGNATURE_AGE = 300        # seconds: older signed SMS webhooks are replays
+JWT_LEEWAY = 300               # seconds: a JWT issued longer ago (or later from now) is refused
+# The one query string our own URLs put on a JWT route (the eventUrl of our NCCO connect, which
+# says how the dial ended); anything else there is signed by nobody.
+OWN_JWT_QUERY = [('comm_dialed', '1')]
 POOL_SIZE = 16
 
 # GSM 03.38 basic + extension tables: anything else is sent as 'unicode' (70 chars / part).
@@ -198,6 +202,7 @@ class VonageAdapter(ProviderAdapter):
     code = 'vonage'
     name = 'Vonage'
     default_base_url = 'https://api.nexmo.com'
+    credential_hosts = ('nexmo.com', 'vonage.com')     # api.nexmo.com, api-eu.nexmo.com…
     channels = ('sms', 'mms', 'whatsapp', 'voice')
     max_media = {'mms': 1, 'whatsapp': 1}     # the Messages API takes one image / video… per message
 
@@ -453,9 +458,9 @@ class VonageAdapter(ProviderAdapter):
             return False
         scheme, _, token = request.header('Authorization').strip().partition(' ')
         if scheme.lower() == 'bearer':
-            # The JWT vouches for the raw body only (payload_hash): form fields or an SMS-API
-            # query beside it are signed by nobody, whatever token comes with them.
-            if request.form or 'messageId' in dict(request.query):
+            # The JWT vouches for the raw body only (payload_hash): a GET, form fields or a query
+            # string beside it are signed by nobody, whatever token comes with them.
+            if request.method != 'POST' or request.form or request.query not in ([], OWN_JWT_QUERY):
                 return False
             return self._jwt_valid(token.strip(), request.body, secret)
         try:
@@ -465,14 +470,37 @@ class VonageAdapter(ProviderAdapter):
         return self._sig_valid(params, secret)
 
     @staticmethod
+    def _jwt_claims(request):
+        scheme, _, token = request.header('Authorization').strip().partition(' ')
+        if scheme.lower() != 'bearer':
+            return None
+        try:
+            return jwt.decode(token.strip(), options={'verify_signature': False})
+        except jwt.PyJWTError:
+            return None
+
+    def replay_guard(self, request):
+        """A JWT's ``jti``: each signed request is used once, a replay is refused."""
+        claims = self._jwt_claims(request)
+        if not claims:
+            return None
+        return f'vonage-jti:{claims["jti"]}', hashlib.sha256(request.body or b'').hexdigest(), False
+
+    @staticmethod
     def _jwt_valid(token, body, secret):
-        """Messages/Voice webhooks: HS256 JWT signed with the signature secret, and the claim
-        ``payload_hash`` = sha256 of the raw body (the SDK does not check that one)."""
+        """Messages/Voice webhooks: HS256 JWT signed with the signature secret, issued (``iat``)
+        within :data:`JWT_LEEWAY` of now, with a ``jti`` (remembered against replays by the queue),
+        and the claim ``payload_hash`` = sha256 of the raw body (the SDK checks none of these)."""
         try:
             if not verify_signature(token, secret):
                 return False
             claims = jwt.decode(token, options={'verify_signature': False})
         except (VonageVerifyJwtError, jwt.PyJWTError):
+            return False
+        issued = claims.get('iat')
+        if not isinstance(issued, (int, float)) or abs(time.time() - issued) > JWT_LEEWAY:
+            return False
+        if not claims.get('jti') or not isinstance(claims['jti'], str):
             return False
         payload_hash = str(claims.get('payload_hash') or '').lower()
         if not payload_hash:

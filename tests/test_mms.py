@@ -139,7 +139,8 @@ class TestMms(WhatsappMixin, FakeProviderMixin, HttpCase):
         first, second = self.outbound()
         self.assertEqual((len(first.attachment_ids), len(second.attachment_ids), second.body), (10, 1, False))
         vonage = self.mms_account('vonage', vonage_api_key='key', vonage_api_secret='secret')
-        self.send_mms(provider_id=vonage.id, attachments=photos[:2], body='One per message')
+        more = self.photo('q1.jpg') | self.photo('q2.jpg')     # those sent are the document's now, not uploads
+        self.send_mms(provider_id=vonage.id, attachments=more, body='One per message')
         self.assertEqual(len(self.outbound()), 4, 'Vonage: one media per MMS')
 
     @mute_logger(*LOGGERS)

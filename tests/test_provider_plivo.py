@@ -261,7 +261,7 @@ class TestPlivoAdapter(CommAdapterCase):
         tampered.url = get_url.replace('u3', 'u4')
         self.assertFalse(self.adapter.verify_webhook(tampered))
 
-    def test_verify_webhook_v2(self):
+    def test_verify_webhook_refuses_v2_only(self):
         url = HOOK.format('inbound')
         form = [('MessageUUID', 'u1'), ('Text', 'hi')]
 
@@ -269,7 +269,7 @@ class TestPlivoAdapter(CommAdapterCase):
             return WebhookRequest(method='POST', url=url, form=form, headers={
                 'X-Plivo-Signature-V2': signature, 'X-Plivo-Signature-V2-Nonce': nonce})
 
-        self.assertTrue(self.adapter.verify_webhook(request(sign_v2(url))))
+        self.assertFalse(self.adapter.verify_webhook(request(sign_v2(url))), 'V2 does not cover the parameters')
         self.assertFalse(self.adapter.verify_webhook(request(sign_v2(url.replace('https', 'http')))))
         self.assertFalse(self.adapter.verify_webhook(request(sign_v2(url, token='wrong-token'))))
         self.assertFalse(self.adapter.verify_webhook(request(sign_v2(url), nonce='')))

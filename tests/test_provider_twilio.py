@@ -243,16 +243,28 @@ class TestTwilioAdapter(CommAdapterCase):
         request.body = b'{"event": "y"}'
         self.assertFalse(self.adapter.verify_webhook(request), 'body does not match bodySHA256')
 
-    def test_verify_webhook_signature_settings_algorithm(self):
+    def test_verify_webhook_shared_key(self):
+        """A request announcing a Webhook Shared Key signature is checked with the configured
+        shared key and the announced algorithm, never with the Auth Token; without a configured
+        key it is refused, with a log line saying why."""
         url = HOOK.format('status')
         form = [('MessageSid', 'SM1'), ('MessageStatus', 'sent')]
         settings = {'X-Twilio-Webhooks-Signature-Settings': 'key=webhooks_sharedkey_1,algorithm=HMAC_SHA256'}
-        signature = RequestValidator(TOKEN).compute_signature(url, dict(form), algorithm='HMAC_SHA256')
-        request = WebhookRequest(method='POST', url=url, form=form,
-                                 headers={'X-Twilio-Signature': signature, **settings})
-        self.assertTrue(self.adapter.verify_webhook(request))
-        self.assertFalse(self.adapter.verify_webhook(self.signed(url, form, headers=settings)),
-                         'a SHA1 signature when the settings announce SHA256')
+        shared_key = 'webhooks-shared-key-secret'
+
+        def request(key):
+            signature = RequestValidator(key).compute_signature(url, dict(form), algorithm='HMAC_SHA256')
+            return WebhookRequest(method='POST', url=url, form=form, headers={'X-Twilio-Signature': signature,
+                                                                               **settings})
+        with self.assertLogs('odoo.addons.comm_gateway.providers.twilio', 'WARNING') as logs:
+            self.assertFalse(self.adapter.verify_webhook(request(TOKEN)), 'the Auth Token is not the shared key')
+        self.assertIn('no shared key is configured', logs.output[0])
+        adapter = self.twilio({'account_sid': SID, 'auth_token': TOKEN, 'webhook_shared_key': shared_key})
+        self.assertTrue(adapter.verify_webhook(request(shared_key)))
+        self.assertFalse(adapter.verify_webhook(request(TOKEN)))
+        self.assertFalse(adapter.verify_webhook(self.signed(url, form, headers=settings)),
+                         'a SHA1 Auth Token signature when the settings announce a SHA256 shared key')
+        self.assertTrue(adapter.verify_webhook(self.signed(url, form)), 'plain Auth Token signatures still work')
 
     # -- webhook parsing ------------------------------------------------------------------------
 

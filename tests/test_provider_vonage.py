@@ -337,7 +337,9 @@ class TestVonageAdapter(CommAdapterCase):
         self.assertFalse(self.adapter.verify_webhook(garbage))
         answer = self._jwt_request(b'')
         answer.method, answer.url = 'GET', URL.format('voice') + '?uuid=c1&from=447700900001&to=447700900000'
-        self.assertTrue(self.adapter.verify_webhook(answer), 'no body: nothing to hash')
+        self.assertFalse(self.adapter.verify_webhook(answer), 'a JWT signs a body: a GET query is signed by nobody')
+        answer.method, answer.url = 'POST', URL.format('voice') + '?comm_dialed=1'
+        self.assertTrue(self.adapter.verify_webhook(answer), "no body, and only our own URL's flag")
 
     # -- parsing: SMS API ---------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ class TestQueueRetries(TransactionCase):
         self.env['ir.config_parameter'].set_param('comm_gateway.webhook_max_attempts', 3)
 
     def due_now(self, event):
-        event.write({'next_try_at': fields.Datetime.now() - timedelta(seconds=1)})
+        event._queue_write({'next_try_at': fields.Datetime.now() - timedelta(seconds=1)})
 
     @mute_logger('odoo.addons.comm_gateway.models.comm_webhook_event')
     def test_retry_then_dead_then_reprocessed_by_hand(self):
@@ -82,11 +82,11 @@ class TestQueueRetries(TransactionCase):
             'provider_message_id': 'SB-STALE', 'state': 'sent'})
         self.Event._receive(self.provider, 'status', _status_request(self.provider, 'SB-STALE'))
         event = self.Event.search([('provider_id', '=', self.provider.id)])
-        event.write({'state': 'processing', 'locked_at': fields.Datetime.now() - timedelta(minutes=5)})
+        event._queue_write({'state': 'processing', 'locked_at': fields.Datetime.now() - timedelta(minutes=5)})
         with mute_logger('odoo.addons.comm_gateway.models.comm_webhook_event'):
             self.Event._cron_process()
         self.assertEqual(event.state, 'processing', 'a recent lock belongs to a live worker')
-        event.write({'locked_at': fields.Datetime.now() - timedelta(hours=1)})
+        event._queue_write({'locked_at': fields.Datetime.now() - timedelta(hours=1)})
         with mute_logger('odoo.addons.comm_gateway.models.comm_webhook_event'):
             self.Event._cron_process()
         self.assertEqual(event.state, 'done')

@@ -106,7 +106,7 @@ class TestQueueBatch(TransactionCase):
         self.assertEqual(self.inbound('From Alice').mail_message_id.res_id, self.alice.id)
         self.assertTrue(self.inbound('From a stranger').mail_message_id)
         # the retry, with the chatter fixed, lands it once
-        failed.next_try_at = failed.create_date
+        failed._queue_write({'next_try_at': failed.create_date})
         self.Event._cron_process()
         self.assertEqual(failed.state, 'done')
         self.assertEqual(self.inbound('From Bob').mail_message_id.res_id, self.bob.id)

@@ -116,3 +116,23 @@ class TestSecrets(TransactionCase):
             path = os.path.join(config['data_dir'], crypto.KEY_FILE_NAME)
             self.assertTrue(os.path.exists(path))
             self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+
+    def test_locally_generated_key_is_announced(self):
+        """A key generated in the data directory works for one server only: the account form and
+        the server log at start say so, with how to configure it."""
+        import os  # noqa: PLC0415
+        local = {'comm_gateway_key': ''}
+        with patch.dict(config.options, local), patch.dict(os.environ, {'COMM_GATEWAY_KEY': ''}):
+            self.provider.invalidate_recordset(['key_warning'])
+            self.assertIn('comm_gateway_key', self.provider.key_warning)
+            with self.assertLogs('odoo.addons.comm_gateway.models.comm_provider', 'WARNING') as logs:
+                self.env['comm.provider']._register_hook()
+            self.assertIn('must use the same key', logs.output[0])
+            self.assertIn(crypto.KEY_FILE_NAME, logs.output[0])
+        with patch.dict(config.options, {'comm_gateway_key': Fernet.generate_key().decode()}):
+            self.provider.invalidate_recordset(['key_warning'])
+            self.assertFalse(self.provider.key_warning)
+            with self.assertNoLogs('odoo.addons.comm_gateway.models.comm_provider', 'WARNING'):
+                self.env['comm.provider']._register_hook()
+        with self.assertRaises(AccessError), mute_logger('odoo.models'):
+            self.provider.with_user(self.manager).read(['key_warning'])

@@ -22,7 +22,7 @@ ACCOUNTS = {
                ('GET', r'/account/get-balance'),
                {'value': 10.5, 'autoReload': False},
                {'type': 'https://developer.nexmo.com/api-errors#unauthorized', 'title': 'Unauthorized'},
-               'abcd1234'),
+               'balance 10.50 EUR'),
     'meta': ({'meta_access_token': SECRET, 'meta_phone_number_id': PHONE_ID},
              ('GET', rf'/v21\.0/{PHONE_ID}'),
              {'display_phone_number': '+1 555-000-1111', 'verified_name': 'Acme Shop', 'id': PHONE_ID},
@@ -78,3 +78,19 @@ class TestTestConnection(FakeProviderMixin, TransactionCase):
                 provider.action_test_connection()
                 self.assertEqual(provider.state, 'error')
                 self.assertIn('cannot be reached', provider.last_test_message)
+
+    def test_answer_shows_no_restricted_identifier(self):
+        """The answer and last_test_message are read by users who may not read the account SID,
+        auth id, API key or phone number id: those never appear in them."""
+        identifiers = {'twilio': TWILIO_SID, 'plivo': PLIVO_ID, 'vonage': 'abcd1234', 'meta': PHONE_ID}
+        nameless = {'twilio': {'sid': TWILIO_SID, 'status': 'active'}, 'plivo': {'api_id': 'x', 'auth_id': PLIVO_ID},
+                    'vonage': ACCOUNTS['vonage'][2], 'meta': {'id': PHONE_ID}}
+        for code, (_values, (method, path), _ok, _bad, _name) in ACCOUNTS.items():
+            for status, body in ((200, nameless[code]), (404, {'message': f'{identifiers[code]} not found'})):
+                with self.subTest(code=code, status=status):
+                    self.fake.reset()
+                    self.fake.route(method, path, status, json=body)
+                    provider = self.account(code)
+                    action = provider.action_test_connection()
+                    self.assertNotIn(identifiers[code], provider.last_test_message)
+                    self.assertNotIn(identifiers[code], str(action))

@@ -88,15 +88,16 @@ class TestVoice(CommWebhookMixin, HttpCase):
             'X-Plivo-Signature-V3-Nonce': nonce})
 
     def vonage(self, provider, purpose, payload=None, secret=VONAGE_SECRET, **query):
-        """A JSON POST (events), or a GET with ``query`` (the answer webhook) when no payload."""
+        """A JWT-signed JSON POST; without ``payload``, the answer webhook (configured with HTTP
+        POST: a JWT signs the body only, so GET or a query string on a JWT route is refused)."""
+        if payload is None:
+            payload, query = query, {}
         url = self.url(provider, purpose, **query)
-        body = json.dumps(payload).encode() if payload is not None else b''
+        body = json.dumps(payload).encode()
         token = jwt.encode({'iat': int(time.time()), 'jti': uuid.uuid4().hex, 'iss': 'Vonage',
                             'application_id': 'app-123', 'payload_hash': hashlib.sha256(body).hexdigest()},
                            secret, algorithm='HS256')
         headers = {'Authorization': f'Bearer {token}'}
-        if payload is None:
-            return self.http('GET', url, headers=headers)
         return self.http('POST', url, data=body, headers={**headers, 'Content-Type': 'application/json'})
 
     # -- assertions ---------------------------------------------------------------------------------

@@ -203,7 +203,7 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.assertEqual(self.messages(direction='in').mapped('body'), ['still here'])
         event = self.events(self.provider)
         self.assertEqual((event.state, event.attempts), ('pending', 1), 'the unknown status is retried')
-        event.next_try_at = '2000-01-01 00:00:00'
+        event._queue_write({'next_try_at': '2000-01-01 00:00:00'})
         self.run_queue()
         self.assertEqual(len(self.messages(direction='in')), 1, 'the retry does not post the message twice')
 

@@ -3,6 +3,7 @@ helpers) or V2 scheme, then the queue's cron, down to the chatter. Facts: PROTOC
 import base64
 import hashlib
 import hmac
+import uuid as uuidlib
 from urllib.parse import urlencode
 
 from plivo.utils import validate_signature
@@ -66,7 +67,8 @@ class TestWebhooksPlivo(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.setup_public_base_url()
         self.provider = self.env['comm.provider'].create({
             'name': 'Plivo', 'code': 'plivo', 'sms_from': '+' + OUR_NUMBER,
-            'plivo_auth_id': AUTH_ID, 'plivo_auth_token': TOKEN})
+            'plivo_auth_id': AUTH_ID, 'plivo_auth_token': TOKEN,
+            'api_base_url': self.fake.base_url})     # media URLs are fetched from the provider's hosts only
         self.token = self.provider.sudo().webhook_token
         self.partner = self.env['res.partner'].create({
             'name': 'Morgan Diaz', 'phone': '(212) 555-0147', 'country_id': self.env.ref('base.us').id})
@@ -76,9 +78,11 @@ class TestWebhooksPlivo(FakeProviderMixin, CommWebhookMixin, HttpCase):
     def url(self, purpose):
         return f'{self.base_url()}/comm/webhook/{self.token}/{purpose}'
 
-    def post_v3(self, purpose, form, url=None, signed_url=None, token=TOKEN):
+    def post_v3(self, purpose, form, url=None, signed_url=None, token=TOKEN, nonce=None):
+        """A V3-signed post, with a fresh nonce unless told (Plivo's nonces are single-use)."""
         url = url or self.url(purpose)
-        return self.http('POST', url, data=form, headers=v3_headers('POST', signed_url or url, form, token=token))
+        nonce = nonce or str(uuidlib.uuid4().int)[:20]
+        return self.http('POST', url, data=form, headers=v3_headers('POST', signed_url or url, form, nonce, token))
 
     def post_v2(self, purpose, form, signed_url=None, token=TOKEN, nonce=NONCE):
         url = self.url(purpose)
@@ -160,6 +164,7 @@ class TestWebhooksPlivo(FakeProviderMixin, CommWebhookMixin, HttpCase):
                                                'X-Plivo-Signature-V2-Nonce': NONCE}),
             'V2 with a wrong token': (url, form, {'X-Plivo-Signature-V2': sign_v2(url, token='other-token'),
                                                   'X-Plivo-Signature-V2-Nonce': NONCE}),
+            'valid V2 only': (url, form, {'X-Plivo-Signature-V2': sign_v2(url), 'X-Plivo-Signature-V2-Nonce': NONCE}),
         }
         for name, (post_url, data, request_headers) in cases.items():
             with self.subTest(name):
@@ -182,19 +187,35 @@ class TestWebhooksPlivo(FakeProviderMixin, CommWebhookMixin, HttpCase):
 
     # -- statuses -------------------------------------------------------------------------------
 
-    def test_status_callback_signed_v2_only(self):
+    @mute_logger(QUEUE_LOGGER)
+    def test_v2_only_signatures_are_refused(self):
+        """V2 signs the URL and nonce, not the parameters: a valid V2 signature vouches for nothing."""
         uuid = '9ece70b2-0a7d-11f0-9d2b-0242ac110002'
         message = self.outbound(uuid)
-        self.assertAccepted(self.post_v2('status', status_form(uuid, 'delivered', 2)))
-        event = self.events(self.provider)
-        self.assertEqual((event.purpose, event.event_key), ('status', f's:{uuid}:delivered:2'))
+        self.assertRefused(self.post_v2('status', status_form(uuid, 'delivered', 2)))
+        self.assertFalse(self.events(self.provider))
         self.run_queue()
-        self.assertEqual(message.state, 'delivered')
-        with mute_logger(QUEUE_LOGGER):
-            response = self.post_v2('status', status_form(uuid, 'read', 3),
-                                    signed_url=self.url('status').replace('http://', 'https://'))
-        self.assertEqual(response.status_code, 403)
-        self.assertEqual(len(self.events(self.provider)), 1)
+        self.assertEqual(message.state, 'queued')
+
+    @mute_logger(QUEUE_LOGGER)
+    def test_v3_nonce_is_single_use(self):
+        """Plivo retries with the same nonce and parameters (a duplicate, 2xx, nothing new); the
+        same nonce over other parameters is a replay, refused — even correctly signed."""
+        form = inbound_form('5f5f5f5f-0a7d-11f0-9d2b-0242ac110002', 'first')
+        self.assertAccepted(self.post_v3('inbound', form, nonce=NONCE))
+        self.assertAccepted(self.post_v3('inbound', form, nonce=NONCE))
+        other = inbound_form('6a6a6a6a-0a7d-11f0-9d2b-0242ac110002', 'Pay 10 EUR')
+        self.assertRefused(self.post_v3('inbound', other, nonce=NONCE))
+        self.assertEqual(self.events(self.provider).mapped('event_key'), ['m:5f5f5f5f-0a7d-11f0-9d2b-0242ac110002'])
+        remembered = self.env['comm.webhook.nonce'].search([('provider_id', '=', self.provider.id)])
+        self.assertEqual(remembered.key, f'plivo:{NONCE}', 'remembered in the database, not in a process')
+        self.assertAccepted(self.post_v3('inbound', other))     # the same content with its own nonce
+        self.assertEqual(len(self.events(self.provider)), 2)
+
+    def test_stored_event_keeps_no_signature(self):
+        self.assertAccepted(self.post_v3('inbound', inbound_form('7b7b7b7b-0a7d-11f0-9d2b-0242ac110002', 'hi')))
+        headers = {name.lower() for name in self.events(self.provider).headers}
+        self.assertFalse({h for h in headers if 'signature' in h or h == 'authorization'}, headers)
 
     def test_statuses_move_the_message_forward(self):
         uuid = 'afdf81c3-0a7d-11f0-9d2b-0242ac110002'

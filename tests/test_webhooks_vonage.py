@@ -56,6 +56,7 @@ def jwt_headers(body, secret=SECRET, **claims):
     """Messages API signed webhook: Bearer HS256 JWT with the hash of the raw body (PROTOCOLS 3.7)."""
     claims = {'iat': int(time.time()), 'jti': str(uuidlib.uuid4()), 'iss': 'Vonage', 'api_key': API_KEY,
               'application_id': APPLICATION_ID, 'payload_hash': hashlib.sha256(body).hexdigest(), **claims}
+    claims = {name: value for name, value in claims.items() if value is not None}
     return {'Authorization': 'Bearer ' + jwt.encode(claims, secret, algorithm='HS256'),
             'Content-Type': 'application/json'}
 
@@ -301,6 +302,9 @@ class TestWebhooksVonage(CommWebhookMixin, HttpCase):
             'wrong secret': (body, jwt_headers(body, secret='x' * 40)),
             'expired token': (body, jwt_headers(body, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)),
             'issued in the future': (body, jwt_headers(body, iat=int(time.time()) + 3600)),
+            'issued 6 minutes ago': (body, jwt_headers(body, iat=int(time.time()) - 360)),
+            'issued 6 minutes ahead': (body, jwt_headers(body, iat=int(time.time()) + 360)),
+            'no jti': (body, jwt_headers(body, jti=None)),
             'hash of another body': (body, jwt_headers(b'{}')),
             'not a JWT': (body, {**headers, 'Authorization': 'Bearer not.a.jwt'}),
             'no Authorization': (body, {'Content-Type': 'application/json'}),
@@ -312,3 +316,22 @@ class TestWebhooksVonage(CommWebhookMixin, HttpCase):
         self.assertAccepted(self.post_json('status', body, headers))
         self.run_queue()
         self.assertEqual(message.state, 'read')
+
+    @mute_logger(QUEUE_LOGGER)
+    def test_jwt_route_takes_the_signed_body_only(self):
+        """A JWT is single use (``jti`` remembered in the database) and vouches for the POSTed
+        body only: a GET or a query string beside it is signed by nobody."""
+        message = self.outbound('eeeeeeee-0000-4000-8000-000000000006', channel='whatsapp')
+        body = messages_status(message.provider_message_id, 'delivered')
+        headers = jwt_headers(body)
+        self.assertAccepted(self.post_json('status', body, headers))
+        self.assertRefused(self.post_json('status', body, headers))          # the same token again
+        self.assertEqual(len(self.events(self.provider)), 1)
+        self.assertTrue(self.env['comm.webhook.nonce'].search([('provider_id', '=', self.provider.id)]))
+        read = messages_status(message.provider_message_id, 'read')
+        self.assertRefused(self.http('POST', self.url('status') + '?status=read', data=read, headers=jwt_headers(read)))
+        self.assertEqual(self.http('GET', self.url('status') + '?' + urlencode(json.loads(read)),
+                                   headers=jwt_headers(b'')).status_code, 403)
+        self.assertEqual(len(self.events(self.provider)), 1)
+        stored = {name.lower() for name in self.events(self.provider).headers}
+        self.assertNotIn('authorization', stored, 'the token is replay material: not kept with the event')

@@ -95,15 +95,15 @@ class TestWhatsapp(WhatsappCase):
     def test_double_submit_creates_one_message(self):
         sandbox = self.account('sandbox')
         self.open_window(sandbox)
-        composer = self.composer(body='Only once')
+        composer = self.composer(body='Only once', provider_id=sandbox.id)
         composer.action_send()
         composer.action_send()          # double click, retried request
         # a retried save: a second composer record carrying the same key from the form
-        self.composer(body='Only once', idempotency_key=composer.idempotency_key).action_send()
+        self.composer(body='Only once', provider_id=sandbox.id, idempotency_key=composer.idempotency_key).action_send()
         self.assertEqual(len(self.outbound()), 1)
         posts = self.partner.message_ids.filtered(lambda m: 'Only once' in (m.body or ''))
         self.assertEqual(len(posts), 1)
-        self.composer(body='Once more').action_send()
+        self.composer(body='Once more', provider_id=sandbox.id).action_send()
         self.assertEqual(len(self.outbound()), 2, 'a new composer is a new message')
 
     def test_whatsapp_button_data(self):

@@ -17,8 +17,9 @@ class TestWhatsapp(WhatsappMixin, HttpCase):
         sandbox = self.account('sandbox')
         self.open_window(sandbox)
         attachment = self.env['ir.attachment'].create({'name': 'menu.pdf', 'raw': b'%PDF-1.4 menu',
-                                                       'mimetype': 'application/pdf'})
-        self.composer(body='Our menu', attachment_ids=[(6, 0, attachment.ids)]).action_send()
+                                                       'mimetype': 'application/pdf',
+                                                       'res_model': 'comm.whatsapp.composer', 'res_id': 0})
+        self.composer(body='Our menu', provider_id=sandbox.id, attachment_ids=[(6, 0, attachment.ids)]).action_send()
         [media] = self.outbound()._to_outbound().media
         response = self.url_open(media.url)
         self.assertEqual((response.status_code, response.content), (200, b'%PDF-1.4 menu'))

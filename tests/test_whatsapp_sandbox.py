@@ -35,7 +35,7 @@ class TestWhatsapp(WhatsappCase):
                                                  ('from_number', '=', NUMBER), ('id', '>', message.id)])
         self.assertEqual((reply.mail_message_id.model, reply.mail_message_id.res_id),
                          ('res.partner', self.partner.id), 'the reply lands in the same chatter')
-        self.assertTrue(self.env['comm.message']._whatsapp_window_end(NUMBER) > fields.Datetime.now())
+        self.assertTrue(self.env['comm.message']._whatsapp_window_end(NUMBER, sandbox) > fields.Datetime.now())
 
     @mute_logger(*LOGGERS)
     def test_undelivered_shows_in_the_chatter(self):

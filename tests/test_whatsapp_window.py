@@ -16,17 +16,17 @@ class TestWhatsapp(WhatsappCase):
         self.Message = self.env['comm.message']
 
     def test_window_opened_by_the_last_inbound_message(self):
-        self.assertIsNone(self.Message._whatsapp_window_end(NUMBER))
+        self.assertIsNone(self.Message._whatsapp_window_end(NUMBER, self.sandbox))
         old = self.open_window(self.sandbox, hours_ago=25)
-        self.assertIsNone(self.Message._whatsapp_window_end(NUMBER), 'more than 24 h ago: closed')
+        self.assertIsNone(self.Message._whatsapp_window_end(NUMBER, self.sandbox), 'more than 24 h ago: closed')
         recent = self.open_window(self.sandbox, hours_ago=23)
-        self.assertEqual(self.Message._whatsapp_window_end(NUMBER), recent.received_at + timedelta(hours=24))
+        self.assertEqual(self.Message._whatsapp_window_end(NUMBER, self.sandbox), recent.received_at + timedelta(hours=24))
         self.assertNotEqual(old.received_at, recent.received_at)
 
     def test_only_whatsapp_messages_from_that_number_count(self):
         self.open_window(self.sandbox, channel='sms')
         self.open_window(self.sandbox, number='+4915123456799')
-        self.assertIsNone(self.Message._whatsapp_window_end(NUMBER))
+        self.assertIsNone(self.Message._whatsapp_window_end(NUMBER, self.sandbox))
 
     def test_free_text_outside_the_window_is_refused(self):
         composer = self.composer(body='Hello')
@@ -38,7 +38,7 @@ class TestWhatsapp(WhatsappCase):
 
     def test_free_text_inside_the_window(self):
         self.open_window(self.sandbox, hours_ago=2)
-        composer = self.composer(body='Hello Ann')
+        composer = self.composer(body='Hello Ann', provider_id=self.sandbox.id)
         self.assertTrue(composer.window_open)
         self.assertIn('free text and files can be sent until', composer.window_message)
         composer.action_send()
@@ -68,3 +68,15 @@ class TestWhatsapp(WhatsappCase):
         self.env['phone.blacklist'].sudo()._add([NUMBER])
         with self.assertRaises(UserError):
             self.composer(body='Hi').action_send()
+
+    def test_window_is_per_account(self):
+        """A message to another account (another company's business number) opens no window here."""
+        other_company = self.env['res.company'].create({'name': 'Other company'})
+        other = self.account('sandbox', name='Other sandbox', company_id=other_company.id)
+        self.open_window(other, hours_ago=1)
+        self.assertIsNone(self.Message._whatsapp_window_end(NUMBER, self.sandbox))
+        self.assertTrue(self.Message._whatsapp_window_end(NUMBER, other))
+        composer = self.composer(body='Hello', provider_id=self.sandbox.id)
+        self.assertFalse(composer.window_open)
+        with self.assertRaises(UserError):
+            composer.action_send()

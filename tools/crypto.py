@@ -27,6 +27,27 @@ class SecretError(Exception):
     """A stored secret cannot be decrypted with the configured keys."""
 
 
+def key_source():
+    """Where the key comes from: ``'config'``, ``'environment'`` or ``'file'`` (generated locally:
+    another Odoo server on the same database has its own and cannot read these secrets)."""
+    if config.get('comm_gateway_key'):
+        return 'config'
+    if os.environ.get('COMM_GATEWAY_KEY'):
+        return 'environment'
+    return 'file'
+
+
+KEY_FILE_WARNING = (
+    'comm_gateway: the encryption key of provider secrets was generated in this server\'s data '
+    'directory (%s), not configured. Every Odoo server (worker host, cron host, replica) of this '
+    'database must use the same key: copy it to the comm_gateway_key option of each server\'s '
+    'odoo.conf (or the COMM_GATEWAY_KEY environment variable) — see the README, "Several servers".')
+
+
+def key_file_path():
+    return os.path.join(config['data_dir'], KEY_FILE_NAME)
+
+
 def _configured_keys():
     raw = config.get('comm_gateway_key') or os.environ.get('COMM_GATEWAY_KEY') or ''
     keys = tuple(key.strip() for key in raw.split(',') if key.strip())
@@ -34,7 +55,7 @@ def _configured_keys():
 
 
 def _key_file_key():
-    path = os.path.join(config['data_dir'], KEY_FILE_NAME)
+    path = key_file_path()
     try:
         with open(path, 'rb') as key_file:
             return key_file.read().strip().decode()

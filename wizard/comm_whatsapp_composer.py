@@ -1,7 +1,7 @@
 import uuid
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import format_datetime
 
 
@@ -69,11 +69,11 @@ class CommWhatsappComposer(models.TransientModel):
             partner, number = record._comm_whatsapp_recipient() if record else (self.env['res.partner'], False)
             composer.partner_id, composer.to_number = partner, number
 
-    @api.depends('to_number')
+    @api.depends('to_number', 'provider_id')
     def _compute_window(self):
         for composer in self:
             number = composer._number()
-            end = self.env['comm.message']._whatsapp_window_end(number)
+            end = self.env['comm.message']._whatsapp_window_end(number, composer.provider_id)
             composer.window_open = bool(end)
             if end:
                 composer.window_message = _('%(number)s wrote in the last 24 hours: free text and files can be '
@@ -92,6 +92,14 @@ class CommWhatsappComposer(models.TransientModel):
             except UserError as exc:
                 composer.preview = exc.args[0]
 
+    def _check_attachments(self):
+        """Only the user's own uploads to this composer, as Odoo's mail composer moves only its
+        own: another attachment id (someone's invoice, a private file) cannot ride along."""
+        foreign = self.attachment_ids.sudo().filtered(
+            lambda a: a.res_model != self._name or a.res_id not in (0, self.id) or a.create_uid != self.env.user)
+        if foreign:
+            raise AccessError(_('Only files uploaded in this composer can be sent.'))
+
     def _number(self):
         """The number typed or found, in E.164 (False when it cannot be)."""
         self.ensure_one()
@@ -105,6 +113,9 @@ class CommWhatsappComposer(models.TransientModel):
         record = self._record()
         if not record:
             raise UserError(_('The document was deleted.'))
+        # as posting in its chatter would: the right to post on the document, before any sudo()
+        record.check_access(getattr(record, '_mail_post_access', 'write'))
+        self._check_attachments()
         if self.channel == 'mms':
             self.env['comm.message']._queue_mms(
                 self.provider_id, record, self.partner_id, self._number(), body=self.body or '',
