@@ -32,13 +32,15 @@ def _testing():
 
 def run_shared(env, function, attempts=5):
     """``function(cr)`` in a short transaction of its own, committed at once, so that every worker
-    sees it now and no long transaction holds the row. A concurrent update (REPEATABLE READ) is
-    retried in a new transaction. Under tests: the test's own cursor."""
+    sees it now and no long transaction holds the row. READ COMMITTED: a concurrent update of the
+    row is waited for, then built upon (atomic updates), instead of failing the transaction.
+    Under tests: the test's own cursor."""
     if _testing():
         return function(env.cr)
     for attempt in range(attempts):
         try:
             with env.registry.cursor() as cr:
+                cr.execute(SQL('SET TRANSACTION ISOLATION LEVEL READ COMMITTED'))
                 return function(cr)
         except (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected):
             if attempt == attempts - 1:
@@ -69,8 +71,9 @@ class CommProvider(models.Model):
     _inherit = 'comm.provider'
 
     def _send_reserve(self):
-        """Seconds a claim of this account may still take: its sends queue two per thread."""
-        return 2 * (self.timeout or 15.0) + 1.0
+        """Seconds left below which this account claims nothing more: a send (one timeout) and
+        the recording of its answer; the pool starts none later than one timeout before the end."""
+        return (self.timeout or 15.0) + 2.0
 
     def _pace_reserve(self, count):
         """Monotonic times of ``count`` consecutive send slots at this account's rate (reserved
@@ -89,8 +92,9 @@ class CommProvider(models.Model):
                                          + %s * interval '1 second'
                    RETURNING EXTRACT(EPOCH FROM next_slot_at - (clock_timestamp() at time zone 'UTC'))""",
                 self.id, count * interval, count * interval))
-            return float(cr.fetchone()[0])
-        end = time.monotonic() + run_shared(self.env, reserve)
+            # read the local clock now, not after the commit: the slots are as far off as the answer was
+            return time.monotonic() + float(cr.fetchone()[0])
+        end = run_shared(self.env, reserve)
         return [end - (count - index) * interval for index in range(count)]
 
     def _pace_pause(self, seconds):
@@ -123,8 +127,8 @@ class CommProvider(models.Model):
                 return 'closed'
             cr.execute(SQL(
                 """UPDATE comm_provider SET breaker_state = 'half_open',
-                          breaker_open_until = (now() at time zone 'UTC') + %s * interval '1 second'
-                    WHERE id = %s AND breaker_state != 'closed' AND breaker_open_until <= (now() at time zone 'UTC')
+                          breaker_open_until = (clock_timestamp() at time zone 'UTC') + %s * interval '1 second'
+                    WHERE id = %s AND breaker_state != 'closed' AND breaker_open_until <= (clock_timestamp() at time zone 'UTC')
                 RETURNING id""", max(self.breaker_cooldown, 1), self.id))
             return 'trial' if cr.fetchone() else False
         self.flush_recordset(BREAKER_FIELDS)
@@ -159,7 +163,7 @@ class CommProvider(models.Model):
             if failures >= threshold or (was == 'half_open' and not answered):
                 cr.execute(SQL(
                     """UPDATE comm_provider SET breaker_state = 'open', breaker_failures = %s,
-                              breaker_open_until = (now() at time zone 'UTC') + %s * interval '1 second'
+                              breaker_open_until = (clock_timestamp() at time zone 'UTC') + %s * interval '1 second'
                         WHERE id = %s RETURNING breaker_open_until""", failures, cooldown, self.id))
                 return was, 'open', failures, cr.fetchone()[0]
             state = 'closed' if answered else was
@@ -329,7 +333,7 @@ class CommMessage(models.Model):
         Inside the loop: the breaker (once open, nothing more goes out: the sends not made yet
         are given back), the shared pace, and the budget (no send starts that could outlive it).
         With ``chunk``, once the sends left fit in the pool, ``chunk`` more of this account are
-        claimed, until a send fails, the breaker opens or the budget is spent.
+        claimed, until the breaker opens or the budget is spent: failures are the breaker's call.
 
         :returns: how many messages were claimed on the way
         """
@@ -337,9 +341,9 @@ class CommMessage(models.Model):
         adapter = provider._get_adapter()
         timeout = provider.timeout or 15.0
         waiting = deque(self)
-        state, healthy, claimed = provider.breaker_state, True, 0
+        state, claimed = provider.breaker_state, 0
         clean = state == 'closed' and not provider.breaker_failures
-        with SendPool(adapter, provider.max_concurrency or 1, f'comm-send-{provider.id}') as pool:
+        with SendPool(adapter, provider.max_concurrency or 1, f'comm-send-{provider.id}', budget, timeout) as pool:
             while True:
                 if waiting and pool.room():
                     if budget.spent(timeout):     # a send started now could outlive the run
@@ -357,7 +361,6 @@ class CommMessage(models.Model):
                 if answers:
                     self._record_answers(answers)
                 outcomes = [_answered(result) for _message, result in answers]
-                healthy = healthy and all(outcomes)
                 pauses = [result.retry_after or 1.0 for _message, result in answers
                           if isinstance(result, ProviderError) and not result.per_recipient
                           and (result.http_status == 429 or result.retry_after)]
@@ -372,7 +375,7 @@ class CommMessage(models.Model):
                     waiting.clear()
                 not_sent._release()
                 self._commit()
-                if (chunk and healthy and state == 'closed' and len(pool) + len(waiting) <= pool.workers
+                if (chunk and state == 'closed' and len(pool) + len(waiting) <= pool.workers
                         and not budget.spent(provider._send_reserve())):
                     more = self._claim_outbound(chunk, provider)      # committed with the answers so far
                     claimed += len(more)

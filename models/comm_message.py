@@ -36,6 +36,7 @@ OPT_IN_WORDS = frozenset({'START', 'UNSTOP'})
 MAX_MEDIA_BYTES = 16 * 1024 * 1024
 MAX_SEND_ATTEMPTS = 6
 STALE_ATTEMPT = timedelta(minutes=10)   # an attempt older than this lost its worker mid-call
+ORPHAN_GROUPS = 50                      # orphan multipart messages posted per run
 WHATSAPP_WINDOW = timedelta(hours=24)   # customer-service window opened by the customer's last message
 ALLOWED_MEDIA_PREFIXES = ('image/', 'audio/', 'video/', 'text/', 'application/pdf', 'application/vnd',
                           'application/msword', 'application/zip', 'text/vcard')
@@ -636,21 +637,44 @@ class CommMessagePart(models.Model):
         return whole
 
     @api.model
-    def _flush_orphans(self, older_than=timedelta(minutes=30)):
-        """Parts whose siblings never came are posted on their own, with a note: never dropped."""
-        orphans = self.search([('create_date', '<', fields.Datetime.now() - older_than)])
-        for (provider, sender, ref), parts in orphans.grouped(
-                lambda p: (p.provider_id, p.sender, p.concat_ref)).items():
-            first = parts[0]
-            note = _('[Parts %(parts)s of %(total)s; the others never arrived]',
-                     parts=', '.join(str(p) for p in parts.mapped('part')), total=first.total)
-            inbound = InboundMessage(
-                provider_id=first.provider_message_id, sender=sender, recipient=first.payload.get('recipient', ''),
-                body=' … '.join(p.payload['body'] for p in parts) + f'\n{note}',
-                timestamp=first.payload.get('timestamp'), channel=first.payload.get('channel') or 'sms')
-            parts.unlink()
-            self.env['comm.message']._receive_inbound(provider, [inbound], provider._get_adapter())
-        return len(orphans)
+    def _flush_orphans(self, older_than=timedelta(minutes=30), limit=ORPHAN_GROUPS):
+        """Parts whose siblings never came are posted on their own, with a note: never dropped.
+
+        Bounded (``limit`` messages per run, oldest first), one savepoint each: a group that
+        cannot be posted is logged and moved to the back, to be tried again later.
+
+        :returns: how many parts were posted
+        """
+        self.flush_model()
+        self.env.cr.execute(SQL(
+            """SELECT provider_id, sender, concat_ref FROM comm_message_part WHERE create_date < %s
+                GROUP BY provider_id, sender, concat_ref ORDER BY min(create_date) LIMIT %s""",
+            fields.Datetime.now() - older_than, limit))
+        posted = 0
+        for provider_id, sender, ref in self.env.cr.fetchall():
+            parts = self.search([('provider_id', '=', provider_id), ('sender', '=', sender), ('concat_ref', '=', ref)])
+            try:
+                with self.env.cr.savepoint():
+                    parts._post_alone()
+                posted += len(parts)
+            except Exception:  # noqa: BLE001  one bad group never stops the others, nor the queue
+                _logger.exception('comm.message.part %s: the parts could not be posted; will try again', parts.ids)
+                self.env.cr.execute(SQL('UPDATE comm_message_part SET create_date = %s WHERE id IN %s',
+                                        fields.Datetime.now(), tuple(parts.ids)))
+        return posted
+
+    def _post_alone(self):
+        """Post these parts of one message (the others never came) as one message, with a note."""
+        first = self[0]
+        note = _('[Parts %(parts)s of %(total)s; the others never arrived]',
+                 parts=', '.join(str(p) for p in self.mapped('part')), total=first.total)
+        inbound = InboundMessage(
+            provider_id=first.provider_message_id, sender=first.sender, recipient=first.payload.get('recipient', ''),
+            body=' … '.join(p.payload['body'] for p in self) + f'\n{note}',
+            timestamp=first.payload.get('timestamp'), channel=first.payload.get('channel') or 'sms')
+        provider = first.provider_id
+        self.unlink()
+        self.env['comm.message']._receive_inbound(provider, [inbound], provider._get_adapter())
 
 
 def _to_datetime(timestamp):

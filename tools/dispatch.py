@@ -104,11 +104,13 @@ class SendPool:
 
     ``submit(key, outbound, at)`` queues a send for its slot; ``collect()`` waits for the first
     answers and returns ``[(key, SendResult | ProviderError | NOT_SENT)]``; ``stop()`` gives back
-    every send that has not reached the provider yet (``NOT_SENT``).
+    every send that has not reached the provider yet (``NOT_SENT``), and so does a send whose turn
+    comes when less than ``reserve`` seconds of ``budget`` are left.
     """
 
-    def __init__(self, adapter, workers, name='comm-send'):
+    def __init__(self, adapter, workers, name='comm-send', budget=None, reserve=0.0):
         self.adapter = adapter
+        self.budget, self.reserve = budget, reserve     # no send starts that could outlive the run
         self.workers = max(1, workers)
         self.pace = Pace()
         self.stopping = threading.Event()
@@ -149,7 +151,7 @@ class SendPool:
         return cancelled
 
     def _send(self, outbound, at):
-        if not self.pace.wait(at, self.stopping):
+        if not self.pace.wait(at, self.stopping) or (self.budget is not None and self.budget.spent(self.reserve)):
             return NOT_SENT
         try:
             return self.adapter.send_message(outbound)
