@@ -343,7 +343,9 @@ class CommMessage(models.Model):
         waiting = deque(self)
         state, claimed = provider.breaker_state, 0
         clean = state == 'closed' and not provider.breaker_failures
-        with SendPool(adapter, provider.max_concurrency or 1, f'comm-send-{provider.id}', budget, timeout) as pool:
+        interval = 1.0 / provider.rate_limit if provider.rate_limit and provider.rate_limit > 0 else 0.0
+        with SendPool(adapter, provider.max_concurrency or 1, f'comm-send-{provider.id}', budget, timeout,
+                      interval) as pool:
             while True:
                 if waiting and pool.room():
                     if budget.spent(timeout):     # a send started now could outlive the run
@@ -351,8 +353,9 @@ class CommMessage(models.Model):
                         waiting.clear()
                     else:
                         batch = [waiting.popleft() for _index in range(min(pool.room(), len(waiting)))]
-                        for message, at in zip(batch, provider._pace_reserve(len(batch))):
-                            pool.submit(message, message._to_outbound(), at)
+                        outbounds = [message._to_outbound() for message in batch]   # before the slots start
+                        for message, outbound, at in zip(batch, outbounds, provider._pace_reserve(len(batch))):
+                            pool.submit(message, outbound, at)
                 if not len(pool):
                     break
                 answers = pool.collect()

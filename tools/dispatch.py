@@ -70,11 +70,14 @@ def cron_budget(env):
 
 class Pace:
     """Local side of an account's pacing: each send waits for its slot (reserved in PostgreSQL by
-    the caller, see ``comm.provider.pace``); a 429 shifts every slot not used yet, once per pause,
-    so the sends resume at the same spacing instead of all at once."""
+    the caller, see ``comm.provider.pace``), and never goes out less than ``interval`` after the
+    previous one of this pool (a thread that started late does not bunch the next sends up); a 429
+    shifts every slot not used yet, once per pause, so the sends resume at the same spacing."""
 
-    def __init__(self):
+    def __init__(self, interval=0.0):
         self.lock = threading.Lock()
+        self.interval = interval
+        self.last = float('-inf')
         self.shift = 0.0
         self.paused_until = 0.0
 
@@ -91,10 +94,11 @@ class Pace:
         """Sleep until the slot ``at`` (monotonic) plus the pauses; False when ``stop`` was set."""
         while not stop.is_set():
             with self.lock:
-                target = (at or 0.0) + self.shift
-            delay = target - time.monotonic()
-            if delay <= 0:
-                return True
+                now = time.monotonic()
+                delay = max((at or 0.0) + self.shift, self.last + self.interval) - now
+                if delay <= 0:
+                    self.last = now
+                    return True
             stop.wait(min(delay, 0.5))
         return False
 
@@ -108,11 +112,11 @@ class SendPool:
     comes when less than ``reserve`` seconds of ``budget`` are left.
     """
 
-    def __init__(self, adapter, workers, name='comm-send', budget=None, reserve=0.0):
+    def __init__(self, adapter, workers, name='comm-send', budget=None, reserve=0.0, interval=0.0):
         self.adapter = adapter
         self.budget, self.reserve = budget, reserve     # no send starts that could outlive the run
         self.workers = max(1, workers)
-        self.pace = Pace()
+        self.pace = Pace(interval)
         self.stopping = threading.Event()
         self.futures = {}
         self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=name)
