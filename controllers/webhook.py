@@ -1,8 +1,11 @@
 """Provider webhooks: verify the signature, store the raw request in the queue, answer at once.
 
 No business logic here: ``comm.webhook.event._receive`` verifies, dedupes and enqueues; the cron
-processes. Forged requests get an empty 403 (and store nothing but a per-day counter).
+processes. Forged requests get an empty 403 (and store nothing but a per-day counter). A signed
+request is stored whatever its content says; only a body that is not well-formed JSON or form, of
+another content type or too large is refused (4xx).
 """
+import json
 import logging
 
 from werkzeug.exceptions import NotFound
@@ -59,8 +62,8 @@ class CommWebhookController(http.Controller):
             elif mimetype == JSON or mimetype.endswith('+json'):
                 body = httprequest.get_data()
                 try:
-                    body.decode('utf-8')
-                except UnicodeDecodeError:
+                    json.loads(body.decode('utf-8'))
+                except ValueError:      # not even well-formed: what we can read is stored, the rest refused
                     return _plain(400)
             elif mimetype or httprequest.content_length:
                 return _plain(415)

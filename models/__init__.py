@@ -4,6 +4,8 @@ from . import comm_webhook_event
 from . import comm_message
 from . import comm_mms
 from . import comm_message_reconcile
+from . import comm_message_ref
+from . import comm_dispatch
 from . import comm_media_token
 from . import comm_whatsapp_template
 from . import comm_call

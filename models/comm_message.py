@@ -4,10 +4,7 @@ import logging
 import mimetypes
 import random
 import threading
-import time
 import uuid
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta, timezone
 
 import psycopg2.errors
@@ -20,7 +17,7 @@ from odoo.tools import SQL, clean_context, plaintext2html
 from ..providers import ProviderError
 from ..providers.base import STATE_RANK, InboundMessage, Outbound
 from ..providers.media import MAX_MEDIA_BYTES, MediaRefused, media_type_allowed
-from .comm_webhook_event import RetryLater, _utcnow, claim_ids
+from .comm_webhook_event import RetryLater
 
 _logger = logging.getLogger(__name__)
 
@@ -40,10 +37,8 @@ STATE_DATE_FIELD = {'queued': 'queued_at', 'sent': 'sent_at', 'delivered': 'deli
 OPT_OUT_WORDS = frozenset({'STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'})
 OPT_IN_WORDS = frozenset({'START', 'UNSTOP'})
 MAX_SEND_ATTEMPTS = 6
-REFILL_ROUNDS = 9                       # further batches one dispatch call may claim for an account
-REFILL_SECONDS = 30                     # ... and not after this
-ANSWER_WINDOW = 0.02                    # seconds to gather answers that arrive together
 STALE_ATTEMPT = timedelta(minutes=10)   # an attempt older than this lost its worker mid-call
+ORPHAN_GROUPS = 50                      # orphan multipart messages posted per run
 WHATSAPP_WINDOW = timedelta(hours=24)   # customer-service window opened by the customer's last message
 
 
@@ -306,6 +301,8 @@ class CommMessage(models.Model):
         message = self.sudo().search([('provider_id', '=', provider.id),
                                       ('provider_message_id', '=', status.provider_id)], limit=1)
         if not message:
+            message = self.env['comm.message.ref']._find(provider, status)      # models/comm_message_ref.py
+        if not message:
             raise RetryLater(_('No message %(id)s yet: it may not be committed yet; will retry.',
                                id=status.provider_id))
         message._apply_state(status.status, error_code=status.error_code, error_message=status.error_message,
@@ -533,109 +530,16 @@ class CommMessage(models.Model):
                 record._message_log(body=note)
 
     def _trigger_dispatch(self, at=None):
-        self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')._trigger(at)
+        """Wake the dispatch cron at ``at`` (now by default), unless a wake-up is due by then."""
+        cron = self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')
+        at = at or fields.Datetime.now()
+        if not self.env['ir.cron.trigger'].sudo().search_count(
+                [('cron_id', '=', cron.id), ('call_at', '<=', at)], limit=1):
+            cron._trigger(at)
 
     # ------------------------------------------------------------------------------------------
     # Outbound: dispatch (cron)
     # ------------------------------------------------------------------------------------------
-
-    @api.model
-    def _cron_dispatch(self, batch_size=200):
-        """Claim a batch and send it; an account's pool is kept fed with further claims of that
-        account while its last sends are in flight, up to ``REFILL_ROUNDS`` batches per call."""
-        self.env.flush_all()
-        self._reconcile_stale_attempts()
-        messages = self._claim_outbound(batch_size)
-        done = len(messages)
-        for provider, group in messages.grouped('provider_id').items():
-            done += group._dispatch(provider, batch_size)
-        self._commit()
-        self.env.cr.execute(SQL(
-            "SELECT count(*) FROM comm_message WHERE dispatch_state = 'todo' AND next_try_at <= %s",
-            _utcnow()))
-        remaining = self.env.cr.fetchone()[0]
-        self.env['ir.cron']._notify_progress(done=done, remaining=remaining)
-
-    @api.model
-    def _claim_outbound(self, limit, provider=None):
-        """Record the attempt (committed by the caller) before any provider call: the base of
-        exactly-once. ``provider``: claim that account's messages only."""
-        ids = claim_ids(self.env, SQL(
-            """UPDATE comm_message SET dispatch_state = 'attempt', attempt_at = %s,
-                      attempts = COALESCE(attempts, 0) + 1
-                WHERE id IN (SELECT m.id FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
-                              WHERE m.dispatch_state = 'todo' AND m.next_try_at <= %s
-                                AND (p.breaker_state = 'closed' OR p.breaker_open_until <= %s) %s
-                              ORDER BY m.id LIMIT %s FOR NO KEY UPDATE OF m SKIP LOCKED)
-            RETURNING id""", fields.Datetime.now(), _utcnow(), _utcnow(),
-            SQL('AND m.provider_id = %s', provider.id) if provider else SQL(), limit))
-        self.invalidate_model()
-        return self.browse(ids)
-
-    @api.model
-    def _reconcile_stale_attempts(self):
-        """Attempts left by a worker that died during the call: ask the provider, never resend blindly."""
-        stale = self.search([('dispatch_state', '=', 'attempt'),
-                             ('attempt_at', '<', fields.Datetime.now() - STALE_ATTEMPT)])
-        for message in stale:
-            message._reconcile_attempt()    # models/comm_message_reconcile.py
-
-    def _dispatch(self, provider, batch_size=200):
-        """Send this batch (one account) through a bounded pool; results applied here, in the ORM.
-
-        :returns: how many more messages were claimed to keep the pool fed
-        """
-        messages = self
-        if provider.breaker_state != 'closed':
-            # the cool-down is over (else nothing was claimed): one message tests the water
-            messages[1:].write({'dispatch_state': 'todo', 'next_try_at': fields.Datetime.now(),
-                                'attempts': 0})
-            messages = messages[:1]
-            provider.breaker_state = 'half_open'
-            return messages._send_through(provider)
-        return messages._send_through(provider, batch_size)
-
-    def _send_through(self, provider, batch_size=0):
-        """Sends run in the pool; each answer is recorded here as soon as it arrives, while the
-        other sends are still in flight (the ORM work overlaps the network waits).
-
-        With ``batch_size``, once the sends left in flight fit in the pool, the next batch of this
-        account is claimed (and committed: exactly-once) and queued behind them, so the pool never
-        runs dry between batches; until a send fails for the account, at most ``REFILL_ROUNDS``
-        times and ``REFILL_SECONDS`` after the start.
-
-        :returns: how many messages were claimed on the way
-        """
-        adapter = provider._get_adapter()
-        limiter = RateLimiter(provider.rate_limit)
-        workers = max(1, provider.max_concurrency or 1)
-        outcomes, futures, refills, claimed = [], {}, REFILL_ROUNDS if batch_size else 0, 0
-        waiting = deque(self)     # claimed, not handed to the pool yet: two sends per thread at most
-        stop_at = time.monotonic() + REFILL_SECONDS
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f'comm-send-{provider.id}') as pool:
-            while True:
-                while waiting and len(futures) < 2 * workers:
-                    message = waiting.popleft()
-                    futures[pool.submit(_send_one, adapter, limiter, message._to_outbound())] = message
-                if not futures:
-                    break
-                wait(futures, return_when=FIRST_COMPLETED)
-                # the answers coming in meanwhile are recorded with it (one flush); the pool stays busy
-                finished, _pending = wait(futures, timeout=ANSWER_WINDOW)
-                answers = [(futures.pop(future), future.result()) for future in finished]
-                self._record_answers(answers)
-                # the provider answered unless a retryable error says it is down (a per-recipient limit is an answer)
-                outcomes += [not isinstance(result, ProviderError) or not result.retryable or result.per_recipient
-                             for _message, result in answers]
-                if (refills and len(futures) + len(waiting) <= workers and all(outcomes)
-                        and time.monotonic() < stop_at):
-                    refills -= 1
-                    more = self._claim_outbound(batch_size, provider)      # committed with the answers so far
-                    claimed += len(more)
-                    refills = refills if more else 0
-                    waiting.extend(more)
-        provider._breaker_record(outcomes)
-        return claimed
 
     @api.model
     def _record_answers(self, answers):
@@ -680,6 +584,7 @@ class CommMessage(models.Model):
         self.ensure_one()
         self.write({'provider_message_id': result.provider_id, 'dispatch_state': 'done', 'error_code': False,
                     'error_message': False, 'next_try_at': False})
+        self.env['comm.message.ref']._remember(self, result.extra_ids)
         if result.status != 'queued':
             self._apply_state(result.status)
         self._sync_sms_tracker('queued', '', '')
@@ -694,8 +599,7 @@ class CommMessage(models.Model):
             delay = max(backoff, error.retry_after or 0) * random.uniform(0.8, 1.2)
             self.write({'dispatch_state': 'todo', 'error_code': error.code, 'error_message': error.message,
                         'next_try_at': fields.Datetime.now() + timedelta(seconds=delay)})
-            self._trigger_dispatch(fields.Datetime.now() + timedelta(seconds=delay))
-            return
+            return      # the run's end wakes the cron for the earliest retry (one trigger, not one each)
         self._fail(error)
 
     def _fail(self, error):
@@ -755,56 +659,44 @@ class CommMessagePart(models.Model):
         return whole
 
     @api.model
-    def _flush_orphans(self, older_than=timedelta(minutes=30)):
-        """Parts whose siblings never came are posted on their own, with a note: never dropped."""
-        orphans = self.search([('create_date', '<', fields.Datetime.now() - older_than)])
-        for (provider, sender, ref), parts in orphans.grouped(
-                lambda p: (p.provider_id, p.sender, p.concat_ref)).items():
-            first = parts[0]
-            note = _('[Parts %(parts)s of %(total)s; the others never arrived]',
-                     parts=', '.join(str(p) for p in parts.mapped('part')), total=first.total)
-            inbound = InboundMessage(
-                provider_id=first.provider_message_id, sender=sender, recipient=first.payload.get('recipient', ''),
-                body=' … '.join(p.payload['body'] for p in parts) + f'\n{note}',
-                timestamp=first.payload.get('timestamp'), channel=first.payload.get('channel') or 'sms')
-            parts.unlink()
-            self.env['comm.message']._receive_inbound(provider, [inbound], provider._get_adapter())
-        return len(orphans)
+    def _flush_orphans(self, older_than=timedelta(minutes=30), limit=ORPHAN_GROUPS):
+        """Parts whose siblings never came are posted on their own, with a note: never dropped.
 
+        Bounded (``limit`` messages per run, oldest first), one savepoint each: a group that
+        cannot be posted is logged and moved to the back, to be tried again later.
 
-class RateLimiter:
-    """Thread-safe pacing of one account's calls: ``rate`` per second, and pauses on 429."""
+        :returns: how many parts were posted
+        """
+        self.flush_model()
+        self.env.cr.execute(SQL(
+            """SELECT provider_id, sender, concat_ref FROM comm_message_part WHERE create_date < %s
+                GROUP BY provider_id, sender, concat_ref ORDER BY min(create_date) LIMIT %s""",
+            fields.Datetime.now() - older_than, limit))
+        posted = 0
+        for provider_id, sender, ref in self.env.cr.fetchall():
+            parts = self.search([('provider_id', '=', provider_id), ('sender', '=', sender), ('concat_ref', '=', ref)])
+            try:
+                with self.env.cr.savepoint():
+                    parts._post_alone()
+                posted += len(parts)
+            except Exception:  # noqa: BLE001  one bad group never stops the others, nor the queue
+                _logger.exception('comm.message.part %s: the parts could not be posted; will try again', parts.ids)
+                self.env.cr.execute(SQL('UPDATE comm_message_part SET create_date = %s WHERE id IN %s',
+                                        fields.Datetime.now(), tuple(parts.ids)))
+        return posted
 
-    def __init__(self, rate):
-        self.interval = 1.0 / rate if rate and rate > 0 else 0.0
-        self.next_at = time.monotonic()
-        self.lock = threading.Lock()
-
-    def wait(self):
-        with self.lock:
-            now = time.monotonic()
-            at = max(now, self.next_at)
-            self.next_at = at + self.interval
-        if at > now:
-            time.sleep(at - now)
-
-    def pause(self, seconds):
-        with self.lock:
-            self.next_at = max(self.next_at, time.monotonic() + seconds)
-
-
-def _send_one(adapter, limiter, outbound):
-    """Runs in a pool thread: no ORM here, only the adapter. Returns a SendResult or the error."""
-    limiter.wait()
-    try:
-        return adapter.send_message(outbound)
-    except ProviderError as exc:
-        if (exc.http_status == 429 or exc.retry_after) and not exc.per_recipient:
-            limiter.pause(min(exc.retry_after or 1.0, 30.0))
-        return exc
-    except Exception as exc:  # noqa: BLE001  an SDK bug must not kill the batch
-        _logger.exception('%s adapter raised unexpectedly', adapter.code)
-        return ProviderError(f'Unexpected error: {type(exc).__name__}', code='internal', retryable=True)
+    def _post_alone(self):
+        """Post these parts of one message (the others never came) as one message, with a note."""
+        first = self[0]
+        note = _('[Parts %(parts)s of %(total)s; the others never arrived]',
+                 parts=', '.join(str(p) for p in self.mapped('part')), total=first.total)
+        inbound = InboundMessage(
+            provider_id=first.provider_message_id, sender=first.sender, recipient=first.payload.get('recipient', ''),
+            body=' … '.join(p.payload['body'] for p in self) + f'\n{note}',
+            timestamp=first.payload.get('timestamp'), channel=first.payload.get('channel') or 'sms')
+        provider = first.provider_id
+        self.unlink()
+        self.env['comm.message']._receive_inbound(provider, [inbound], provider._get_adapter())
 
 
 def _to_datetime(timestamp):

@@ -5,6 +5,7 @@ import logging
 from odoo import _, fields, models
 
 from ..providers import ProviderError
+from .comm_message import MAX_SEND_ATTEMPTS
 
 _logger = logging.getLogger(__name__)
 
@@ -35,6 +36,11 @@ class CommMessage(models.Model):
             _logger.info('comm.message %s: the interrupted send had reached the provider (%s)',
                          self.id, found.provider_id)
             self._apply_send_result(found)
+        elif found is False and self.attempts >= MAX_SEND_ATTEMPTS:
+            # a send that kills its worker every time (poison) must not loop forever
+            self._fail(ProviderError(_(
+                'The send was interrupted %(count)s times (the worker stopped: killed, out of memory or over '
+                'its time limit); not tried again.', count=self.attempts), code='interrupted'))
         elif found is False:   # the provider confirms it never got it: safe to send
             _logger.info('comm.message %s: the interrupted send never reached the provider; queued again', self.id)
             self.write({'dispatch_state': 'todo', 'next_try_at': fields.Datetime.now()})

@@ -1,10 +1,9 @@
 import logging
 import secrets
-from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL, ormcache
+from odoo.tools import SQL, consteq, ormcache
 
 from ..providers import ProviderError, get_adapter_class
 from ..tools import crypto
@@ -375,24 +374,6 @@ class CommProvider(models.Model):
     # Dispatch helpers
     # ------------------------------------------------------------------------------------------
 
-    def _breaker_record(self, outcomes):
-        """Circuit breaker: ``outcomes`` are the batch's sends in order, True when the provider
-        answered (success or a permanent refusal), False when it failed (5xx, timeout…)."""
-        self.ensure_one()
-        if not outcomes:
-            return
-        failures = self.breaker_failures
-        for ok in outcomes:
-            failures = 0 if ok else failures + 1
-        if failures >= max(self.breaker_threshold, 1) or (self.breaker_state == 'half_open' and not outcomes[0]):
-            until = fields.Datetime.now() + timedelta(seconds=max(self.breaker_cooldown, 1))
-            self.sudo().write({'breaker_state': 'open', 'breaker_failures': failures, 'breaker_open_until': until})
-            _logger.warning('comm.provider %s (%s): %s consecutive failures, sending paused until %s',
-                            self.id, self.code, failures, until)
-            self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')._trigger(until)
-        elif self.breaker_state != 'closed' or failures != self.breaker_failures:
-            self.sudo().write({'breaker_state': 'closed', 'breaker_failures': failures, 'breaker_open_until': False})
-
     def _sandbox_after_send(self, message):
         """What a real provider would do next, through the same webhook queue: statuses, a reply."""
         self.ensure_one()
@@ -405,6 +386,22 @@ class CommProvider(models.Model):
             Event._receive(self, 'inbound', adapter.simulate_inbound(
                 self._webhook_url('inbound'), message.to_number, message.from_number or self.sms_from or '',
                 _('Thanks, got it! (simulated reply)'), channel=message.channel))
+
+    def _meta_accounts_by_number(self, phone_number_ids):
+        """``{phone number id: account}``: this account and the other active Meta accounts of its
+        app (the same app secret, which signed the request) among ``phone_number_ids``."""
+        self.ensure_one()
+        own = self.sudo().meta_phone_number_id
+        accounts = {own: self} if own else {}
+        others = set(phone_number_ids) - set(accounts)
+        secret = others and self._get_secret('meta_app_secret')
+        if not secret:
+            return accounts
+        for account in self.sudo().search([('code', '=', 'meta'), ('id', '!=', self.id),
+                                           ('meta_phone_number_id', 'in', list(others))]):
+            if consteq(account._get_secret('meta_app_secret'), secret):
+                accounts.setdefault(account.meta_phone_number_id, account)
+        return accounts
 
     @api.model
     def _find_by_webhook_token(self, token):

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import logging
 import random
@@ -14,6 +15,7 @@ from odoo.tools import SQL
 from ..providers import ProviderError
 from ..providers.base import WebhookRequest
 from ..tools.redact import redact_token
+from ..tools.dispatch import TimeBudget, cron_budget, cron_time_limit
 
 _logger = logging.getLogger(__name__)
 
@@ -31,6 +33,12 @@ QUEUE_WRITE = object()
 MAX_ATTEMPTS_PARAM = 'comm_gateway.webhook_max_attempts'
 DEFAULT_MAX_ATTEMPTS = 8
 STALE_AFTER = timedelta(minutes=10)      # a 'processing' event older than this lost its worker
+SUSPECTS_PER_RUN = 10                    # events whose worker died, processed alone, per run
+EVENT_RESERVE = 16.0                     # seconds one event may take (a media download)
+DONE_KEPT_DAYS = 30
+DEAD_KEPT_DAYS_PARAM = 'comm_gateway.webhook_dead_kept_days'
+DEFAULT_DEAD_KEPT_DAYS = 90
+GC_SLICE = 5000
 
 
 def claim_ids(env, query, attempts=3):
@@ -59,6 +67,12 @@ def claim_ids(env, query, attempts=3):
             env.cr.commit()
         return ids
     return []
+
+
+def body_key(request):
+    """The dedup key of a request whose event cannot be read: a hash of what was signed."""
+    payload = request.body or json.dumps(request.form or request.query).encode()
+    return 'body:' + hashlib.sha256(payload).hexdigest()
 
 
 def _utcnow():
@@ -92,7 +106,9 @@ class CommWebhookEvent(models.Model):
         [('pending', 'Pending'), ('processing', 'Processing'), ('done', 'Done'), ('waiting', 'Kept for later'),
          ('dead', 'Dead'), ('discarded', 'Discarded')],
         default='pending', required=True, readonly=True, index=True)
-    attempts = fields.Integer(readonly=True)
+    attempts = fields.Integer(readonly=True, help='Tries so far, those its worker did not survive included.')
+    crashes = fields.Integer(readonly=True, help='Times the worker processing it stopped (killed, out of '
+                                                'memory, over its time limit): then it is processed alone.')
     next_try_at = fields.Datetime(readonly=True, default=fields.Datetime.now)
     locked_at = fields.Datetime(readonly=True)
     processed_at = fields.Datetime(readonly=True)
@@ -145,8 +161,9 @@ class CommWebhookEvent(models.Model):
         Used by the HTTP controller and by the Sandbox's simulated webhooks alike.
 
         :param request: :class:`WebhookRequest`
-        :returns: ``'forged'`` (signature invalid: nothing stored), ``'duplicate'`` or ``'queued'``
-        :raises ValueError: the payload is malformed (nothing stored)
+        :returns: ``'forged'`` (signature invalid: nothing stored), ``'duplicate'`` or ``'queued'``;
+            a verified request whose event cannot be read is queued all the same (keyed on a hash
+            of its body): the cron records why it cannot be processed
         """
         adapter = provider._get_adapter()
         if not adapter.verify_webhook(request):
@@ -164,7 +181,12 @@ class CommWebhookEvent(models.Model):
                 return 'forged'
             if seen == 'duplicate':
                 return 'duplicate'
-        key = adapter.event_key(request, purpose)
+        try:
+            key = adapter.event_key(request, purpose)
+        except Exception:  # noqa: BLE001  a verified request is stored: parsing is the cron's job
+            _logger.info('comm.provider %s: a signed %s webhook whose event we cannot read is kept for the queue',
+                         provider.id, purpose)
+            key = body_key(request)
         headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
         cron_id = self._processing_cron_id()
         # one round trip: the insert, and whether a wake-up of the cron is already due
@@ -207,54 +229,101 @@ class CommWebhookEvent(models.Model):
     # ------------------------------------------------------------------------------------------
 
     @api.model
-    def _cron_process(self, batch_size=200):
-        """Claim a batch (SKIP LOCKED), process each event in its own savepoint, report progress."""
+    def _cron_process(self, batch_size=200, budget=None):
+        """Claim a batch (SKIP LOCKED), process it committing per event (per group for the plain
+        messages processed together), within the run's time budget; report progress.
+
+        Events whose worker died are first processed one at a time, each alone: a poison event
+        takes no other with it, and goes dead after its attempts.
+
+        :param budget: a :class:`~..tools.dispatch.TimeBudget` (default: from Odoo's limits)
+        """
+        budget = budget or cron_budget(self.env)
         self.env.flush_all()
         self._requeue_stale()
         self.env['comm.message.part']._flush_orphans()
-        events = self._claim(batch_size)
-        if not events:
-            self.env['ir.cron']._notify_progress(done=0, remaining=0)
-            return
-        events._process_batch()
+        done = 0
+        for _index in range(SUSPECTS_PER_RUN):
+            if budget.spent(EVENT_RESERVE) or not (suspect := self._claim(1, suspects=True)):
+                break
+            done += suspect._process_batch(budget)
+            self._commit()
+        events = self.browse() if budget.spent(EVENT_RESERVE) else self._claim(batch_size)
+        done += events._process_batch(budget)
         self._commit()
         self.env.cr.execute(SQL(
             "SELECT count(*) FROM comm_webhook_event WHERE state = 'pending' AND next_try_at <= %s",
             _utcnow()))
         remaining = self.env.cr.fetchone()[0]
-        self.env['ir.cron']._notify_progress(done=len(events), remaining=remaining)
-        _logger.info('comm.webhook.event: processed %s events, %s remaining', len(events), remaining)
+        if remaining and budget.spent(EVENT_RESERVE):
+            # the watchdog counts the runner's calls together: the next round goes on
+            self.env['ir.cron'].browse(self._processing_cron_id())._trigger()
+            remaining = 0
+        self.env['ir.cron']._notify_progress(done=done, remaining=remaining)
+        if done:
+            _logger.info('comm.webhook.event: processed %s events, %s remaining', done, remaining)
 
     @api.model
-    def _claim(self, limit):
-        """Lock up to ``limit`` due events for this worker and mark them processing (committed)."""
+    def _claim(self, limit, suspects=False):
+        """Lock up to ``limit`` due events for this worker and mark them processing, the attempt
+        counted (committed): an event whose worker dies has used one. ``suspects``: the events
+        whose worker died (else the others)."""
         self.flush_model()
         ids = claim_ids(self.env, SQL(
             """UPDATE comm_webhook_event SET state = 'processing', locked_at = now() at time zone 'UTC',
                       attempts = attempts + 1
                 WHERE id IN (SELECT id FROM comm_webhook_event
-                              WHERE state = 'pending' AND next_try_at <= %s
+                              WHERE state = 'pending' AND next_try_at <= %s AND %s
                               ORDER BY id LIMIT %s FOR NO KEY UPDATE SKIP LOCKED)
-            RETURNING id""", _utcnow(), limit))
+            RETURNING id""", _utcnow(), SQL('crashes > 0') if suspects else SQL('COALESCE(crashes, 0) = 0'),
+            limit))
         self.invalidate_model()
         return self.browse(ids)
 
     @api.model
     def _requeue_stale(self):
+        """Events left processing by a dead worker: pending again, to be processed alone; dead once
+        their attempts are used up, with the reason."""
         self.flush_model()
+        max_attempts = self._max_attempts()
         self.env.cr.execute(SQL(
-            """UPDATE comm_webhook_event SET state = 'pending'
-                WHERE state = 'processing' AND locked_at < %s RETURNING id""",
+            """UPDATE comm_webhook_event
+                  SET state = CASE WHEN attempts >= %s THEN 'dead' ELSE 'pending' END,
+                      crashes = COALESCE(crashes, 0) + 1, locked_at = NULL, write_date = now() at time zone 'UTC',
+                      next_try_at = CASE WHEN attempts >= %s THEN NULL ELSE %s END,
+                      error = %s || ' (' || attempts || ')'
+                WHERE state = 'processing' AND locked_at < %s RETURNING state""",
+            max_attempts, max_attempts, fields.Datetime.now(),
+            _('The worker processing it stopped (killed, out of memory or over its time limit); attempts so far'),
             fields.Datetime.now() - STALE_AFTER))
-        if stale := self.env.cr.fetchall():
-            _logger.warning('comm.webhook.event: %s events left processing by a dead worker requeued', len(stale))
+        if stale := [row[0] for row in self.env.cr.fetchall()]:
+            _logger.warning('comm.webhook.event: %s events left processing by a dead worker requeued, %s dead',
+                            len(stale), stale.count('dead'))
             self.invalidate_model()
 
-    def _process_batch(self):
+    def _release(self):
+        """Claimed, not processed (the budget is spent): pending again, the attempt not counted."""
+        if not self:
+            return
+        self.flush_model()
+        self.env.cr.execute(SQL(
+            """UPDATE comm_webhook_event SET state = 'pending', locked_at = NULL, attempts = GREATEST(attempts - 1, 0)
+                WHERE id IN %s AND state = 'processing'""", tuple(self.ids)))
+        self.invalidate_recordset(['state', 'locked_at', 'attempts'])
+
+    @api.model
+    def _max_attempts(self):
+        return int(self.env['ir.config_parameter'].sudo().get_param(MAX_ATTEMPTS_PARAM, DEFAULT_MAX_ATTEMPTS))
+
+    def _process_batch(self, budget=None):
         """Process claimed events: plain inbound messages together (one query per step and one
         chatter post per document model for all of them), everything else one by one. Each
         event of the one-by-one path has its own savepoint; when the together path fails, its
-        events take the one-by-one path, so one bad event never blocks the others."""
+        events take the one-by-one path, so one bad event never blocks the others. Committed
+        after the group and after each event; once ``budget`` is spent the rest is given back.
+
+        :returns: how many events were processed
+        """
         parsed = self._parse_inbound()
         together = self.filtered(lambda e: e.id in parsed and all(
             item.kind == 'message' and not item.media for item in parsed[e.id]))
@@ -267,7 +336,20 @@ class CommWebhookEvent(models.Model):
                 _logger.info('comm.webhook.event: %s inbound messages failed together, processing them one '
                              'by one', len(together), exc_info=True)
                 alone = self
-        for event in alone:
+            else:
+                self._commit()
+        done = len(self) - len(alone)
+        for index, event in enumerate(alone):
+            if budget is not None and budget.spent((event.provider_id.timeout or 15.0) + 1.0):
+                alone[index:]._release()
+                break
+            done += 1
+            event._process_one(parsed)
+            self._commit()
+        return done
+
+    def _process_one(self, parsed):
+        for event in self:
             try:
                 with self.env.cr.savepoint():
                     outcome = event._process(parsed.get(event.id))
@@ -299,7 +381,8 @@ class CommWebhookEvent(models.Model):
     def _process_together(self, parsed):
         by_provider = {}
         for event in self:
-            by_provider.setdefault(event.provider_id, []).extend(parsed[event.id])
+            for provider, item in event._route(parsed[event.id]):
+                by_provider.setdefault(provider, []).append(item)
         for provider, inbounds in by_provider.items():
             self.env['comm.message']._receive_inbound(provider, inbounds, provider._get_adapter())
         self._mark_done('done')
@@ -316,11 +399,10 @@ class CommWebhookEvent(models.Model):
             applied yet — the event's other items are applied all the same.
         """
         self.ensure_one()
-        provider = self.provider_id
-        adapter = provider._get_adapter()
         normalized = self._parse() if normalized is None else normalized
         outcome = 'done'
-        for item in normalized:
+        for provider, item in self._route(normalized):
+            adapter = provider._get_adapter()
             if item.kind == 'message':
                 self.env['comm.message']._receive_inbound(provider, [item], adapter)
             elif item.kind == 'status':
@@ -335,6 +417,18 @@ class CommWebhookEvent(models.Model):
                 self._apply_call_event(provider, item)
         return outcome
 
+    def _route(self, items):
+        """``[(account, item)]``. Meta posts the events of every phone number of an app to one
+        callback URL: each goes to the account of its ``metadata.phone_number_id`` among the
+        accounts of the same app, else stays with the account called."""
+        self.ensure_one()
+        provider = self.provider_id
+        refs = {item.account_ref for item in items if getattr(item, 'account_ref', '')}
+        if provider.code != 'meta' or not refs:
+            return [(provider, item) for item in items]
+        accounts = provider._meta_accounts_by_number(refs)
+        return [(accounts.get(getattr(item, 'account_ref', ''), provider), item) for item in items]
+
     def _apply_call_event(self, provider, event):
         """Call events update the call log (``comm.call``)."""
         self.env['comm.call']._receive_event(provider, event)
@@ -342,7 +436,7 @@ class CommWebhookEvent(models.Model):
 
     def _schedule_retry(self, exc):
         self.ensure_one()
-        max_attempts = int(self.env['ir.config_parameter'].sudo().get_param(MAX_ATTEMPTS_PARAM, DEFAULT_MAX_ATTEMPTS))
+        max_attempts = self._max_attempts()
         error = self._describe_error(exc)
         if self.attempts >= max_attempts or isinstance(exc, ValueError):
             state, next_try = 'dead', False
@@ -375,7 +469,8 @@ class CommWebhookEvent(models.Model):
 
     def action_reprocess(self):
         self.check_access('write')
-        self._queue_write({'state': 'pending', 'next_try_at': fields.Datetime.now(), 'attempts': 0, 'locked_at': False})
+        self._queue_write({'state': 'pending', 'next_try_at': fields.Datetime.now(), 'attempts': 0, 'crashes': 0,
+                           'locked_at': False})
         self.env.ref('comm_gateway.ir_cron_comm_webhook_event')._trigger()
 
     def action_discard(self):
@@ -385,13 +480,36 @@ class CommWebhookEvent(models.Model):
         self._queue_write({'state': 'discarded', 'locked_at': False})
 
     @api.autovacuum
-    def _gc_done_events(self):
-        """Processed events are kept 30 days for audit, then deleted in slices."""
-        self.env.cr.execute(SQL(
-            """DELETE FROM comm_webhook_event WHERE id IN (
-                   SELECT id FROM comm_webhook_event
-                    WHERE state IN ('done', 'discarded') AND processed_at < %s LIMIT 10000)""",
-            fields.Datetime.now() - timedelta(days=30)))
+    def _gc_done_events(self, budget=None):
+        """Processed and discarded events are kept 30 days for audit, dead letters
+        ``comm_gateway.webhook_dead_kept_days`` days (90 by default; 0 keeps them), then deleted
+        in slices, each committed, until none is left or the budget is spent.
+
+        :returns: how many were deleted
+        """
+        budget = budget or TimeBudget(cron_time_limit() / 4)
+        now = fields.Datetime.now()
+        dead_days = int(self.env['ir.config_parameter'].sudo().get_param(
+            DEAD_KEPT_DAYS_PARAM, DEFAULT_DEAD_KEPT_DAYS) or 0)
+        rules = [SQL("state IN ('done', 'discarded') AND processed_at < %s", now - timedelta(days=DONE_KEPT_DAYS))]
+        if dead_days > 0:
+            # a dead letter never processed has no processed_at: its last change counts
+            rules.append(SQL("state = 'dead' AND COALESCE(processed_at, write_date) < %s",
+                             now - timedelta(days=dead_days)))
+        deleted = 0
+        for rule in rules:
+            while not budget.spent(1.0):
+                self.env.cr.execute(SQL(
+                    "DELETE FROM comm_webhook_event WHERE id IN (SELECT id FROM comm_webhook_event WHERE %s LIMIT %s)",
+                    rule, GC_SLICE))
+                count = self.env.cr.rowcount
+                deleted += count
+                self._commit()
+                if count < GC_SLICE:
+                    break
+        if deleted:
+            _logger.info('comm.webhook.event: %s old events deleted', deleted)
+        return deleted
 
 
 class CommWebhookRejection(models.Model):

@@ -206,6 +206,7 @@ class InboundMessage:
     concat_part: int = 0
     reply_to: str = ''                    # provider id of the message this one replies to
     optout: str = ''                      # 'stop' / 'start' when the provider classified it
+    account_ref: str = ''                 # which of the app's numbers it came to (Meta phone_number_id)
     raw: dict = dataclasses.field(default_factory=dict)
 
 
@@ -221,6 +222,7 @@ class StatusUpdate:
     timestamp: float = None
     recipient: str = ''
     client_ref: str = ''
+    account_ref: str = ''                 # which of the app's numbers sent it (Meta phone_number_id)
     raw: dict = dataclasses.field(default_factory=dict)
 
 

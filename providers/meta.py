@@ -315,6 +315,8 @@ class MetaAdapter(ProviderAdapter):
         business = to_e164((value.get('metadata') or {}).get('display_phone_number'))
         events = [self._inbound(message, names, business) for message in value.get('messages') or []]
         events += filter(None, (self._status(status) for status in value.get('statuses') or []))
+        for event in events:        # one callback URL serves every number of the app
+            event.account_ref = str((value.get('metadata') or {}).get('phone_number_id') or '')
         return events
 
     def _inbound(self, message, names, business):

@@ -154,13 +154,14 @@ class TestSmsNative(FakeProviderMixin, MockSMS):
         self.assertEqual((third.dispatch_state, third.state), ('done', 'sent'))
 
     @mute_logger('odoo.addons.comm_gateway.models.comm_message', 'odoo.addons.comm_gateway.models.comm_provider')
-    def test_pool_is_not_fed_once_the_provider_fails(self):
-        self.twilio.max_concurrency = 1
+    def test_one_failure_does_not_starve_the_pool_the_breaker_decides(self):
+        self.twilio.write({'max_concurrency': 1, 'breaker_threshold': 2})
         self.fake.route('POST', MESSAGES, 503, json={'code': 20500, 'message': 'Down', 'status': 503}, times=1)
         messages = self.queue(5, 'down')
         self.env['comm.message']._cron_dispatch(batch_size=2)
-        self.assertEqual(len(self.sent()), 2, 'the failing batch ends; no further claim')
-        self.assertEqual(sorted(messages.mapped('dispatch_state')), ['done', 'todo', 'todo', 'todo', 'todo'])
+        self.assertEqual(len(self.sent()), 5, 'one failure between answers: the pool is fed on')
+        self.assertEqual(sorted(messages.mapped('dispatch_state')), ['done', 'done', 'done', 'done', 'todo'])
+        self.assertEqual(self.twilio.breaker_state, 'closed')
 
     @mute_logger('odoo.addons.comm_gateway.models.comm_message', 'odoo.addons.comm_gateway.models.comm_provider')
     def test_429_backs_off_and_retries(self):

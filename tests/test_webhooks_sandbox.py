@@ -76,10 +76,23 @@ class TestWebhooksSandbox(CommWebhookMixin, HttpCase):
         self.assertEqual(self.http('POST', url, data=b'\xff\xfe{', headers=json_type).status_code, 400)
         self.assertEqual(self.http('GET', url).status_code, 405, 'the Sandbox only posts')
         self.assertEqual(self.http('PUT', url, data=b'x', headers=json_type).status_code, 405)
-        # signed but malformed: 400, nothing stored
-        request = self.adapter._signed(url, {'no': 'type'})
-        self.assertEqual(self.post_webhook(self.provider, 'inbound', request).status_code, 400)
+        self.assertEqual(self.http('POST', url, data=b'{"type": ', headers=json_type).status_code, 400,
+                         'not well-formed JSON')
         self.assertFalse(self.events(self.provider))
+
+    @mute_logger('odoo.addons.comm_gateway.models.comm_webhook_event')
+    def test_signed_but_unreadable_is_stored_then_dead_with_the_reason(self):
+        """A request that verifies is stored, whatever its payload says: parsing is the cron's
+        job, and the provider is not made to retry for days."""
+        request = self.adapter._signed(self.provider.webhook_url_inbound, {'no': 'type'})
+        self.assertAccepted(self.post_webhook(self.provider, 'inbound', request))
+        self.assertAccepted(self.post_webhook(self.provider, 'inbound', request))
+        event = self.events(self.provider)
+        self.assertEqual(len(event), 1, 'deduplicated on a hash of the body')
+        self.assertTrue(event.event_key.startswith('body:'))
+        self.run_queue()
+        self.assertEqual(event.state, 'dead')
+        self.assertIn('malformed', event.error)
 
     def test_unknown_number_creates_contact_or_not(self):
         self.env.company.comm_unknown_sender = 'create'

@@ -1,0 +1,387 @@
+"""Outbound dispatch (cron): claim, send through the pool, record, within Odoo's time limits.
+
+What every worker and server shares lives in PostgreSQL and is changed in short transactions of
+its own (:func:`run_shared`), never held by a long dispatch transaction: the circuit breaker
+(``comm_provider.breaker_*``) and the account's pace (``comm.provider.pace``: the next free send
+slot, pushed back by a 429). Two servers on one database thus send at one account's rate.
+"""
+import logging
+import random
+import threading
+import time
+from collections import deque
+import psycopg2.errors
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+from ..providers import ProviderError
+from ..tools.dispatch import NOT_SENT, SendPool, TimeBudget, cron_budget, cron_time_limit
+from .comm_message import STALE_ATTEMPT
+from .comm_webhook_event import _utcnow, claim_ids
+
+_logger = logging.getLogger(__name__)
+
+RECONCILE_LIMIT = 50                    # interrupted attempts looked at per run
+BREAKER_FIELDS = ['breaker_state', 'breaker_failures', 'breaker_open_until']
+
+
+def _testing():
+    return getattr(threading.current_thread(), 'testing', False)
+
+
+def run_shared(env, function, attempts=5):
+    """``function(cr)`` in a short transaction of its own, committed at once, so that every worker
+    sees it now and no long transaction holds the row. READ COMMITTED: a concurrent update of the
+    row is waited for, then built upon (atomic updates), instead of failing the transaction.
+    Under tests: the test's own cursor."""
+    if _testing():
+        return function(env.cr)
+    for attempt in range(attempts):
+        try:
+            with env.registry.cursor() as cr:
+                cr.execute(SQL('SET TRANSACTION ISOLATION LEVEL READ COMMITTED'))
+                return function(cr)
+        except (psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1) * random.random())
+    return None
+
+
+def _answered(result):
+    """The provider answered, unless a retryable error says it is down (a per-recipient limit is an answer)."""
+    return not isinstance(result, ProviderError) or not result.retryable or result.per_recipient
+
+
+class CommProviderPace(models.Model):
+    """The next free send slot of an account, shared by every worker and server: each reserves
+    the slots of the sends it is about to make, at the account's rate; a 429 pushes it back."""
+    _name = 'comm.provider.pace'
+    _description = 'Shared send pace of an account'
+    _log_access = False
+
+    provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade')
+    next_slot_at = fields.Datetime(help='UTC, to the microsecond (database clock).')
+
+    _sql_constraints = [('provider_unique', 'unique(provider_id)', 'One pace per account.')]
+
+
+class CommProvider(models.Model):
+    _inherit = 'comm.provider'
+
+    def _send_reserve(self):
+        """Seconds left below which this account claims nothing more: a send (one timeout) and
+        the recording of its answer; the pool starts none later than one timeout before the end."""
+        return (self.timeout or 15.0) + 2.0
+
+    def _pace_reserve(self, count):
+        """Monotonic times of ``count`` consecutive send slots at this account's rate (reserved
+        in PostgreSQL, so another server's sends take other slots); ``None`` each without a limit."""
+        self.ensure_one()
+        if not count or not self.rate_limit or self.rate_limit <= 0:
+            return [None] * count
+        interval = 1.0 / self.rate_limit
+
+        def reserve(cr):
+            cr.execute(SQL(
+                """INSERT INTO comm_provider_pace AS pace (provider_id, next_slot_at)
+                   VALUES (%s, (clock_timestamp() at time zone 'UTC') + %s * interval '1 second')
+                   ON CONFLICT (provider_id) DO UPDATE
+                      SET next_slot_at = GREATEST(pace.next_slot_at, clock_timestamp() at time zone 'UTC')
+                                         + %s * interval '1 second'
+                   RETURNING EXTRACT(EPOCH FROM next_slot_at - (clock_timestamp() at time zone 'UTC'))""",
+                self.id, count * interval, count * interval))
+            # read the local clock now, not after the commit: the slots are as far off as the answer was
+            return time.monotonic() + float(cr.fetchone()[0])
+        end = run_shared(self.env, reserve)
+        return [end - (count - index) * interval for index in range(count)]
+
+    def _pace_pause(self, seconds):
+        """A 429: no worker of any server sends for this account before ``seconds`` from now."""
+        self.ensure_one()
+        seconds = min(max(seconds or 1.0, 0.0), 30.0)
+
+        def pause(cr):
+            cr.execute(SQL(
+                """INSERT INTO comm_provider_pace AS pace (provider_id, next_slot_at)
+                   VALUES (%s, (clock_timestamp() at time zone 'UTC') + %s * interval '1 second')
+                   ON CONFLICT (provider_id) DO UPDATE
+                      SET next_slot_at = GREATEST(pace.next_slot_at, EXCLUDED.next_slot_at)
+                   RETURNING provider_id""", self.id, seconds))
+            return cr.fetchone()
+        run_shared(self.env, pause)
+        _logger.info('comm.provider %s: the provider asked to slow down; sending paused %.1fs', self.id, seconds)
+
+    def _breaker_admit(self):
+        """``'closed'``: send; ``'trial'``: the cool-down is over and this worker took the one
+        test message (half-open, for one more cool-down); ``False``: paused, or archived."""
+        self.ensure_one()
+
+        def admit(cr):
+            cr.execute(SQL("SELECT breaker_state, active FROM comm_provider WHERE id = %s", self.id))
+            state, active = cr.fetchone()
+            if not active:
+                return False
+            if state == 'closed':
+                return 'closed'
+            cr.execute(SQL(
+                """UPDATE comm_provider SET breaker_state = 'half_open',
+                          breaker_open_until = (clock_timestamp() at time zone 'UTC') + %s * interval '1 second'
+                    WHERE id = %s AND breaker_state != 'closed' AND breaker_open_until <= (clock_timestamp() at time zone 'UTC')
+                RETURNING id""", max(self.breaker_cooldown, 1), self.id))
+            return 'trial' if cr.fetchone() else False
+        self.flush_recordset(BREAKER_FIELDS)
+        admitted = run_shared(self.env, admit)
+        self.invalidate_recordset(BREAKER_FIELDS)
+        return admitted
+
+    def _breaker_record(self, outcomes):
+        """Circuit breaker, shared: ``outcomes`` are sends in the order they were answered, True
+        when the provider answered (success or a permanent refusal), False when it failed (5xx,
+        timeout…). Opens after ``breaker_threshold`` failures in a row — across answer groups,
+        runs and servers —, and again when the half-open test fails; closes on an answer.
+
+        :returns: the breaker's state afterwards
+        """
+        self.ensure_one()
+        if not outcomes:
+            return self.breaker_state
+        trailing = 0
+        for ok in reversed(outcomes):
+            if ok:
+                break
+            trailing += 1
+        answered = trailing < len(outcomes)
+        threshold, cooldown = max(self.breaker_threshold, 1), max(self.breaker_cooldown, 1)
+
+        def record(cr):
+            cr.execute(SQL("SELECT breaker_state, breaker_failures FROM comm_provider WHERE id = %s FOR UPDATE",
+                           self.id))
+            was, failures = cr.fetchone()
+            failures = trailing if answered else (failures or 0) + trailing
+            if failures >= threshold or (was == 'half_open' and not answered):
+                cr.execute(SQL(
+                    """UPDATE comm_provider SET breaker_state = 'open', breaker_failures = %s,
+                              breaker_open_until = (clock_timestamp() at time zone 'UTC') + %s * interval '1 second'
+                        WHERE id = %s RETURNING breaker_open_until""", failures, cooldown, self.id))
+                return was, 'open', failures, cr.fetchone()[0]
+            state = 'closed' if answered else was
+            cr.execute(SQL(
+                """UPDATE comm_provider SET breaker_state = %s, breaker_failures = %s,
+                          breaker_open_until = CASE WHEN %s = 'closed' THEN NULL ELSE breaker_open_until END
+                    WHERE id = %s AND (breaker_state != %s OR breaker_failures IS DISTINCT FROM %s)""",
+                state, failures, state, self.id, state, failures))
+            return was, state, failures, None
+        self.flush_recordset(BREAKER_FIELDS)
+        was, state, failures, until = run_shared(self.env, record)
+        self.invalidate_recordset(BREAKER_FIELDS)
+        if state == 'open':
+            _logger.warning('comm.provider %s (%s): %s consecutive failures, sending paused until %s',
+                            self.id, self.code, failures, until)
+            self.env['comm.message']._trigger_dispatch(until)
+        elif was != 'closed' and state == 'closed':
+            _logger.info('comm.provider %s (%s): the provider answers again, sending resumed', self.id, self.code)
+        return state
+
+
+class CommMessage(models.Model):
+    _inherit = 'comm.message'
+
+    @api.model
+    def _cron_dispatch(self, batch_size=200, budget=None):
+        """Send what is due, account by account, within the run's time budget.
+
+        Each account's pool is kept fed with further claims while its last sends are in flight;
+        answers are committed as they come, so a killed worker loses nothing recorded. Once the
+        budget is spent nothing more is claimed, and the rest goes to the next run.
+
+        :param budget: a :class:`~..tools.dispatch.TimeBudget` (default: from Odoo's limits)
+        """
+        budget = budget or cron_budget(self.env)
+        self.env.flush_all()
+        done = self._reconcile_stale_attempts(budget)
+        for provider in self._due_accounts():
+            if budget.spent(provider._send_reserve()):
+                break
+            try:
+                done += self._dispatch_account(provider, batch_size, budget)
+            except Exception:  # noqa: BLE001  one account's trouble never stops the others
+                if _testing():
+                    raise
+                _logger.exception('comm.provider %s: dispatch failed', provider.id)
+                self.env.cr.rollback()      # what was answered is committed; the claimed rest is reconciled
+        self._commit()
+        remaining = self._count_due()
+        if remaining and budget.spent(1.0):
+            # the watchdog counts our calls together: the next round of the cron worker goes on
+            self._trigger_dispatch()
+            remaining = 0
+        self._schedule_next_dispatch()
+        self.env['ir.cron']._notify_progress(done=done, remaining=remaining)
+        return done
+
+    @api.model
+    def _due_accounts(self):
+        """Active accounts with due messages whose breaker lets them send (or try one)."""
+        self.env.cr.execute(SQL(
+            """SELECT p.id FROM comm_provider p
+                WHERE p.active AND (p.breaker_state = 'closed' OR p.breaker_open_until <= %s)
+                  AND EXISTS (SELECT 1 FROM comm_message m WHERE m.provider_id = p.id
+                                 AND m.dispatch_state = 'todo' AND m.next_try_at <= %s)
+                ORDER BY p.id""", _utcnow(), _utcnow()))
+        return self.env['comm.provider'].sudo().browse([row[0] for row in self.env.cr.fetchall()])
+
+    @api.model
+    def _count_due(self):
+        self.env.cr.execute(SQL(
+            """SELECT count(*) FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
+                WHERE m.dispatch_state = 'todo' AND m.next_try_at <= %s AND p.active
+                  AND (p.breaker_state = 'closed' OR p.breaker_open_until <= %s)""", _utcnow(), _utcnow()))
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _schedule_next_dispatch(self):
+        """One wake-up for the earliest retry or end of a pause (not one trigger per retry)."""
+        self.env.cr.execute(SQL(
+            """SELECT LEAST((SELECT min(m.next_try_at) FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
+                              WHERE m.dispatch_state = 'todo' AND m.next_try_at > %s AND p.active),
+                             (SELECT min(breaker_open_until) FROM comm_provider
+                               WHERE active AND breaker_state != 'closed' AND breaker_open_until > %s))""",
+            _utcnow(), _utcnow()))
+        at = self.env.cr.fetchone()[0]
+        if at:
+            self._trigger_dispatch(at)
+
+    def _dispatch_account(self, provider, batch_size, budget):
+        """Claim and send this account's due messages. :returns: how many were claimed"""
+        admitted = provider._breaker_admit()
+        if not admitted:
+            return 0
+        chunk = max(1, min(batch_size, 2 * max(provider.max_concurrency, 1)))
+        if admitted == 'trial':
+            # one message tests the water; the others keep their place and their attempts
+            messages = self._claim_outbound(1, provider, trial=True)
+            return len(messages) + messages._send_through(provider, 0, budget)
+        messages = self._claim_outbound(chunk, provider)
+        return len(messages) + messages._send_through(provider, chunk, budget)
+
+    @api.model
+    def _claim_outbound(self, limit, provider=None, trial=False):
+        """Record the attempt (committed) before any provider call: the base of exactly-once.
+        ``provider``: claim that account's messages only; ``trial``: even though its breaker is
+        half-open (this worker holds the test)."""
+        ids = claim_ids(self.env, SQL(
+            """UPDATE comm_message SET dispatch_state = 'attempt', attempt_at = %s,
+                      attempts = COALESCE(attempts, 0) + 1
+                WHERE id IN (SELECT m.id FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
+                              WHERE m.dispatch_state = 'todo' AND m.next_try_at <= %s AND p.active
+                                AND (%s OR p.breaker_state = 'closed') %s
+                              ORDER BY m.id LIMIT %s FOR NO KEY UPDATE OF m SKIP LOCKED)
+            RETURNING id""", fields.Datetime.now(), _utcnow(), bool(trial),
+            SQL('AND m.provider_id = %s', provider.id) if provider else SQL(), limit))
+        self.invalidate_model()
+        return self.browse(ids)
+
+    def _release(self):
+        """Claimed, never handed to the provider: back in the queue, the attempt not counted."""
+        if not self:
+            return
+        self.flush_model()
+        self.env.cr.execute(SQL(
+            """UPDATE comm_message SET dispatch_state = 'todo', attempt_at = NULL,
+                      attempts = GREATEST(COALESCE(attempts, 0) - 1, 0)
+                WHERE id IN %s AND dispatch_state = 'attempt'""", tuple(self.ids)))
+        self.invalidate_recordset(['dispatch_state', 'attempt_at', 'attempts'])
+
+    @api.model
+    def _reconcile_stale_attempts(self, budget=None, limit=RECONCILE_LIMIT):
+        """Attempts left by a worker that died during the call: ask the provider, never resend
+        blindly. Bounded (``limit`` per run, within the budget); one savepoint and one commit
+        each, and one that cannot be reconciled fails with the reason instead of blocking the queue.
+
+        :returns: how many were looked at
+        """
+        budget = budget or TimeBudget(cron_time_limit())
+        stale = self.search([('dispatch_state', '=', 'attempt'),
+                             ('attempt_at', '<', fields.Datetime.now() - STALE_ATTEMPT)],
+                            order='attempt_at, id', limit=limit)
+        done = 0
+        for message in stale:
+            if budget.spent(message.provider_id._send_reserve()):
+                break
+            try:
+                with self.env.cr.savepoint():
+                    message._reconcile_attempt()    # models/comm_message_reconcile.py
+            except Exception as exc:  # noqa: BLE001  one bad item never stops the queue
+                _logger.exception('comm.message %s: the interrupted send could not be reconciled', message.id)
+                try:
+                    with self.env.cr.savepoint():
+                        message._fail(ProviderError(_(
+                            'The send was interrupted and could not be checked (%(error)s); not resent, to '
+                            'avoid a duplicate.', error=type(exc).__name__), code='uncertain'))
+                except Exception:  # noqa: BLE001
+                    _logger.exception('comm.message %s: could not be marked failed', message.id)
+            done += 1
+            self._commit()
+        return done
+
+    def _send_through(self, provider, chunk=0, budget=None):
+        """Send these claimed messages (one account) through a bounded pool; each answer group
+        is recorded and committed as it arrives, while the other sends are still in flight.
+
+        Inside the loop: the breaker (once open, nothing more goes out: the sends not made yet
+        are given back), the shared pace, and the budget (no send starts that could outlive it).
+        With ``chunk``, once the sends left fit in the pool, ``chunk`` more of this account are
+        claimed, until the breaker opens or the budget is spent: failures are the breaker's call.
+
+        :returns: how many messages were claimed on the way
+        """
+        budget = budget or TimeBudget(cron_time_limit())
+        adapter = provider._get_adapter()
+        timeout = provider.timeout or 15.0
+        waiting = deque(self)
+        state, claimed = provider.breaker_state, 0
+        clean = state == 'closed' and not provider.breaker_failures
+        interval = 1.0 / provider.rate_limit if provider.rate_limit and provider.rate_limit > 0 else 0.0
+        with SendPool(adapter, provider.max_concurrency or 1, f'comm-send-{provider.id}', budget, timeout,
+                      interval) as pool:
+            while True:
+                if waiting and pool.room():
+                    if budget.spent(timeout):     # a send started now could outlive the run
+                        self.browse([m.id for m in waiting])._release()
+                        waiting.clear()
+                    else:
+                        batch = [waiting.popleft() for _index in range(min(pool.room(), len(waiting)))]
+                        outbounds = [message._to_outbound() for message in batch]   # before the slots start
+                        for message, outbound, at in zip(batch, outbounds, provider._pace_reserve(len(batch))):
+                            pool.submit(message, outbound, at)
+                if not len(pool):
+                    break
+                answers = pool.collect()
+                not_sent = self.browse([message.id for message, result in answers if result is NOT_SENT])
+                answers = [(message, result) for message, result in answers if result is not NOT_SENT]
+                if answers:
+                    self._record_answers(answers)
+                outcomes = [_answered(result) for _message, result in answers]
+                pauses = [result.retry_after or 1.0 for _message, result in answers
+                          if isinstance(result, ProviderError) and not result.per_recipient
+                          and (result.http_status == 429 or result.retry_after)]
+                if pauses:
+                    provider._pace_pause(max(pauses))
+                if outcomes and not (clean and all(outcomes)):
+                    state = provider._breaker_record(outcomes)
+                    clean = state == 'closed' and all(outcomes)
+                if state == 'open':
+                    not_sent |= self.browse([message.id for message, _result in pool.stop()])
+                    not_sent |= self.browse([message.id for message in waiting])
+                    waiting.clear()
+                not_sent._release()
+                self._commit()
+                if (chunk and state == 'closed' and len(pool) + len(waiting) <= pool.workers
+                        and not budget.spent(provider._send_reserve())):
+                    more = self._claim_outbound(chunk, provider)      # committed with the answers so far
+                    claimed += len(more)
+                    chunk = chunk if more else 0
+                    waiting.extend(more)
+        return claimed

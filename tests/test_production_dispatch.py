@@ -1,0 +1,315 @@
+"""Production mode, outbound: the dispatch cron within Odoo's time limits, the breaker inside the
+send loop, the half-open test, archived accounts, crashes, and the pace shared by two servers.
+
+Twilio against the local fake provider; time budgets use an injected clock, never the wall clock."""
+import itertools
+import threading
+import time
+from datetime import datetime, timedelta
+
+from odoo import api, fields
+from odoo.addons.base.tests.test_ir_cron import CronMixinCase
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, TransactionCase, tagged
+from odoo.tests.common import get_db_name
+from odoo.tools import mute_logger
+
+from ..tools.dispatch import TimeBudget
+from .common import FakeProviderMixin
+
+SID = 'AC' + '9' * 32
+MESSAGES = rf'/2010-04-01/Accounts/{SID}/Messages\.json'
+LOGGERS = ('odoo.addons.comm_gateway.models.comm_message', 'odoo.addons.comm_gateway.models.comm_dispatch',
+           'odoo.addons.comm_gateway.models.comm_message_reconcile', 'odoo.addons.comm_gateway.tools.dispatch')
+_sids = itertools.count(1)
+
+
+def twilio_accepts(request):
+    return {'sid': f'SM{next(_sids):032x}', 'status': 'queued', 'to': request.form_dict().get('To')}
+
+
+class TickingClock:
+    """A clock for :class:`TimeBudget` that moves ``step`` seconds each time it is read, or when
+    the fake provider answers (``tick``)."""
+
+    def __init__(self, step=0.0):
+        self.now, self.step = 0.0, step
+
+    def __call__(self):
+        self.now += self.step
+        return self.now
+
+    def tick(self, seconds):
+        self.now += seconds
+
+
+class DispatchCase(FakeProviderMixin, CronMixinCase, TransactionCase):
+
+    def setUp(self):
+        super().setUp()
+        self.twilio = self.env['comm.provider'].create({
+            'name': 'Twilio', 'code': 'twilio', 'sms_from': '+15005550006', 'api_base_url': self.fake.base_url,
+            'twilio_account_sid': SID, 'twilio_auth_token': 'tok', 'timeout': 5, 'rate_limit': 0,
+            'max_concurrency': 1, 'breaker_threshold': 3, 'breaker_cooldown': 60})
+        self.fake.route('POST', MESSAGES, 201, json=twilio_accepts)
+        self.cron = self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')
+
+    def queue(self, count, provider=None, **values):
+        now = fields.Datetime.now()
+        return self.env['comm.message'].create([{
+            'direction': 'out', 'channel': 'sms', 'provider_id': (provider or self.twilio).id, 'state': 'queued',
+            'dispatch_state': 'todo', 'next_try_at': now, 'queued_at': now, 'from_number': '+15005550006',
+            'to_number': f'+3247011{index:04d}', 'body': f'message {index}', **values,
+        } for index in range(count)])
+
+    def sends(self):
+        return [r for r in self.fake.requests if r.method == 'POST']
+
+    def progress(self, **kwargs):
+        """Run the cron method; ``[(done, remaining)]`` it reported."""
+        reported = []
+        origin = type(self.env['ir.cron'])._notify_progress
+
+        def spy(model, *, done, remaining, deactivate=False):
+            reported.append((done, remaining))
+        type(self.env['ir.cron'])._notify_progress = spy
+        try:
+            self.env['comm.message']._cron_dispatch(**kwargs)
+        finally:
+            type(self.env['ir.cron'])._notify_progress = origin
+        return reported
+
+
+@tagged('post_install', '-at_install')
+class TestDispatchLimits(DispatchCase):
+
+    @mute_logger(*LOGGERS)
+    def test_breaker_opens_mid_batch_when_every_call_times_out(self):
+        """A provider that never answers in time: the breaker opens after 3 failures within the
+        run, the sends not made yet are given back untouched, nothing more is claimed."""
+        self.twilio.timeout = 0.3
+        self.fake.route('POST', MESSAGES, 201, json=twilio_accepts, delay=1.0)
+        messages = self.queue(12)
+        self.env['comm.message']._cron_dispatch(batch_size=200)
+        self.assertEqual(self.twilio.breaker_state, 'open')
+        tried = messages.filtered('attempts')
+        # one thread, two sends queued per thread: at most the one picked up meanwhile goes on
+        self.assertLessEqual(len(self.sends()), 4)
+        self.assertEqual(len(tried), len(self.sends()))
+        self.assertEqual(set(tried.mapped('error_code')), {'timeout'})
+        untouched = messages - tried
+        self.assertGreaterEqual(len(untouched), 8)
+        self.assertEqual(set(untouched.mapped('dispatch_state')), {'todo'}, 'given back, not stuck in attempt')
+        self.assertFalse(any(untouched.mapped('error_code')))
+        calls = len(self.fake.requests)
+        self.env['comm.message']._cron_dispatch(batch_size=200)
+        self.assertEqual(len(self.fake.requests), calls, 'open: nothing claimed for the account')
+        self.assertEqual(set(untouched.mapped('attempts')), {0})
+
+    @mute_logger(*LOGGERS)
+    def test_budget_stops_claiming_and_hands_the_rest_over(self):
+        clock = TickingClock()
+
+        def slow_provider(request):
+            clock.tick(20)      # each call "takes" 20 s of the run's budget
+            return twilio_accepts(request)
+        self.fake.route('POST', MESSAGES, 201, json=slow_provider)
+        messages = self.queue(10)
+        with self.capture_triggers(self.cron.id) as capture:
+            reported = self.progress(batch_size=200, budget=TimeBudget(80, clock=clock))
+        done = messages.filtered(lambda m: m.dispatch_state == 'done')
+        self.assertTrue(2 <= len(done) < 10, len(done))
+        self.assertEqual(len(self.sends()), len(done), 'nothing claimed is lost or sent twice')
+        rest = messages - done
+        self.assertEqual(set(rest.mapped('dispatch_state')), {'todo'})
+        self.assertEqual(set(rest.mapped('attempts')), {0}, 'given back without counting an attempt')
+        self.assertEqual(reported, [(len(done), 0)], 'the runner stops calling: the watchdog times the round')
+        self.assertTrue(capture.records.filtered(lambda t: t.call_at <= fields.Datetime.now()),
+                        'the next round is triggered at once')
+
+    @mute_logger(*LOGGERS)
+    def test_half_open_sends_one_and_keeps_the_others_attempts(self):
+        messages = self.queue(4, attempts=2)
+        self.twilio.sudo().write({'breaker_state': 'open', 'breaker_failures': 3,
+                                  'breaker_open_until': fields.Datetime.now() - timedelta(seconds=1)})
+        self.fake.route('POST', MESSAGES, 503, json={'code': 20500, 'message': 'Down', 'status': 503})
+        self.env['comm.message']._cron_dispatch()
+        self.assertEqual(len(self.sends()), 1, 'half-open: one message tests the water')
+        self.assertEqual(self.twilio.breaker_state, 'open', 'the test failed: paused again')
+        self.assertGreater(self.twilio.breaker_open_until, fields.Datetime.now())
+        self.assertEqual(messages.mapped('attempts'), [3, 2, 2, 2], 'the others keep their attempts')
+        # the provider is back; the cool-down ends: one test, then everything
+        self.fake.route('POST', MESSAGES, 201, json=twilio_accepts)
+        self.twilio.breaker_open_until = fields.Datetime.now() - timedelta(seconds=1)
+        messages.write({'next_try_at': fields.Datetime.now() - timedelta(seconds=1)})
+        self.env['comm.message']._cron_dispatch()
+        self.assertEqual(self.twilio.breaker_state, 'closed')
+        self.assertEqual(len(self.sends()), 2)
+        self.assertEqual(messages.mapped('attempts'), [4, 2, 2, 2])
+        self.env['comm.message']._cron_dispatch()
+        self.assertEqual(set(messages.mapped('dispatch_state')), {'done'})
+        self.assertEqual(messages.mapped('attempts'), [4, 3, 3, 3])
+        self.assertEqual(len(self.sends()), 5, 'each message reached the provider once more')
+
+    def test_half_open_test_is_taken_by_one_worker(self):
+        self.queue(2)
+        self.twilio.sudo().write({'breaker_state': 'open', 'breaker_open_until': '2000-01-01 00:00:00'})
+        self.assertEqual(self.twilio._breaker_admit(), 'trial')
+        self.assertEqual(self.twilio.breaker_state, 'half_open')
+        self.assertFalse(self.twilio._breaker_admit(), 'another worker waits for the test to end')
+
+    def test_archived_account_does_not_send(self):
+        messages = self.queue(2)
+        self.twilio.active = False
+        reported = self.progress()
+        self.assertFalse(self.sends())
+        self.assertEqual(set(messages.mapped('dispatch_state')), {'todo'})
+        self.assertEqual(reported, [(0, 0)], 'not counted as work left: the runner does not spin')
+
+    @mute_logger(*LOGGERS)
+    def test_retries_wake_the_cron_once(self):
+        self.twilio.breaker_threshold = 100
+        self.fake.route('POST', MESSAGES, 503, json={'code': 20500, 'message': 'Down', 'status': 503})
+        messages = self.queue(6)
+        with self.capture_triggers(self.cron.id) as capture:
+            self.env['comm.message']._cron_dispatch()
+        self.assertEqual(set(messages.mapped('dispatch_state')), {'todo'})
+        self.assertEqual(len(capture.records), 1, 'one trigger for the earliest retry, not one per message')
+        retried = messages.filtered('attempts')
+        self.assertEqual(len(retried), 6, 'the pool was fed on (the breaker stays closed)')
+        self.assertLess(abs(capture.records.call_at - min(retried.mapped('next_try_at'))), timedelta(seconds=1))
+        with self.capture_triggers(self.cron.id) as capture:
+            self.env['comm.message']._cron_dispatch()
+        self.assertFalse(capture.records, 'a wake-up is already due by then')
+
+
+@tagged('post_install', '-at_install')
+class TestDispatchCrashes(DispatchCase):
+
+    def interrupted(self, count, **values):
+        messages = self.queue(count, **values)
+        messages.write({'dispatch_state': 'attempt', 'attempt_at': datetime(2026, 1, 2, 10, 0), 'attempts': 1,
+                        **values})
+        return messages
+
+    @mute_logger(*LOGGERS)
+    def test_one_unreconcilable_attempt_does_not_stop_the_others(self):
+        sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox'})
+        bad = self.interrupted(1)
+        good = self.queue(1, provider=sandbox)
+        good.write({'dispatch_state': 'attempt', 'attempt_at': datetime(2026, 1, 2, 10, 0), 'attempts': 1})
+        # Twilio's message list answers something that is not JSON: the lookup itself breaks
+        self.fake.route('GET', MESSAGES, 200, body='<html>gateway</html>')
+        fresh = self.queue(1)
+        self.env['comm.message']._cron_dispatch()
+        self.assertEqual((bad.dispatch_state, bad.error_code), ('failed', 'uncertain'))
+        self.assertIn('could not be checked', bad.error_message)
+        self.assertEqual((good.dispatch_state, good.error_code), ('failed', 'uncertain'), 'reconciled all the same')
+        self.assertEqual(fresh.dispatch_state, 'done', 'and the queue went on')
+        self.assertEqual([r.form_dict()['Body'] for r in self.sends()], [fresh.body], 'nothing resent blindly')
+
+    @mute_logger(*LOGGERS)
+    def test_reconciliation_is_bounded_per_run(self):
+        self.fake.route('GET', MESSAGES, 200, json={'messages': [], 'end': 0, 'page': 0, 'page_size': 50,
+                                                    'next_page_uri': None})
+        stale = self.interrupted(5)
+        looked_at = self.env['comm.message']._reconcile_stale_attempts(TimeBudget(100), limit=2)
+        self.assertEqual(looked_at, 2)
+        self.assertEqual(sorted(stale.mapped('dispatch_state')), ['attempt', 'attempt', 'attempt', 'failed', 'failed'])
+
+    @mute_logger(*LOGGERS)
+    def test_poison_send_fails_after_its_attempts(self):
+        """A send whose worker dies each time (confirmed never sent: Plivo) is not retried forever."""
+        auth_id = 'MA' + 'C' * 18
+        plivo = self.env['comm.provider'].create({
+            'name': 'Plivo', 'code': 'plivo', 'plivo_auth_id': auth_id, 'plivo_auth_token': 'plivo-token',
+            'sms_from': '+15005550006', 'api_base_url': self.fake.base_url, 'timeout': 5, 'rate_limit': 0})
+        self.fake.route('GET', rf'/v1/Account/{auth_id}/Message/', 200, json={
+            'api_id': 'l', 'objects': [], 'meta': {'limit': 20, 'offset': 0, 'total_count': 0, 'next': None}})
+        message = self.queue(1, provider=plivo)
+        message.write({'dispatch_state': 'attempt', 'attempt_at': datetime(2026, 1, 2, 10, 0), 'attempts': 6})
+        self.env['comm.message']._cron_dispatch()
+        self.assertEqual((message.dispatch_state, message.state, message.error_code), ('failed', 'failed', 'interrupted'))
+        self.assertIn('interrupted 6 times', message.error_message)
+        self.assertFalse(self.sends())
+
+
+@tagged('post_install', '-at_install')
+class TestSharedPace(BaseCase):
+    """Two servers (two threads, each with its own connections) send for one account: together
+    they keep to its rate, and a 429 one of them gets pauses the other."""
+
+    def test_two_servers_share_one_rate_and_one_pause(self):
+        registry = Registry(get_db_name())
+        with registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            provider_id = env['comm.provider'].create({'name': 'Shared pace', 'code': 'sandbox',
+                                                       'rate_limit': 20}).id
+        envs = {name: api.Environment(registry.cursor(), api.SUPERUSER_ID, {}) for name in ('a', 'b')}
+        slots, errors = {'a': [], 'b': []}, []
+        barrier = threading.Barrier(2)
+
+        def server(name):
+            provider = envs[name]['comm.provider'].browse(provider_id)
+            try:
+                barrier.wait(timeout=10)
+                for _wave in range(5):
+                    slots[name] += provider._pace_reserve(4)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        try:
+            threads = [threading.Thread(target=server, args=(name,)) for name in envs]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            self.assertFalse(errors)
+            every = sorted(slots['a'] + slots['b'])
+            self.assertEqual(len(every), 40)
+            gaps = [later - earlier for earlier, later in zip(every, every[1:])]
+            self.assertGreaterEqual(min(gaps), 0.05 - 0.005, 'never two sends closer than the rate allows')
+            # a 429 seen by one server holds back the other's next slots
+            a, b = (envs[name]['comm.provider'].browse(provider_id) for name in ('a', 'b'))
+            thread = threading.Thread(target=a._pace_pause, args=(10.0,))
+            thread.start()
+            thread.join(10)
+            result = []
+            thread = threading.Thread(target=lambda: result.extend(b._pace_reserve(1)))
+            thread.start()
+            thread.join(10)
+            self.assertGreater(result[0] - time.monotonic(), 9.0, 'the other server waits for the pause too')
+        finally:
+            for env in envs.values():
+                env.cr.close()
+            with registry.cursor() as cr:
+                env = api.Environment(cr, api.SUPERUSER_ID, {})
+                env['comm.provider'].browse(provider_id).unlink()
+
+    def test_two_servers_share_one_breaker(self):
+        registry = Registry(get_db_name())
+        with registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            provider_id = env['comm.provider'].create({'name': 'Shared breaker', 'code': 'sandbox',
+                                                       'breaker_threshold': 3}).id
+        envs = [api.Environment(registry.cursor(), api.SUPERUSER_ID, {}) for _index in range(2)]
+        states = []
+
+        def record(env, outcomes):
+            states.append(env['comm.provider'].browse(provider_id)._breaker_record(outcomes))
+
+        try:
+            for env, outcomes in ((envs[0], [False, False]), (envs[1], [False])):
+                thread = threading.Thread(target=record, args=(env, outcomes))
+                thread.start()
+                thread.join(10)
+            self.assertEqual(states, ['closed', 'open'], 'two failures on one server, one on the other: three')
+            with registry.cursor() as cr:
+                cr.execute('SELECT breaker_state, breaker_failures FROM comm_provider WHERE id = %s', [provider_id])
+                self.assertEqual(cr.fetchone(), ('open', 3))
+        finally:
+            for env in envs:
+                env.cr.close()
+            with registry.cursor() as cr:
+                env = api.Environment(cr, api.SUPERUSER_ID, {})
+                env['comm.provider'].browse(provider_id).unlink()

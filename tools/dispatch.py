@@ -1,0 +1,168 @@
+"""Dispatch machinery that needs no ORM: the time budget of a cron run and the send pool.
+
+The ORM side (claims, answers, the breaker and the rate shared in PostgreSQL) lives in
+``models/comm_dispatch.py``; what runs in the pool's threads is here and never touches a cursor.
+"""
+import logging
+import threading
+import time
+import weakref
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+from odoo.tools import config
+
+from ..providers import ProviderError
+
+_logger = logging.getLogger(__name__)
+
+# Share of Odoo's hard limit one cron job may use. The prefork watchdog times the whole round of
+# jobs a cron worker runs between two pings, and both our crons may run in the same round: each
+# takes a third, which leaves room for Odoo's own crons and for the sends still in flight.
+BUDGET_SHARE = 0.33
+DEFAULT_LIMIT = 120.0                   # limit_time_real's default, when both limits are off
+ANSWER_WINDOW = 0.02                    # seconds to gather answers that arrive together
+NOT_SENT = object()                     # a send the pool gave back without calling the provider
+
+_cron_budgets = weakref.WeakKeyDictionary()     # {job cursor: {cron id: TimeBudget}}
+
+
+def cron_time_limit():
+    """Seconds after which Odoo kills a cron run: ``limit_time_real_cron``, else ``limit_time_real``."""
+    for key in ('limit_time_real_cron', 'limit_time_real'):
+        value = config.get(key) or 0
+        if value > 0:
+            return float(value)
+    return DEFAULT_LIMIT
+
+
+class TimeBudget:
+    """Wall-clock seconds a run may still use. ``clock`` is injectable (tests)."""
+
+    def __init__(self, seconds, clock=time.monotonic):
+        self.clock = clock
+        self.seconds = seconds
+        self.deadline = clock() + seconds
+
+    def left(self):
+        return self.deadline - self.clock()
+
+    def spent(self, reserve=0.0):
+        """Whether less than ``reserve`` seconds are left (what the next step may take)."""
+        return self.left() <= reserve
+
+    def __repr__(self):
+        return f'<TimeBudget {self.left():.1f}s of {self.seconds:.1f}s left>'
+
+
+def cron_budget(env):
+    """The budget of the current cron job: Odoo's runner calls a method up to ten times in a row
+    (``_notify_progress``) on one cursor, under one watchdog; those calls share one budget. Outside a
+    cron job (tests, shell), every call gets a budget of its own."""
+    seconds = cron_time_limit() * BUDGET_SHARE
+    cron_id = env.context.get('cron_id')
+    if not cron_id or not env.context.get('ir_cron_progress_id'):
+        return TimeBudget(seconds)
+    budgets = _cron_budgets.setdefault(env.cr, {})
+    if cron_id not in budgets:
+        budgets[cron_id] = TimeBudget(seconds)
+    return budgets[cron_id]
+
+
+class Pace:
+    """Local side of an account's pacing: each send waits for its slot (reserved in PostgreSQL by
+    the caller, see ``comm.provider.pace``), and never goes out less than ``interval`` after the
+    previous one of this pool (a thread that started late does not bunch the next sends up); a 429
+    shifts every slot not used yet, once per pause, so the sends resume at the same spacing."""
+
+    def __init__(self, interval=0.0):
+        self.lock = threading.Lock()
+        self.interval = interval
+        self.last = float('-inf')
+        self.shift = 0.0
+        self.paused_until = 0.0
+
+    def pause(self, seconds):
+        with self.lock:
+            now = time.monotonic()
+            if now < self.paused_until:
+                return False        # the sends in flight already paused us
+            self.shift += seconds
+            self.paused_until = now + seconds
+            return True
+
+    def wait(self, at, stop):
+        """Sleep until the slot ``at`` (monotonic) plus the pauses; False when ``stop`` was set."""
+        while not stop.is_set():
+            with self.lock:
+                now = time.monotonic()
+                delay = max((at or 0.0) + self.shift, self.last + self.interval) - now
+                if delay <= 0:
+                    self.last = now
+                    return True
+            stop.wait(min(delay, 0.5))
+        return False
+
+
+class SendPool:
+    """A bounded pool of sends for one account: no ORM in its threads, only the adapter.
+
+    ``submit(key, outbound, at)`` queues a send for its slot; ``collect()`` waits for the first
+    answers and returns ``[(key, SendResult | ProviderError | NOT_SENT)]``; ``stop()`` gives back
+    every send that has not reached the provider yet (``NOT_SENT``), and so does a send whose turn
+    comes when less than ``reserve`` seconds of ``budget`` are left.
+    """
+
+    def __init__(self, adapter, workers, name='comm-send', budget=None, reserve=0.0, interval=0.0):
+        self.adapter = adapter
+        self.budget, self.reserve = budget, reserve     # no send starts that could outlive the run
+        self.workers = max(1, workers)
+        self.pace = Pace(interval)
+        self.stopping = threading.Event()
+        self.futures = {}
+        self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def __len__(self):
+        return len(self.futures)
+
+    def room(self):
+        """How many more sends to queue: two per thread at most."""
+        return max(0, 2 * self.workers - len(self.futures))
+
+    def submit(self, key, outbound, at=None):
+        self.futures[self.executor.submit(self._send, outbound, at)] = key
+
+    def collect(self, timeout=None):
+        if not self.futures:
+            return []
+        wait(self.futures, timeout=timeout, return_when=FIRST_COMPLETED)
+        # the answers coming in meanwhile are recorded with it (one flush); the pool stays busy
+        finished, _pending = wait(self.futures, timeout=ANSWER_WINDOW)
+        return [(self.futures.pop(future), future.result()) for future in finished]
+
+    def stop(self):
+        """Nothing more goes out: queued sends are cancelled, those waiting for their slot return."""
+        self.stopping.set()
+        cancelled = [(key, NOT_SENT) for future, key in list(self.futures.items()) if future.cancel()]
+        for future in [future for future in self.futures if future.cancelled()]:
+            del self.futures[future]
+        return cancelled
+
+    def _send(self, outbound, at):
+        if not self.pace.wait(at, self.stopping) or (self.budget is not None and self.budget.spent(self.reserve)):
+            return NOT_SENT
+        try:
+            return self.adapter.send_message(outbound)
+        except ProviderError as exc:
+            if (exc.http_status == 429 or exc.retry_after) and not exc.per_recipient:
+                self.pace.pause(min(exc.retry_after or 1.0, 30.0))
+            return exc
+        except Exception as exc:  # noqa: BLE001  an SDK bug must not kill the batch
+            _logger.exception('%s adapter raised unexpectedly', self.adapter.code)
+            return ProviderError(f'Unexpected error: {type(exc).__name__}', code='internal', retryable=True)
