@@ -46,7 +46,7 @@ class CommMessageMedia(models.Model):
     filename = fields.Char(readonly=True)
     state = fields.Selection([('pending', 'To fetch'), ('done', 'Fetched'), ('failed', 'Not fetched')],
                              default='pending', required=True, readonly=True)
-    attempts = fields.Integer(readonly=True)
+    attempts = fields.Integer(readonly=True, default=0)
     next_try_at = fields.Datetime(readonly=True, default=fields.Datetime.now)
     error = fields.Char(readonly=True)
     attachment_id = fields.Many2one('ir.attachment', readonly=True, ondelete='set null')
@@ -70,7 +70,7 @@ class CommMessageMedia(models.Model):
         """Claim due media (SKIP LOCKED), fetch each in its own savepoint, commit after each."""
         self.env.flush_all()
         ids = claim_ids(self.env, SQL(
-            """UPDATE comm_message_media SET attempts = attempts + 1, next_try_at = %s
+            """UPDATE comm_message_media SET attempts = COALESCE(attempts, 0) + 1, next_try_at = %s
                 WHERE id IN (SELECT id FROM comm_message_media
                               WHERE state = 'pending' AND next_try_at <= %s
                               ORDER BY next_try_at, id LIMIT %s FOR NO KEY UPDATE SKIP LOCKED)

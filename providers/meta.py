@@ -14,8 +14,8 @@ import mimetypes
 from . import register
 from .base import (
     AccountInfo, InboundMessage, Media, ProviderAdapter, ProviderError, SendResult, StatusUpdate,
-    TemplateInfo, TemplateUpdate, Unparsed, digits, error_from_http, hmac_equal, parse_retry_after,
-    order_content, parse_timestamp, to_e164,
+    TemplateInfo, TemplateUpdate, Unparsed, digits, error_from_http, hmac_equal, order_content,
+    parse_retry_after, parse_timestamp, to_e164,
 )
 
 _logger = logging.getLogger(__name__)
