@@ -22,6 +22,7 @@ MEDIA_LABELS = {
     'voice': (lambda env: env._('voice message'), lambda env: env._('voice messages')),
     'sticker': (lambda env: env._('sticker'), lambda env: env._('stickers')),
     'document': (lambda env: env._('document'), lambda env: env._('documents')),
+    'file': (lambda env: env._('file'), lambda env: env._('files')),
 }
 
 
@@ -118,7 +119,7 @@ class CommMessage(models.Model):
         """'1 image', '2 images, 1 voice message'… of this message's media ('' when none)."""
         counts = {}
         for media in self.media_ids.sorted('sequence'):
-            kind = media.kind if media.kind in MEDIA_LABELS else 'document'
+            kind = media.kind if media.kind in MEDIA_LABELS else 'file'
             counts[kind] = counts.get(kind, 0) + 1
         return ', '.join(f'{count} {MEDIA_LABELS[kind][count > 1](self.env)}' for kind, count in counts.items())
 

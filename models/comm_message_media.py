@@ -39,7 +39,7 @@ class CommMessageMedia(models.Model):
     message_id = fields.Many2one('comm.message', required=True, readonly=True, ondelete='cascade', index=True)
     provider_id = fields.Many2one(related='message_id.provider_id')
     sequence = fields.Integer(readonly=True)
-    kind = fields.Char(readonly=True, help='image, video, audio, voice, sticker or document')
+    kind = fields.Char(readonly=True, help='image, video, audio, voice, sticker, document or file')
     url = fields.Char(readonly=True)
     media_ref = fields.Char('Provider media id', readonly=True)
     content_type = fields.Char(readonly=True, help='As the webhook announced it')
@@ -144,7 +144,7 @@ class CommMessageMedia(models.Model):
         channels = dict(message._fields['channel']._description_selection(self.env))
         record._message_log(body=self.env._(
             'The %(kind)s of the %(channel)s message from %(number)s could not be downloaded: %(reason)s',
-            kind=MEDIA_LABELS.get(self.kind, MEDIA_LABELS['document'])[0](self.env), channel=channels[message.channel],
+            kind=MEDIA_LABELS.get(self.kind, MEDIA_LABELS['file'])[0](self.env), channel=channels[message.channel],
             number=message.from_number, reason=reason))
 
     def _describe(self, exc):

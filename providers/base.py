@@ -102,8 +102,9 @@ def parse_retry_after(value):
 # Value objects
 # ------------------------------------------------------------------------------------------------
 
-# What an inbound media is, for the chatter's placeholder ("1 image", "1 voice message"…).
-MEDIA_KINDS = ('image', 'video', 'audio', 'voice', 'sticker', 'document')
+# What an inbound media is, for the chatter's placeholder ("1 image", "1 voice message"…);
+# 'file' when the provider does not say (Plivo's MMS).
+MEDIA_KINDS = ('image', 'video', 'audio', 'voice', 'sticker', 'document', 'file')
 
 
 @dataclasses.dataclass
@@ -119,7 +120,7 @@ class Media:
     def __post_init__(self):
         if not self.kind:
             major = (self.content_type or '').split('/')[0]
-            self.kind = major if major in ('image', 'video', 'audio') else 'document'
+            self.kind = major if major in ('image', 'video', 'audio') else 'document' if major else 'file'
 
 
 @dataclasses.dataclass
