@@ -12,6 +12,8 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.tools import SQL, plaintext2html
 
+from ..providers.base import to_e164
+
 _logger = logging.getLogger(__name__)
 
 # "1 image" / "2 images": the chatter's placeholder while media are fetched (and after).
@@ -134,6 +136,8 @@ class CommMessage(models.Model):
             phones = ', '.join(phone.get('phone') or ('+' + phone['wa_id']) for phone in contact.get('phones') or [])
             html += Markup('<p>👤 <b>%s</b>%s</p>') % (
                 contact.get('name') or _('Contact'), f' — {phones}' if phones else '')
+        if content.get('contacts'):
+            html += Markup('<p><a href="/odoo/comm.message/%s">%s</a></p>') % (self.id, _('Create these contacts'))
         if order := content.get('order'):
             html += self._order_html(order)
         if 'reaction' in content:
@@ -178,6 +182,28 @@ class CommMessage(models.Model):
         if order.get('catalog_id'):
             title = _('Order from catalog %(catalog)s', catalog=order['catalog_id'])
         return Markup('<p>🛒 <b>%s</b></p><ul>%s</ul>') % (title, rows)
+
+    def action_create_shared_contacts(self):
+        """Contacts for the cards the customer shared (name, first number, e-mail); a card whose
+        number already is a contact's opens that contact instead. Opens the contacts."""
+        self.ensure_one()
+        Partner = self.env['res.partner']
+        country = self.partner_id.country_id or self.provider_id.company_id.country_id
+        partners = Partner
+        for card in (self.content or {}).get('contacts') or []:
+            numbers = [to_e164(phone.get('phone') or '+' + (phone.get('wa_id') or ''), country.code)
+                       for phone in card.get('phones') or []]
+            numbers = [number for number in numbers if number]
+            existing = Partner._comm_find_by_numbers(numbers, self.company_id)
+            if existing:
+                partners |= next(iter(existing.values()))
+                continue
+            partners |= Partner.create({
+                'name': card.get('name') or (numbers[0] if numbers else _('Shared contact')),
+                'mobile': numbers[0] if numbers else False, 'phone': numbers[1] if len(numbers) > 1 else False,
+                'email': (card.get('emails') or [False])[0], 'country_id': country.id or False})
+        return {'type': 'ir.actions.act_window', 'res_model': 'res.partner', 'name': _('Shared contacts'),
+                'view_mode': 'list,form', 'domain': [('id', 'in', partners.ids)]}
 
     # ------------------------------------------------------------------------------------------
     # Statuses that move nothing

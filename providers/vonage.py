@@ -39,7 +39,7 @@ from vonage_voice.models import Connect, CreateCallRequest, Phone, PhoneEndpoint
 from . import register
 from .base import (
     AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter, ProviderError,
-    SendResult, StatusUpdate, digits, error_from_http, hmac_equal, order_content, parse_retry_after,
+    SendResult, StatusUpdate, Unparsed, digits, error_from_http, hmac_equal, order_content, parse_retry_after,
     parse_timestamp, provider_number, sender_number, short_key, to_e164,
 )
 
@@ -548,9 +548,10 @@ class VonageAdapter(ProviderAdapter):
         return status
 
     def _sms_dlr(self, data):
-        status = self._normalized(SMS_DLR_STATES, data['status'], 'delivery receipt status')
+        status = SMS_DLR_STATES.get(data['status'])
         if status is None:
-            return None
+            return Unparsed(f'unknown delivery receipt status {data["status"]!r} for message {data["messageId"]}',
+                            raw=data)
         error_code = str(data.get('err-code') or '0')
         error_code = '' if error_code == '0' else error_code
         failure_type, reason = SMS_DLR_ERRORS.get(error_code, ('unknown', f'Error {error_code}' if error_code else ''))
@@ -562,9 +563,10 @@ class VonageAdapter(ProviderAdapter):
             timestamp=_utc_timestamp(data.get('message-timestamp')), raw=data)
 
     def _messages_status(self, data):
-        status = self._normalized(MESSAGES_STATES, data['status'], 'Messages API status')
+        status = MESSAGES_STATES.get(data['status'])
         if status is None:
-            return None
+            return Unparsed(f'unknown Messages API status {data["status"]!r} for message {data["message_uuid"]}',
+                            raw=data)
         error = data.get('error') or {}
         code = str(error.get('type') or '').partition('#')[2] or str(error.get('title') or '')
         failure_type = ''

@@ -526,6 +526,13 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.assertEqual(vcard.content['contacts'][0]['phones'][0]['phone'], '+49 30 1234567')
         self.assertIn('Anna &lt;script&gt;x&lt;/script&gt;', vcard.mail_message_id.body)
         self.assertIn('+49 30 1234567', vcard.mail_message_id.body)
+        self.assertIn(f'/odoo/comm.message/{vcard.id}', vcard.mail_message_id.body, 'a link to create the contacts')
+        action = vcard.action_create_shared_contacts()
+        anna = self.env['res.partner'].search(action['domain'])
+        self.assertEqual((anna.name, anna.mobile, anna.email),
+                         ('Anna <script>x</script>', '+49301234567', 'anna@example.com'))
+        self.assertEqual(self.env['res.partner'].search(vcard.action_create_shared_contacts()['domain']), anna,
+                         'created once')
         order_post = self.messages(provider_message_id='wamid.ORDER').mail_message_id.body
         self.assertIn('Bitte bis Freitag', order_post)
         self.assertIn('cat-77', order_post)

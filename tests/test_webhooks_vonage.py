@@ -391,3 +391,14 @@ class TestWebhooksVonage(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.whatsapp('aaaaaaaa-0000-4000-8000-000000000206', 'reaction', {'action': 'unreact'}, context=context)
         self.run_queue()
         self.assertFalse(asked.mail_message_id.reaction_ids)
+
+    @mute_logger(QUEUE_LOGGER)
+    def test_unknown_statuses_are_parked_readably(self):
+        message = self.outbound('ffffffff-0000-4000-8000-000000000300', channel='whatsapp', state='sent')
+        body = messages_status(message.provider_message_id, 'teleported')
+        self.assertAccepted(self.post_json('status', body, jwt_headers(body)))
+        self.run_queue()
+        event = self.events(self.provider)
+        self.assertEqual(event.state, 'dead')
+        self.assertIn("unknown Messages API status 'teleported'", event.error)
+        self.assertEqual(message.state, 'sent')
