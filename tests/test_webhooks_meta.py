@@ -539,3 +539,20 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.assertIn('2 × SKU-1 — 9.5 EUR', order_post)
         self.assertIn('1 × SKU-&lt;2&gt; — 20 EUR', order_post)
         self.assertNotIn('<script>', order_post + vcard.mail_message_id.body + body)
+
+    def test_reply_goes_where_the_answered_message_lives(self):
+        """Our question was sent from a lead; the answer lands on that lead, as a reply to it,
+        even though the number's contact has a chatter of its own."""
+        lead = self.env['crm.lead'].create({'name': 'Neue Küche', 'partner_id': self.partner.id})
+        asked = self.outbound('wamid.LEADQ', state='read')
+        asked.write({'res_model': 'crm.lead', 'res_id': lead.id,
+                     'mail_message_id': lead.message_post(body='Termin am Montag?', message_type='comment').id})
+        self.outbound('wamid.LATER', state='sent').write({'res_model': 'res.partner', 'res_id': self.partner.id})
+        answer = message('interactive', {'type': 'button_reply', 'button_reply': {'id': 'mo', 'title': 'Montag passt'}},
+                         'wamid.LEADA', context={'from': BUSINESS, 'id': 'wamid.LEADQ'})
+        self.assertAccepted(self.post(raw(webhook(value([answer], contacts=[(CUSTOMER, 'Jonas')])))))
+        self.run_queue()
+        reply = self.messages(provider_message_id='wamid.LEADA')
+        self.assertEqual((reply.res_model, reply.res_id), ('crm.lead', lead.id))
+        self.assertEqual(reply.mail_message_id.parent_id, asked.mail_message_id)
+        self.assertEqual((reply.mail_message_id.model, reply.mail_message_id.res_id), ('crm.lead', lead.id))
