@@ -2,6 +2,8 @@ from . import fields_secret
 from . import comm_provider
 from . import comm_webhook_event
 from . import comm_message
+from . import comm_message_inbound
+from . import comm_message_media
 from . import comm_mms
 from . import comm_message_reconcile
 from . import comm_message_ref
@@ -20,3 +22,4 @@ from . import sms_sms
 from . import ir_actions_server
 from . import mail_notification
 from . import mail_thread
+from . import mail_message

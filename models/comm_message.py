@@ -1,7 +1,6 @@
 import dataclasses
 import json
 import logging
-import mimetypes
 import random
 import threading
 import uuid
@@ -16,7 +15,6 @@ from odoo.tools import SQL, clean_context, plaintext2html
 
 from ..providers import ProviderError
 from ..providers.base import STATE_RANK, InboundMessage, Outbound
-from ..providers.media import MAX_MEDIA_BYTES, MediaRefused, media_type_allowed
 from .comm_webhook_event import RetryLater
 
 _logger = logging.getLogger(__name__)
@@ -112,9 +110,11 @@ class CommMessage(models.Model):
 
         Made for batches: one query per step for the whole list (known ids, contacts,
         conversations) and one chatter post per document model. Idempotent: a message already
-        recorded (same account and provider id) changes nothing. Everything (attachments,
-        contacts, chatter posts) happens in the caller's savepoint, so a failed media download
-        leaves nothing behind and the event is retried.
+        recorded (same account and provider id) changes nothing. Media are never downloaded
+        here: the message is posted at once with what it says ("1 image"), and each media is
+        fetched afterwards with its own retries (``comm.message.media``), joining the same
+        chatter message. A reply is posted where the message it answers lives, as a reply to it;
+        a reaction is put on the message it reacts to (models/comm_message_inbound.py).
 
         :param inbounds: :class:`InboundMessage` list
         :returns: the new ``comm.message`` records
@@ -135,16 +135,18 @@ class CommMessage(models.Model):
         if not fresh:
             return self.browse()
         senders = [inbound.sender for inbound in fresh if inbound.sender]
-        partners = self.env['res.partner']._comm_find_by_numbers(senders, provider.company_id)
+        partners = self._comm_sender_partners(senders, provider.company_id)
         if provider.company_id.comm_unknown_sender == 'create':
             partners.update(self._create_senders(
                 [inbound for inbound in fresh if inbound.sender and inbound.sender not in partners], provider.company_id))
         records = self._conversation_records(senders, partners, provider.company_id)
-        values, attachments = [], []
+        answered = self._comm_answered(provider, [inbound.reply_to for inbound in fresh])
+        values, targets = [], []
         for inbound in fresh:
-            sender, record = inbound.sender or '', records.get(inbound.sender)
-            refused = []
-            attachments.append(self._download_media(provider, inbound, adapter, refused))
+            sender = inbound.sender or ''
+            replied = answered.get(inbound.reply_to, self.browse())
+            record = replied._comm_document() or records.get(inbound.sender)
+            targets.append(record)
             values.append({
                 'direction': 'in', 'provider_id': provider.id,
                 'channel': inbound.channel if inbound.channel in ('sms', 'mms', 'whatsapp') else 'sms',
@@ -153,24 +155,33 @@ class CommMessage(models.Model):
                 'profile_name': inbound.profile_name, 'provider_message_id': inbound.provider_id,
                 'state': 'received', 'received_at': _to_datetime(inbound.timestamp) or fields.Datetime.now(),
                 'res_model': record._name if record else False, 'res_id': record.id if record else False,
-                'attachment_ids': [(6, 0, attachments[-1].ids)],
-                'error_message': '; '.join(refused) or False,
+                'content': inbound.content or False, 'reply_to_id': replied.id,
+                'media_ids': [Command.create({
+                    'sequence': index, 'kind': media.kind, 'url': media.url or False,
+                    'media_ref': media.media_id or False, 'content_type': media.content_type or False,
+                    'filename': media.filename or False,
+                }) for index, media in enumerate(inbound.media or [])],
             })
         messages = self.sudo().with_context(clean_context(self.env.context)).create(values)
-        messages._post_inbound(records, dict(zip(messages.ids, attachments)))
+        targets = dict(zip(messages.ids, targets))
+        reacted = messages._comm_apply_reactions()
+        (messages - reacted)._post_inbound(targets)
+        self.env['comm.message.media']._trigger_fetch(messages.media_ids)
         for message in messages:
-            message._apply_opt_out_keyword(records.get(message.from_number))
+            message._apply_opt_out_keyword(targets[message.id])
         return messages
 
     @api.model
     def _create_senders(self, inbounds, company):
         """Contacts for unknown senders (Settings rule 'create'), named from the WhatsApp profile,
-        in the account's company (a number that wrote to one company is none of the others')."""
+        in the account's company (a number that wrote to one company is none of the others');
+        a sender that is no phone number (a WhatsApp business-scoped user id) gets no mobile."""
         names = {}
         for inbound in inbounds:
             names.setdefault(inbound.sender, inbound.profile_name or inbound.sender)
         partners = self.env['res.partner'].sudo().create(
-            [{'name': name, 'mobile': number, 'company_id': company.id} for number, name in names.items()])
+            [{'name': name, 'mobile': number if number.startswith('+') else False, 'company_id': company.id}
+             for number, name in names.items()])
         return dict(zip(names, partners))
 
     @api.model
@@ -196,18 +207,17 @@ class CommMessage(models.Model):
                             for number, res_id in ids.items() if res_id in existing})
         return records
 
-    def _post_inbound(self, records, attachments):
+    def _post_inbound(self, records):
         """Post these inbound messages in their conversations' chatters, as ``message_post`` would
         but one ``mail.message`` create per document model, with the lookups done per batch.
 
-        :param records: ``{number: record}`` (see :meth:`_conversation_records`)
-        :param attachments: ``{comm.message id: ir.attachment}``
+        :param records: ``{comm.message id: record}`` where each is posted (none: not posted)
         """
         channels = dict(self._fields['channel']._description_selection(self.env))
         subtype_id = self.env['ir.model.data']._xmlid_to_res_id('mail.mt_comment')
         by_model = {}
         for message in self:
-            if record := records.get(message.from_number):
+            if record := records.get(message.id):
                 by_model.setdefault(record._name, []).append((message, record))
         for model, pairs in by_model.items():
             threads = self.env[model].sudo().browse({record.id for _message, record in pairs}).with_context(
@@ -221,58 +231,32 @@ class CommMessage(models.Model):
             values_list = []
             for message, record in pairs:
                 partner = message.partner_id
-                files = attachments.get(message.id) or self.env['ir.attachment']
                 email_from = False if partner else message.from_number
-                # plaintext2html escapes the text (keeping line breaks) and Markup's % escapes the
+                # _inbound_html escapes the text (keeping line breaks) and Markup's % escapes the
                 # rest: nothing from outside ever renders as HTML.
                 body = Markup('%s<p class="text-muted small">%s</p>') % (
-                    plaintext2html(message.body or ''),
+                    message._inbound_html(),
                     _('%(channel)s from %(number)s', channel=channels[message.channel], number=message.from_number))
+                answered = message.reply_to_id.mail_message_id
+                if answered and (answered.model, answered.res_id) != (model, record.id):
+                    answered = False
                 values_list.append({
                     'author_id': partner.id or False, 'author_guest_id': False, 'email_from': email_from,
                     'model': model, 'res_id': record.id, 'record_name': names[record.id],
                     'body': body, 'message_type': 'comment', 'subtype_id': subtype_id, 'subject': False,
-                    'parent_id': parents.get(record.id, False), 'partner_ids': [],
+                    'parent_id': answered.id if answered else parents.get(record.id, False), 'partner_ids': [],
                     'email_add_signature': True,
                     'record_alias_domain_id': alias_domains[record.id].id,
                     'record_company_id': companies[record.id].id,
                     'reply_to': reply_tos.get(record.id) or email_from,
-                    'attachment_ids': [Command.link(attachment.id) for attachment in files],
+                    'attachment_ids': [],
                 })
-                files.write({'res_model': model, 'res_id': record.id})
             posts = threads._message_create(values_list)
             for (message, record), post, msg_values in zip(pairs, posts, values_list):
                 message.mail_message_id = post
                 thread = threads.browse(record.id)
                 thread._message_post_after_hook(post, msg_values)
                 thread._notify_thread(post, msg_values)
-
-    def _download_media(self, provider, inbound, adapter, refused=None):
-        """Attachments of the inbound's media. A media refused by policy (host, address, size,
-        type: see ``providers/media.py``) is left out and its reason appended to ``refused`` —
-        the message is kept; a transport error raises (the event is retried).
-        """
-        attachments = self.env['ir.attachment']
-        for index, media in enumerate(inbound.media or []):
-            try:
-                content, content_type = adapter.download_media(media)
-                content_type = (content_type or media.content_type or '').split(';')[0].strip().lower()
-                if len(content) > MAX_MEDIA_BYTES:
-                    raise MediaRefused(f'media larger than {MAX_MEDIA_BYTES} bytes')
-                if not media_type_allowed(content_type):
-                    raise MediaRefused(f'media type {content_type or "(none)"} refused')
-            except MediaRefused as exc:
-                _logger.info('comm.provider %s: media %s of message %s refused: %s', provider.id, index,
-                             inbound.provider_id, exc.message)
-                if refused is not None:
-                    refused.append(_('Media %(index)s not downloaded: %(reason)s', index=index + 1, reason=exc.message))
-                continue
-            name = media.filename or f'{inbound.provider_id}-{index}{mimetypes.guess_extension(content_type) or ""}'
-            attachments |= attachments.sudo().create({
-                'name': name, 'raw': content, 'mimetype': content_type,
-                'res_model': 'comm.message', 'res_id': 0,
-            })
-        return attachments
 
     def _apply_opt_out_keyword(self, record):
         self.ensure_one()

@@ -84,6 +84,17 @@ class RetryLater(Exception):
     """Processing cannot finish yet (e.g. a status for a message not committed yet): try again."""
 
 
+class UnprocessedParts(ValueError):
+    """Parts of a request that cannot be applied: the rest was, these are parked (dead letter)."""
+
+    def __init__(self, reasons):
+        super().__init__('; '.join(reasons))
+        self.reasons = reasons
+
+    def __str__(self):
+        return f'{len(self.reasons)} part(s) not processed, the rest was: ' + '; '.join(self.reasons)
+
+
 class CommWebhookEvent(models.Model):
     _name = 'comm.webhook.event'
     _description = 'Webhook event (queue)'
@@ -325,8 +336,7 @@ class CommWebhookEvent(models.Model):
         :returns: how many events were processed
         """
         parsed = self._parse_inbound()
-        together = self.filtered(lambda e: e.id in parsed and all(
-            item.kind == 'message' and not item.media for item in parsed[e.id]))
+        together = self.filtered(lambda e: e.id in parsed and all(item.kind == 'message' for item in parsed[e.id]))
         alone = self - together
         if together:
             try:
@@ -353,9 +363,9 @@ class CommWebhookEvent(models.Model):
             try:
                 with self.env.cr.savepoint():
                     outcome = event._process(parsed.get(event.id))
-                    if isinstance(outcome, RetryLater):
+                    if isinstance(outcome, (RetryLater, UnprocessedParts)):
                         # what could be applied stays (inbound is idempotent, statuses monotonic);
-                        # the retry applies the whole event again
+                        # the retry applies the whole event again; unprocessed parts go dead
                         event._schedule_retry(outcome)
                         continue
                     event._mark_done(outcome or 'done')
@@ -364,8 +374,8 @@ class CommWebhookEvent(models.Model):
 
     def _parse_inbound(self):
         """``{event id: normalized items}`` of the inbound events that parse: those carrying only
-        messages without media are processed together (downloads stay apart: they are slow and
-        may fail); the others are not parsed twice."""
+        messages are processed together (their media are fetched afterwards, apart:
+        ``comm.message.media``); the others are not parsed twice."""
         parsed = {}
         for event in self.filtered(lambda e: e.purpose == 'inbound'):
             try:
@@ -396,12 +406,15 @@ class CommWebhookEvent(models.Model):
         :param normalized: its items when already parsed
 
         :returns: the final state ('done'), or a :class:`RetryLater` when a status could not be
-            applied yet — the event's other items are applied all the same.
+            applied yet, or an :class:`UnprocessedParts` for parts that cannot be applied (an
+            unknown shape, an error the provider reports) — the event's other items are applied
+            all the same.
         """
         self.ensure_one()
         normalized = self._parse() if normalized is None else normalized
         outcome = 'done'
-        for provider, item in self._route(normalized):
+        unparsed = [item.reason for item in normalized if item.kind == 'unparsed']
+        for provider, item in self._route([item for item in normalized if item.kind != 'unparsed']):
             adapter = provider._get_adapter()
             if item.kind == 'message':
                 self.env['comm.message']._receive_inbound(provider, [item], adapter)
@@ -415,6 +428,8 @@ class CommWebhookEvent(models.Model):
                 self.env['comm.whatsapp.template']._receive_update(provider, item)
             else:
                 self._apply_call_event(provider, item)
+        if unparsed and not isinstance(outcome, RetryLater):
+            return UnprocessedParts(unparsed)
         return outcome
 
     def _route(self, items):

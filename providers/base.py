@@ -22,6 +22,7 @@ import hmac
 import json
 import logging
 import time
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
 
 import phonenumbers
@@ -101,6 +102,11 @@ def parse_retry_after(value):
 # Value objects
 # ------------------------------------------------------------------------------------------------
 
+# What an inbound media is, for the chatter's placeholder ("1 image", "1 voice message"…);
+# 'file' when the provider does not say (Plivo's MMS).
+MEDIA_KINDS = ('image', 'video', 'audio', 'voice', 'sticker', 'document', 'file')
+
+
 @dataclasses.dataclass
 class Media:
     """A piece of media: an URL the provider can fetch (outbound) or must be fetched (inbound)."""
@@ -109,6 +115,12 @@ class Media:
     filename: str = ''
     media_id: str = ''       # provider-side id (Meta media id)
     caption: str = ''
+    kind: str = ''           # one of MEDIA_KINDS; from the content type when empty
+
+    def __post_init__(self):
+        if not self.kind:
+            major = (self.content_type or '').split('/')[0]
+            self.kind = major if major in ('image', 'video', 'audio') else 'document' if major else 'file'
 
 
 @dataclasses.dataclass
@@ -204,10 +216,29 @@ class InboundMessage:
     concat_ref: str = ''                  # multipart SMS (Vonage): reference, total, part (1-based)
     concat_total: int = 0
     concat_part: int = 0
-    reply_to: str = ''                    # provider id of the message this one replies to
+    reply_to: str = ''                    # provider id of the message this one replies to (or reacts to)
     optout: str = ''                      # 'stop' / 'start' when the provider classified it
     account_ref: str = ''                 # which of the app's numbers it came to (Meta phone_number_id)
+    # structured content of rich types, rendered by the chatter (see comm_message_inbound.py):
+    # reply {id, title, payload}, reaction {emoji} ('' = removed), location {latitude, longitude,
+    # name, address, url}, contacts [{name, phones: [...]}], order {catalog_id, text, items:
+    # [{product, quantity, price, currency}]}, unsupported {type, reason}
+    content: dict = dataclasses.field(default_factory=dict)
     raw: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Unparsed:
+    """A part of a verified request that cannot be applied (an item of an unknown shape, an error
+    the provider reports instead of an event). The rest of the request is processed; this part
+    is parked with its readable ``reason`` (the event ends in the dead letters)."""
+    kind = 'unparsed'
+    reason: str
+    raw: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def key(self):
+        return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclasses.dataclass
@@ -312,36 +343,85 @@ class WebhookRequest:
 # Helpers shared by adapters
 # ------------------------------------------------------------------------------------------------
 
+def parse_timestamp(value):
+    """Epoch seconds from what providers put in a timestamp: unix seconds (int, float or string;
+    milliseconds when too large), ISO 8601 (``2025-01-01T12:00:00Z``, with or without offset) or
+    ``YYYY-MM-DD HH:MM:SS`` (UTC); None when it reads as none of them."""
+    if value in (None, ''):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        text = str(value).strip().replace('Z', '+00:00').replace('z', '+00:00')
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    return seconds / 1000 if seconds > 1e11 else seconds
+
+
 def to_e164(number, region=None):
     """Normalize a provider or user number to E.164 ('+…'); '' when it cannot be parsed.
 
-    Strips the ``whatsapp:`` prefix. Providers send international numbers without '+' (Plivo,
-    Vonage, Meta's wa_id): a bare digit string that does not parse in ``region`` is read as
-    international.
+    Strips the ``whatsapp:`` prefix (and a ``tel:`` scheme). Providers send international
+    numbers without '+' (Plivo, Vonage, Meta's wa_id), people write national ones
+    (``(415) 555-0100``, ``07700 900123``, ``0044 7700 900123``): a bare digit string is read as
+    international first, a number written with a trunk or international prefix, spaces or
+    brackets is read in ``region`` (the country of the number that received it) first.
+    A number libphonenumber calls possible (not necessarily valid: test and new ranges) is kept.
     """
     if not number:
         return ''
-    return _to_e164(str(number).strip(), region)
+    return _to_e164(str(number).strip(), region or None)
 
 
 @functools.lru_cache(maxsize=4096)
 def _to_e164(number, region):
     # parsing is pure and costly; every webhook parses our own number and its sender again
-    if number.lower().startswith('whatsapp:'):
-        number = number[len('whatsapp:'):]
-    candidates = [number]
-    if not number.startswith('+') and not region:
-        candidates = ['+' + number]
-    elif not number.startswith('+'):
-        candidates.append('+' + number)
-    for candidate in candidates:
+    for prefix in ('whatsapp:', 'tel:'):
+        if number.lower().startswith(prefix):
+            number = number[len(prefix):]
+    if number.startswith('+'):
+        candidates = [(number, None)]
+    elif number.isdigit() and not number.startswith('0'):
+        candidates = [('+' + number, None), (number, region)]
+    else:
+        candidates = [(number, region), ('+' + number, None)]
+    possible = ''
+    for candidate, candidate_region in candidates:
+        if not (candidate.startswith('+') or candidate_region):
+            continue
         try:
-            parsed = phonenumbers.parse(candidate, None if candidate.startswith('+') else region)
+            parsed = phonenumbers.parse(candidate, candidate_region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_possible_number(parsed):
+        if phonenumbers.is_valid_number(parsed):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return ''
+        if not possible and phonenumbers.is_possible_number(parsed):
+            possible = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return possible
+
+
+def order_content(order):
+    """A WhatsApp order (Meta's shape, which Vonage relays) as ``{catalog_id, items: [{product,
+    quantity, price, currency}]}``."""
+    return {'catalog_id': order.get('catalog_id') or '', 'items': [{
+        'product': item.get('product_retailer_id') or '', 'quantity': item.get('quantity'),
+        'price': item.get('item_price'), 'currency': item.get('currency') or '',
+    } for item in order.get('product_items') or []]}
+
+
+def region_of(number):
+    """The ISO country code of an E.164 number ('+14155550100' -> 'US'); None when unknown."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except (phonenumbers.NumberParseException, TypeError):
+        return None
+    # a number in a test range is valid nowhere: its country code's main region then
+    region = phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(
+        parsed.country_code)
+    return region if region and region != phonenumbers.UNKNOWN_REGION else None
 
 
 def digits(number):
@@ -352,20 +432,27 @@ def digits(number):
     return number.lstrip('+')
 
 
-def provider_number(value):
-    """E.164 for a provider's address ('whatsapp:+44…', '+1…', '4477…'); short codes and
-    alphanumeric senders as sent."""
-    value = value or ''
-    return to_e164(value) or value.removeprefix('whatsapp:')
+def provider_number(value, region=None):
+    """E.164 for a provider's address ('whatsapp:+44…', '+1…', '4477…', or a national number
+    read in ``region``); short codes, alphanumeric senders and SIP URIs as sent."""
+    value = (value or '').strip()
+    if value.lower().startswith('sip:') or '@' in value:
+        return value
+    return to_e164(value, region) or value.removeprefix('whatsapp:')
+
+
+def sender_number(sender, recipient):
+    """The sender's E.164 number, a national-format sender read in the country of the number
+    that received it (``recipient``, ours); short codes, alphanumeric ids as sent."""
+    return provider_number(sender, region_of(to_e164(recipient)))
 
 
 def status_update(states, errors, provider_id, provider_status, error_code, **fields):
-    """A :class:`StatusUpdate` through a provider's status and error-code tables.
-
-    :raises ValueError: on a status missing from ``states``
-    """
+    """A :class:`StatusUpdate` through a provider's status and error-code tables; an
+    :class:`Unparsed` (parked, readable) for a status missing from ``states``."""
     if provider_status not in states:
-        raise ValueError(f'unknown message status {provider_status!r}')
+        return Unparsed(f'unknown message status {provider_status!r} for message {provider_id}',
+                        raw=fields.get('raw') or {})
     status = states[provider_status]
     error_code = str(error_code or '')
     failure_type = ''
@@ -557,6 +644,8 @@ class ProviderAdapter:
                 parts.append(f's:{event.provider_id}:{event.provider_status or event.status}')
             elif event.kind == 'template':
                 parts.append(f't:{event.provider_ref}:{event.change}:{event.event}:{event.timestamp or ""}')
+            elif event.kind == 'unparsed':
+                parts.append(f'u:{event.key}')
             else:
                 parts.append(f'c:{event.provider_id}:{event.provider_status or event.status}:{event.sequence or ""}')
         if not parts:

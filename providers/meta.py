@@ -14,7 +14,8 @@ import mimetypes
 from . import register
 from .base import (
     AccountInfo, InboundMessage, Media, ProviderAdapter, ProviderError, SendResult, StatusUpdate,
-    TemplateInfo, TemplateUpdate, digits, error_from_http, hmac_equal, parse_retry_after, to_e164,
+    TemplateInfo, TemplateUpdate, Unparsed, digits, error_from_http, hmac_equal, order_content,
+    parse_retry_after, parse_timestamp, to_e164,
 )
 
 _logger = logging.getLogger(__name__)
@@ -56,8 +57,11 @@ META_ERRORS = {
 PER_RECIPIENT_CODES = frozenset({131056})
 PERMISSION_ERROR = ('sms_acc', False)
 
-# Webhook status -> normalized state (others, e.g. 'deleted', are ignored).
-META_STATES = {'sent': 'sent', 'delivered': 'delivered', 'read': 'read', 'failed': 'failed'}
+# Webhook status -> normalized state. 'played' (a voice message listened to) comes after 'read';
+# 'deleted' (the customer deleted a message) and 'warning' (catalog item issues) move nothing
+# and are noted; others are parked.
+META_STATES = {'sent': 'sent', 'delivered': 'delivered', 'read': 'read', 'played': 'read', 'failed': 'failed',
+               'deleted': '', 'warning': ''}
 
 # Template status (PROTOCOLS 4.6) -> normalized template status.
 META_TEMPLATE_STATES = {'APPROVED': 'approved', 'PENDING': 'pending', 'IN_APPEAL': 'pending',
@@ -86,10 +90,22 @@ def _error_class(code):
     return META_ERRORS.get(code) or (PERMISSION_ERROR if 200 <= code < 300 else None)
 
 
-def _contact_text(contact):
-    name = (contact.get('name') or {}).get('formatted_name') or '?'
-    phones = ', '.join(phone['phone'] for phone in contact.get('phones') or [] if phone.get('phone'))
-    return f'👤 Contact: {name} ({phones})' if phones else f'👤 Contact: {name}'
+def _contact(contact):
+    """A shared contact card as ``{name, phones: [{phone, wa_id}], emails}``."""
+    name = contact.get('name') or {}
+    full = name.get('formatted_name') or ' '.join(
+        filter(None, (name.get('first_name'), name.get('last_name')))) or ''
+    return {'name': full,
+            'phones': [{'phone': phone.get('phone') or '', 'wa_id': phone.get('wa_id') or ''}
+                       for phone in contact.get('phones') or [] if phone.get('phone') or phone.get('wa_id')],
+            'emails': [email['email'] for email in contact.get('emails') or [] if email.get('email')]}
+
+
+def _error_text(error):
+    """A readable line from a Meta ``errors[]`` item."""
+    details = (error.get('error_data') or {}).get('details') or ''
+    text = error.get('title') or error.get('message') or ''
+    return ' — '.join(filter(None, [f'({error["code"]}) {text}' if error.get('code') else text, details]))
 
 
 @register
@@ -309,80 +325,115 @@ class MetaAdapter(ProviderAdapter):
         return update
 
     def _parse_value(self, value):
-        """Every message and every status of one ``changes[].value``."""
-        names = {contact.get('wa_id'): (contact.get('profile') or {}).get('name') or ''
-                 for contact in value.get('contacts') or []}
+        """Every message and every status of one ``changes[].value``; a part that cannot be read
+        (and an ``errors`` array Meta sends instead of events) is an :class:`Unparsed`, so the
+        others are processed all the same."""
+        names = {}
+        for contact in value.get('contacts') or []:
+            name = (contact.get('profile') or {}).get('name') or ''
+            for key in ('wa_id', 'user_id'):
+                if contact.get(key):
+                    names[contact[key]] = name
         business = to_e164((value.get('metadata') or {}).get('display_phone_number'))
-        events = [self._inbound(message, names, business) for message in value.get('messages') or []]
-        events += filter(None, (self._status(status) for status in value.get('statuses') or []))
+        events = []
+        for message in value.get('messages') or []:
+            events.append(self._part(self._inbound, message, names, business))
+        for status in value.get('statuses') or []:
+            events.append(self._part(self._status, status))
+        for error in value.get('errors') or []:
+            events.append(Unparsed(f'{self.name} reported an error: {_error_text(error)}', raw=error))
+        events = [event for event in events if event]
         for event in events:        # one callback URL serves every number of the app
             event.account_ref = str((value.get('metadata') or {}).get('phone_number_id') or '')
         return events
 
+    def _part(self, parse, item, *args):
+        try:
+            return parse(item, *args)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            kind = 'message' if parse == self._inbound else 'status'
+            ident = item.get('id') if isinstance(item, dict) else None
+            return Unparsed(f'{self.name} {kind} {ident or "without id"} not readable: {type(exc).__name__} {exc}',
+                            raw=item if isinstance(item, dict) else {'item': item})
+
     def _inbound(self, message, names, business):
         message_type = message.get('type') or 'unknown'
         content = message.get(message_type)
+        content = content if isinstance(content, (dict, list)) else {}
         media = []
         if message_type in INBOUND_MEDIA_TYPES:
+            kind = message_type
+            if message_type == 'audio' and content.get('voice'):
+                kind = 'voice'
             media = [Media(media_id=content['id'], content_type=content.get('mime_type') or '',
-                           caption=content.get('caption') or '', filename=content.get('filename') or '')]
+                           caption=content.get('caption') or '', filename=content.get('filename') or '',
+                           kind=kind)]
         reply_to = (message.get('context') or {}).get('id') or ''
         if message_type == 'reaction':
             reply_to = content.get('message_id') or reply_to
-        sender = message['from']
+        # business-scoped user ids: a user with a username may come without a phone number
+        sender_id = message.get('from') or message.get('from_user_id') or message.get('user_id')
+        if not sender_id:
+            raise ValueError('no sender (neither from nor from_user_id)')
+        body, structured = self._readable(message_type, content, message)
         return InboundMessage(
-            provider_id=message['id'], sender=to_e164(sender) or sender, recipient=business,
-            body=self._readable(message_type, content, message), channel='whatsapp',
-            message_type=message_type, media=media,
-            profile_name=names.get(sender) or next(iter(names.values()), ''),
-            timestamp=float(message['timestamp']) if message.get('timestamp') else None,
-            reply_to=reply_to, raw=message)
+            provider_id=message['id'], sender=to_e164(message.get('from')) or sender_id, recipient=business,
+            body=body, channel='whatsapp', message_type=message_type, media=media,
+            profile_name=names.get(sender_id) or names.get(message.get('from_user_id')) or (
+                next(iter(names.values()), '') if len(names) == 1 else ''),
+            timestamp=parse_timestamp(message.get('timestamp')), reply_to=reply_to, content=structured,
+            raw=message)
 
     @staticmethod
     def _readable(message_type, content, message):
-        """A short human text for every type; the structured data stays in ``raw``."""
+        """``(text, structured content)`` of every type: the text is what the customer wrote or
+        chose, exactly; what the chatter renders apart (location, contacts, order…) is in the
+        structured content."""
         if message_type == 'text':
-            return content['body']
+            return content['body'], {}
         if message_type in INBOUND_MEDIA_TYPES:
-            return content.get('caption') or ''
+            return content.get('caption') or '', {}
         if message_type == 'location':
-            place = ', '.join(content[key] for key in ('name', 'address') if content.get(key))
-            where = f'({content.get("latitude")}, {content.get("longitude")})'
-            return f'📍 Location: {place} {where}' if place else f'📍 Location: {where}'
+            return '', {'location': {key: content.get(key) for key in
+                                     ('latitude', 'longitude', 'name', 'address', 'url') if content.get(key)}}
         if message_type == 'contacts':
-            return '; '.join(_contact_text(contact) for contact in content)
+            return '', {'contacts': [_contact(contact) for contact in content or []]}
         if message_type == 'interactive':
             reply = content.get(content.get('type')) or {}
-            label = {'button_reply': 'Button', 'list_reply': 'List choice'}.get(content.get('type'), 'Reply')
-            return f'{label}: {reply.get("title") or reply.get("body") or reply.get("name") or ""}'
-        if message_type == 'button':
-            return f'Button: {content.get("text") or content.get("payload") or ""}'
+            if content.get('type') == 'nfm_reply':     # a WhatsApp Flow's answers
+                return reply.get('body') or reply.get('name') or 'Flow answered', {'reply': {
+                    'id': reply.get('name') or '', 'payload': reply.get('response_json') or ''}}
+            return reply.get('title') or '', {'reply': {
+                'id': reply.get('id') or '', 'title': reply.get('title') or '',
+                'description': reply.get('description') or ''}}
+        if message_type == 'button':            # a template's quick-reply button
+            return content.get('text') or '', {'reply': {'payload': content.get('payload') or '',
+                                                         'title': content.get('text') or ''}}
         if message_type == 'reaction':
-            emoji = content.get('emoji')
-            return f'Reaction {emoji} to a message' if emoji else 'Reaction removed from a message'
+            return '', {'reaction': {'emoji': content.get('emoji') or ''}}
+        if message_type == 'order':
+            return content.get('text') or '', {'order': order_content(content)}
         if message_type == 'system':
-            return content.get('body') or 'System message'
-        if message_type in ('unsupported', 'unknown'):
-            detail = next((e.get('title') or e.get('message') for e in message.get('errors') or []), '')
-            return f'Unsupported message: {detail}' if detail else 'Unsupported message'
-        return f'[{message_type} message]'
+            return content.get('body') or '', {}
+        reason = '; '.join(_error_text(error) for error in message.get('errors') or [])
+        return '', {'unsupported': {'type': message_type, 'reason': reason}}
 
     def _status(self, status):
         provider_status = status['status']
         state = META_STATES.get(provider_status)
         if state is None:
-            _logger.info('%s: status %r ignored', self.code, provider_status)
-            return None
+            return Unparsed(f'{self.name} status {provider_status!r} for message {status.get("id")} is not one we know',
+                            raw=status)
         error = (status.get('errors') or [{}])[0]
         failure_type = ''
         if state == 'failed':
             failure_type = (_error_class(error.get('code')) or ('unknown', False))[0]
         details = (error.get('error_data') or {}).get('details') or ''
-        recipient = status.get('recipient_id') or ''
+        recipient = status.get('recipient_id') or status.get('recipient_user_id') or ''
         return StatusUpdate(
             provider_id=status['id'], status=state, provider_status=provider_status,
             error_code=str(error.get('code') or ''),
             error_message=' — '.join(filter(None, [error.get('title') or error.get('message') or '', details])),
-            failure_type=failure_type, timestamp=float(status['timestamp']) if status.get('timestamp') else None,
+            failure_type=failure_type, timestamp=parse_timestamp(status.get('timestamp')),
             recipient=to_e164(recipient) or recipient, client_ref=status.get('biz_opaque_callback_data') or '',
             raw=status)

@@ -20,7 +20,7 @@ from plivo.utils.template import Template as PlivoTemplate
 from . import register
 from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter,
                    ProviderError, SendResult, digits, error_from_http, parse_retry_after,
-                   provider_number, short_key, status_update)
+                   provider_number, sender_number, short_key, status_update)
 
 SIGNATURE_V3_HEADER = 'X-Plivo-Signature-V3'
 SIGNATURE_V3_HEADERS = (SIGNATURE_V3_HEADER, 'X-Plivo-Signature-Ma-V3')   # account, then main account
@@ -362,12 +362,13 @@ class PlivoAdapter(ProviderAdapter):
             raise ValueError('Plivo inbound message without MessageUUID / From')
         numbered = sorted((int(match[1]), value) for key, value in params.items()
                           if (match := MEDIA_FIELD.fullmatch(key)) and value)
-        media = [Media(url=url) for _index, url in numbered]
+        media = [Media(url=url, content_type=params.get(f'MediaContentType{index}') or '')
+                 for index, url in numbered]
         channel = (params.get('Type') or 'sms').lower()
         message_type = params.get('ContentType') or ('media' if media else 'text')
         return InboundMessage(
-            provider_id=uuid, sender=provider_number(sender), recipient=provider_number(params.get('To')),
-            body=params.get('Text') or params.get('Body') or '',
+            provider_id=uuid, sender=sender_number(sender, params.get('To')),
+            recipient=provider_number(params.get('To')), body=params.get('Text') or params.get('Body') or '',
             channel=channel if channel in ('mms', 'whatsapp') else 'sms', message_type=message_type.lower(),
             media=media, optout=PLIVO_OPTOUT.get((params.get('MessageIntent') or '').lower(), ''),
             raw=params)

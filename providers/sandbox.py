@@ -23,7 +23,7 @@ import phonenumbers
 from . import register
 from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter,
                    ProviderError, SendResult, StatusUpdate, TemplateInfo, WebhookRequest, hmac_equal,
-                   to_e164)
+                   parse_timestamp, to_e164)
 
 SIGNATURE_HEADER = 'X-Sandbox-Signature'
 UNREACHABLE_SUFFIX = '99'
@@ -164,7 +164,7 @@ class SandboxAdapter(ProviderAdapter):
                 provider_id=provider_id, sender=to_e164(data.get('from')), recipient=to_e164(data.get('to')),
                 body=data.get('body') or '', channel=data.get('channel') or 'sms',
                 message_type='media' if data.get('media') else 'text',
-                profile_name=data.get('profile_name') or '', timestamp=data.get('timestamp'),
+                profile_name=data.get('profile_name') or '', timestamp=parse_timestamp(data.get('timestamp')),
                 media=[Media(media_id=item['data'], content_type=item.get('content_type', ''),
                              filename=item.get('filename', '')) for item in data.get('media') or []],
                 raw=data)]

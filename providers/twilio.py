@@ -7,6 +7,7 @@ Facts and field names: PROTOCOLS.md section 1.
 import functools
 import json
 import logging
+import re
 import threading
 
 import requests
@@ -21,11 +22,12 @@ from werkzeug.datastructures import MultiDict
 from . import register
 from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter,
                    ProviderError, SendResult, TemplateInfo, error_from_http,
-                   parse_retry_after, provider_number, status_update)
+                   parse_retry_after, provider_number, sender_number, status_update)
 
 _logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = 'X-Twilio-Signature'
+MEDIA_FIELD = re.compile(r'MediaUrl(\d+)')
 WHATSAPP_PREFIX = 'whatsapp:'
 CALL_STATUS_EVENTS = ['initiated', 'ringing', 'answered', 'completed']
 
@@ -347,21 +349,34 @@ class TwilioAdapter(ProviderAdapter):
         sender = params.get('From')
         if not (sid and sender):
             raise ValueError('Twilio inbound message without MessageSid / From')
+        # MediaUrl0…: counted from the fields themselves (NumMedia is only a hint)
+        numbered = sorted(int(match[1]) for key in params if (match := MEDIA_FIELD.fullmatch(key)))
         media = [Media(url=params[f'MediaUrl{n}'], content_type=params.get(f'MediaContentType{n}', ''))
-                 for n in range(int(params.get('NumMedia') or 0)) if params.get(f'MediaUrl{n}')]
+                 for n in numbered if params.get(f'MediaUrl{n}')]
         if sender.startswith(WHATSAPP_PREFIX):
             channel = 'whatsapp'
         else:
             channel = 'mms' if media else 'sms'
-        location = params.get('Latitude') and f"{params['Latitude']},{params.get('Longitude', '')}"
-        message_type = params.get('MessageType') or (
-            'location' if location else 'media' if media else 'text')
+        message_type = (params.get('MessageType') or (
+            'location' if params.get('Latitude') else 'media' if media else 'text')).lower()
+        body, content = params.get('Body') or '', {}
+        if params.get('Latitude'):
+            content = {'location': {key: value for key, value in (
+                ('latitude', params.get('Latitude')), ('longitude', params.get('Longitude')),
+                ('name', params.get('Label')), ('address', params.get('Address'))) if value}}
+            body = '' if body in (params.get('Label'), params.get('Address')) else body
+        elif params.get('ButtonText') or params.get('ButtonPayload'):
+            # a template quick reply: the text the customer chose, and its payload
+            body = params.get('ButtonText') or body
+            content = {'reply': {'title': params.get('ButtonText', ''), 'payload': params.get('ButtonPayload', '')}}
+        elif params.get('ListId') or params.get('ListTitle'):
+            body = params.get('ListTitle') or body
+            content = {'reply': {'id': params.get('ListId', ''), 'title': params.get('ListTitle', '')}}
         return InboundMessage(
-            provider_id=sid, sender=provider_number(sender), recipient=provider_number(params.get('To')),
-            body=params.get('Body') or params.get('ButtonText') or location or '',
-            channel=channel, message_type=message_type.lower(), media=media,
-            profile_name=params.get('ProfileName', ''),
-            reply_to=params.get('OriginalRepliedMessageSid', ''),
+            provider_id=sid, sender=sender_number(sender, params.get('To')),
+            recipient=provider_number(params.get('To')), body=body, channel=channel,
+            message_type=message_type, media=media, profile_name=params.get('ProfileName', ''),
+            reply_to=params.get('OriginalRepliedMessageSid', ''), content=content,
             optout=TWILIO_OPTOUT.get(params.get('OptOutType', '').upper(), ''), raw=params)
 
     def _parse_call(self, params, purpose):

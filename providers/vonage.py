@@ -19,7 +19,6 @@ import logging
 import math
 import mimetypes
 import time
-from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import jwt
@@ -40,8 +39,8 @@ from vonage_voice.models import Connect, CreateCallRequest, Phone, PhoneEndpoint
 from . import register
 from .base import (
     AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter, ProviderError,
-    SendResult, StatusUpdate, digits, error_from_http, hmac_equal, parse_retry_after, short_key,
-    to_e164,
+    SendResult, StatusUpdate, Unparsed, digits, error_from_http, hmac_equal, order_content, parse_retry_after,
+    parse_timestamp, provider_number, sender_number, short_key, to_e164,
 )
 
 _logger = logging.getLogger(__name__)
@@ -176,18 +175,13 @@ class _PlainHttpAdapter(requests.adapters.HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def _utc_timestamp(value):
-    """Epoch seconds from Vonage's ISO 8601 or 'YYYY-MM-DD HH:MM:SS' (UTC) times; None if unreadable."""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except (TypeError, ValueError):
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+_utc_timestamp = parse_timestamp     # ISO 8601, 'YYYY-MM-DD HH:MM:SS' (UTC) or unix seconds
 
 
-def _number(value):
-    """E.164 for phone numbers, the provider's id otherwise (Messenger/Viber ids)."""
-    return to_e164(value) or str(value or '')
+def _number(value, recipient=None):
+    """E.164 for phone numbers (a national-format one read in the country of ``recipient``, the
+    number that received it), the provider's id otherwise (Messenger/Viber ids, alphanumeric)."""
+    return sender_number(value, recipient) if recipient else provider_number(str(value or ''))
 
 
 def _int(value):
@@ -565,7 +559,8 @@ class VonageAdapter(ProviderAdapter):
 
     def _sms_inbound(self, data):
         return InboundMessage(
-            provider_id=data['messageId'], sender=_number(data['msisdn']), recipient=_number(data.get('to')),
+            provider_id=data['messageId'], sender=_number(data['msisdn'], data.get('to')),
+            recipient=_number(data.get('to')),
             body=data.get('text') or '', channel='sms',
             message_type='binary' if data.get('type') == 'binary' else 'text',
             timestamp=_utc_timestamp(data.get('message-timestamp')),
@@ -581,9 +576,10 @@ class VonageAdapter(ProviderAdapter):
         return status
 
     def _sms_dlr(self, data):
-        status = self._normalized(SMS_DLR_STATES, data['status'], 'delivery receipt status')
+        status = SMS_DLR_STATES.get(data['status'])
         if status is None:
-            return None
+            return Unparsed(f'unknown delivery receipt status {data["status"]!r} for message {data["messageId"]}',
+                            raw=data)
         error_code = str(data.get('err-code') or '0')
         error_code = '' if error_code == '0' else error_code
         failure_type, reason = SMS_DLR_ERRORS.get(error_code, ('unknown', f'Error {error_code}' if error_code else ''))
@@ -595,9 +591,10 @@ class VonageAdapter(ProviderAdapter):
             timestamp=_utc_timestamp(data.get('message-timestamp')), raw=data)
 
     def _messages_status(self, data):
-        status = self._normalized(MESSAGES_STATES, data['status'], 'Messages API status')
+        status = MESSAGES_STATES.get(data['status'])
         if status is None:
-            return None
+            return Unparsed(f'unknown Messages API status {data["status"]!r} for message {data["message_uuid"]}',
+                            raw=data)
         error = data.get('error') or {}
         code = str(error.get('type') or '').partition('#')[2] or str(error.get('title') or '')
         failure_type = ''
@@ -615,36 +612,43 @@ class VonageAdapter(ProviderAdapter):
         content = data.get(message_type)
         content = content if isinstance(content, dict) else {}
         media = []
-        if message_type in INBOUND_MEDIA_TYPES:
+        if message_type in INBOUND_MEDIA_TYPES and content.get('url'):
+            kind = {'file': 'document', 'vcard': 'document'}.get(message_type, message_type)
             media = [Media(url=content['url'], caption=content.get('caption') or '',
-                           filename=content.get('name') or '')]
+                           filename=content.get('name') or '', kind=kind)]
+        reply_to = (data.get('context') or {}).get('message_uuid') or ''
+        body, structured = self._messages_body(message_type, data, content)
         return InboundMessage(
-            provider_id=data['message_uuid'], sender=_number(data['from']), recipient=_number(data.get('to')),
-            body=self._messages_body(message_type, data, content), channel=data.get('channel') or 'whatsapp',
+            provider_id=data['message_uuid'], sender=_number(data['from'], data.get('to')),
+            recipient=_number(data.get('to')), body=body, channel=data.get('channel') or 'whatsapp',
             message_type=message_type, media=media, profile_name=(data.get('profile') or {}).get('name') or '',
-            timestamp=_utc_timestamp(data.get('timestamp')),
-            reply_to=(data.get('context') or {}).get('message_uuid') or '', raw=data)
+            timestamp=_utc_timestamp(data.get('timestamp')), reply_to=reply_to, content=structured, raw=data)
 
     @staticmethod
     def _messages_body(message_type, data, content):
-        """A readable text for every inbound type (the structured data stays in ``raw``)."""
+        """``(text, structured content)`` for every inbound type: the text the customer wrote or
+        chose, exactly; locations, replies and reactions also structured for the chatter."""
         if message_type == 'text':
-            return data.get('text') or ''
+            return data.get('text') or '', {}
         if message_type in INBOUND_MEDIA_TYPES:
-            return content.get('caption') or ''
+            return content.get('caption') or '', {}
         if message_type == 'location':
-            place = ', '.join(str(content[key]) for key in ('name', 'address') if content.get(key))
-            coordinates = f'({content.get("lat")}, {content.get("long")})'
-            return f'📍 Location: {place} {coordinates}' if place else f'📍 Location: {coordinates}'
+            return '', {'location': {target: content[key] for key, target in (
+                ('lat', 'latitude'), ('long', 'longitude'), ('name', 'name'), ('address', 'address'),
+                ('url', 'url')) if content.get(key)}}
         if message_type == 'reply':
-            return f'Reply: {content.get("title") or content.get("id") or ""}'
+            return content.get('title') or '', {'reply': {
+                'id': content.get('id') or '', 'title': content.get('title') or '',
+                'description': content.get('description') or ''}}
         if message_type == 'button':
-            return f'Button: {content.get("text") or content.get("payload") or ""}'
+            return content.get('text') or '', {'reply': {
+                'payload': content.get('payload') or '', 'title': content.get('text') or ''}}
         if message_type == 'reaction':
-            if content.get('action') == 'unreact' or not content.get('emoji'):
-                return 'Reaction removed from a message'
-            return f'Reaction {content["emoji"]} to a message'
-        return f'[{message_type} message]'
+            removed = content.get('action') == 'unreact' or not content.get('emoji')
+            return '', {'reaction': {'emoji': '' if removed else content['emoji']}}
+        if message_type == 'order':
+            return content.get('text') or '', {'order': order_content(content)}
+        return '', {'unsupported': {'type': message_type, 'reason': ''}}
 
     def _call_event(self, data, purpose):
         provider_id = data.get('uuid') or data.get('call_uuid') or data.get('conversation_uuid')

@@ -74,8 +74,14 @@ class CommWebhookMixin:
         return self.opener.request(method, url, data=data, headers=headers or {}, timeout=20,
                                    allow_redirects=False)
 
-    def run_queue(self):
+    def run_queue(self, media=True):
+        """Run the webhook queue's cron, then (unless ``media=False``) the media fetch cron."""
         self.env['comm.webhook.event']._cron_process(batch_size=500)
+        if media:
+            self.fetch_media()
+
+    def fetch_media(self):
+        self.env['comm.message.media']._cron_fetch(batch_size=500)
 
     def messages(self, **domain):
         """``comm.message`` of ``self.provider`` matching ``field=value`` pairs."""

@@ -274,17 +274,23 @@ class TestMetaAdapter(CommAdapterCase):
             {'from': '447700900123', 'id': 'wamid.UNS', 'timestamp': '1735732800', 'type': 'unsupported',
              'errors': [{'code': 131051, 'title': 'Message type unknown', 'message': 'Message type unknown'}]},
         )
+        # the text is what the customer wrote or chose, exactly; the rest is structured content
         self.assertEqual([(event.message_type, event.body) for event in events], [
-            ('location', '📍 Location: Office, 1 Main St (51.5072, -0.1276)'),
-            ('contacts', '👤 Contact: Bob Baker (+1 555 0100)'),
-            ('interactive', 'Button: Yes'),
-            ('interactive', 'List choice: Tuesday'),
-            ('button', 'Button: Confirm'),
-            ('reaction', 'Reaction 👍 to a message'),
-            ('unsupported', 'Unsupported message: Message type unknown'),
+            ('location', ''), ('contacts', ''), ('interactive', 'Yes'), ('interactive', 'Tuesday'),
+            ('button', 'Confirm'), ('reaction', ''), ('unsupported', ''),
+        ])
+        self.assertEqual([event.content for event in events], [
+            {'location': {'latitude': 51.5072, 'longitude': -0.1276, 'name': 'Office', 'address': '1 Main St'}},
+            {'contacts': [{'name': 'Bob Baker', 'phones': [{'phone': '+1 555 0100', 'wa_id': '15550100'}],
+                           'emails': []}]},
+            {'reply': {'id': 'yes', 'title': 'Yes', 'description': ''}},
+            {'reply': {'id': 'r2', 'title': 'Tuesday', 'description': '9-12'}},
+            {'reply': {'payload': 'ok', 'title': 'Confirm'}},
+            {'reaction': {'emoji': '👍'}},
+            {'unsupported': {'type': 'unsupported', 'reason': '(131051) Message type unknown'}},
         ])
         self.assertEqual(events[5].reply_to, 'wamid.OUT')
-        self.assertEqual(events[0].raw['location']['latitude'], 51.5072, 'structured data kept in raw')
+        self.assertEqual(events[0].raw['location']['latitude'], 51.5072, 'the payload kept in raw')
 
     def test_parse_messages_and_statuses_of_one_request(self):
         request = self.signed(_webhook(_value(
@@ -352,8 +358,14 @@ class TestMetaAdapter(CommAdapterCase):
                 {'event': 'APPROVED'}, field='message_template_status_update')), 'inbound')
 
     def test_malformed_payloads(self):
-        for body in (b'not json', b'[]', b'{"object": "whatsapp_business_account"}',
-                     json.dumps(_webhook({'messages': [{'type': 'text', 'text': {'body': 'no id'}}]})).encode(),
-                     json.dumps(_webhook({'statuses': [{'id': 'wamid.X'}]})).encode()):
+        for body in (b'not json', b'[]', b'{"object": "whatsapp_business_account"}'):
             with self.subTest(body=body), self.assertRaises(ValueError):
                 self.adapter.parse_webhook(WebhookRequest('POST', URL, body=body), 'inbound')
+        # one unreadable message or status is parked with its reason, beside the readable ones
+        body = json.dumps(_webhook({'messages': [{'type': 'text', 'text': {'body': 'no id'}},
+                                                 _message('text', {'body': 'fine'}, wamid='wamid.OK')],
+                                    'statuses': [{'id': 'wamid.X'}]})).encode()
+        events = self.adapter.parse_webhook(WebhookRequest('POST', URL, body=body), 'inbound')
+        self.assertEqual([event.kind for event in events], ['unparsed', 'message', 'unparsed'])
+        self.assertEqual(events[0].reason, "Meta WhatsApp message without id not readable: ValueError no sender (neither from nor from_user_id)")
+        self.assertEqual(events[2].reason, "Meta WhatsApp status wamid.X not readable: KeyError 'status'")

@@ -357,13 +357,14 @@ class TestPlivoAdapter(CommAdapterCase):
         for purpose, form in [
             ('inbound', [('From', '14155550123'), ('Text', 'no uuid')]),
             ('status', [('MessageUUID', 'u1')]),
-            ('status', [('MessageUUID', 'u1'), ('Status', 'teleported')]),
             ('voice_status', [('CallStatus', 'completed')]),
             ('voice_status', [('CallUUID', 'c1')]),
             ('voice_status', [('CallUUID', 'c1'), ('CallStatus', 'completed'), ('Duration', 'long')]),
         ]:
             with self.assertRaises(ValueError, msg=f'{purpose} {form}'):
                 self.parse(purpose, form)
+        [unknown] = self.parse('status', [('MessageUUID', 'u1'), ('Status', 'teleported')])
+        self.assertEqual((unknown.kind, unknown.reason), ('unparsed', "unknown message status 'teleported' for message u1"))
 
     def test_webhook_ack(self):
         for purpose in ('inbound', 'status', 'voice_status'):

@@ -306,7 +306,8 @@ class TestTwilioAdapter(CommAdapterCase):
         [message] = self.parse('inbound', [
             ('MessageSid', 'SM3'), ('From', 'whatsapp:+447700900123'), ('To', 'whatsapp:+14155238886'),
             ('Latitude', '51.5'), ('Longitude', '-0.12'), ('MessageType', 'location')])
-        self.assertEqual((message.message_type, message.body), ('location', '51.5,-0.12'))
+        self.assertEqual((message.message_type, message.body), ('location', ''))
+        self.assertEqual(message.content, {'location': {'latitude': '51.5', 'longitude': '-0.12'}})
 
     def test_parse_statuses(self):
         expected = {
@@ -357,13 +358,18 @@ class TestTwilioAdapter(CommAdapterCase):
         for purpose, form in [
             ('inbound', [('From', '+14155550123'), ('Body', 'no sid')]),
             ('status', [('MessageSid', 'SM1')]),
-            ('status', [('MessageSid', 'SM1'), ('MessageStatus', 'teleported')]),
             ('voice_status', [('CallStatus', 'completed')]),
             ('voice_status', [('CallSid', 'CA1')]),
-            ('inbound', [('MessageSid', 'SM1'), ('From', '+1415'), ('NumMedia', 'many')]),
         ]:
             with self.assertRaises(ValueError, msg=f'{purpose} {form}'):
                 self.parse(purpose, form)
+        # what is readable is read: an unknown status is parked with its reason, a wrong
+        # NumMedia does not matter (the media fields themselves are counted)
+        [unknown] = self.parse('status', [('MessageSid', 'SM1'), ('MessageStatus', 'teleported')])
+        self.assertEqual((unknown.kind, unknown.reason), ('unparsed', "unknown message status 'teleported' for message SM1"))
+        [message] = self.parse('inbound', [('MessageSid', 'SM1'), ('From', '+1415'), ('NumMedia', 'many'),
+                                           ('MediaUrl0', 'https://api.twilio.com/m/ME1')])
+        self.assertEqual([media.url for media in message.media], ['https://api.twilio.com/m/ME1'])
 
     def test_webhook_ack(self):
         body, content_type = self.adapter.webhook_ack('inbound')

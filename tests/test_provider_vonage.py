@@ -410,7 +410,8 @@ class TestVonageAdapter(CommAdapterCase):
         [place] = self.adapter.parse_webhook(self._json('inbound', {
             'channel': 'whatsapp', 'message_uuid': 'uuid-in-3', 'to': '447700900000', 'from': '447700900001',
             'message_type': 'location', 'location': {'lat': 51.5, 'long': -0.12, 'name': 'Office'}}), 'inbound')
-        self.assertEqual(place.body, '📍 Location: Office (51.5, -0.12)')
+        self.assertEqual((place.body, place.content), ('', {'location': {'latitude': 51.5, 'longitude': -0.12,
+                                                                         'name': 'Office'}}))
 
     def test_parse_messages_statuses(self):
         [rejected] = self.adapter.parse_webhook(self._json('status', {

@@ -176,6 +176,17 @@ class TestVoice(CommWebhookMixin, HttpCase):
         self.assertFalse(calls.user_id)
 
     @mute_logger(*LOGGERS)
+    def test_twilio_inbound_from_a_sip_uri(self):
+        """A call from a SIP endpoint: the URI is kept as the caller, matched to nobody, never a crash."""
+        provider = self.account('twilio')
+        sip = 'sip:alice@example.sip.twilio.com'
+        self.assertDial(self.assertXml(self.twilio_incoming(provider, 'CA' + 'f' * 32, sip), 'text/xml'),
+                        FORWARD, provider)
+        self.run_queue()
+        call = self.calls(provider)
+        self.assertEqual((call.from_number, call.partner_id), (sip, self.env['res.partner']))
+
+    @mute_logger(*LOGGERS)
     def test_twilio_events_out_of_order_and_duplicates(self):
         provider = self.account('twilio')
         sid = 'CA' + 'e' * 32

@@ -253,3 +253,37 @@ class TestWebhooksPlivo(FakeProviderMixin, CommWebhookMixin, HttpCase):
             {'state': 'undelivered', 'error_code': '50', 'failure_type': 'sms_number_format'},
             {'state': 'undelivered', 'error_code': '100', 'failure_type': 'unknown'},
         ])
+
+    # -- real-world inbound ---------------------------------------------------------------------
+
+    def test_mms_without_text_two_media_from_zero(self):
+        """Media numbered from 0 (seen in Plivo's support articles), no text: the message is posted
+        at once with what it carries, the media join it when fetched."""
+        self.fake.route('GET', r'/media/p0', 200, body=PNG, headers={'Content-Type': 'image/png'})
+        self.fake.route('GET', r'/media/p1', 200, body=b'GIF89a-fake', headers={'Content-Type': 'image/gif'})
+        form = inbound_form('f4c4d6b8-0a7d-11f0-9d2b-0242ac110002', '', Type='mms', Body='', MediaCount='2',
+                            Media0=f'{self.fake.base_url}/media/p0', Media1=f'{self.fake.base_url}/media/p1')
+        del form['Text']
+        self.assertAccepted(self.post_v3('inbound', form))
+        self.run_queue(media=False)
+        message = self.messages()
+        self.assertIn('2 files', message.mail_message_id.body, 'Plivo does not say what they are')
+        self.fetch_media()
+        self.assertEqual(message.mail_message_id.attachment_ids.mapped('raw'), [PNG, b'GIF89a-fake'])
+
+    def test_national_format_sender_is_read_in_the_country_of_our_number(self):
+        self.assertAccepted(self.post_v3('inbound', inbound_form(
+            'a5d5e7c9-0a7d-11f0-9d2b-0242ac110002', 'from a carrier that drops the country', sender='(212) 555-0147')))
+        self.run_queue()
+        message = self.messages()
+        self.assertEqual((message.from_number, message.partner_id), ('+12125550147', self.partner))
+
+    @mute_logger(QUEUE_LOGGER)
+    def test_unknown_status_is_parked_readably(self):
+        message = self.outbound('b6e6f8da-0a7d-11f0-9d2b-0242ac110002', state='sent')
+        self.assertAccepted(self.post_v3('status', status_form(message.provider_message_id, 'teleported', 4)))
+        self.run_queue()
+        event = self.events(self.provider)
+        self.assertEqual(event.state, 'dead')
+        self.assertIn("unknown message status 'teleported'", event.error)
+        self.assertEqual(message.state, 'sent')

@@ -16,6 +16,7 @@ TOKEN = 'twilio-auth-token-5e1f0c7d9a'
 OUR_NUMBER = '+15005550006'
 JPEG = b'\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01fake-jpeg-bytes\xff\xd9'
 QUEUE_LOGGER = 'odoo.addons.comm_gateway.models.comm_webhook_event'
+MEDIA_LOGGER = 'odoo.addons.comm_gateway.models.comm_message_media'
 
 
 def twilio_signature(url, params, token=TOKEN):
@@ -163,6 +164,84 @@ class TestWebhooksTwilio(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.assertEqual((contact.name, contact.mobile), ('Léa Dubois', '+33687654321'))
         self.assertEqual(message.mail_message_id.res_id, contact.id)
         self.assertEqual(message.mail_message_id.author_id, contact)
+
+    def test_messaging_service_mms_without_body_with_add_ons(self):
+        """A Messaging Service forwards an MMS of two media and no text, with Add-ons results."""
+        paths = [f'/2010-04-01/Accounts/{SID}/Messages/MM{"a2" * 16}/Media/ME{n}' for n in ('01', '02')]
+        self.fake.route('GET', paths[0], 200, body=JPEG, headers={'Content-Type': 'image/jpeg'})
+        self.fake.route('GET', paths[1], 200, body=b'\x00\x00\x00\x18ftyp3gp4', headers={'Content-Type': 'video/3gpp'})
+        add_ons = '{"status":"successful","message":null,"code":null,"results":{"ibm_watson_insights":{"status":"successful"}}}'
+        form = inbound_form('MM' + 'a2' * 16, '+33623456789', '', NumMedia='2', MessagingServiceSid='MG' + '3c' * 16,
+                            MediaUrl0=self.fake.base_url + paths[0], MediaContentType0='image/jpeg',
+                            MediaUrl1=self.fake.base_url + paths[1], MediaContentType1='video/3gpp',
+                            AddOns=add_ons, FromCountry='FR', SomeFieldTwilioAddsTomorrow='1')
+        self.assertEmptyTwiml(self.post_signed('inbound', form))
+        self.run_queue(media=False)
+        message = self.messages()
+        self.assertEqual((message.channel, message.body, message.partner_id), ('mms', '', self.partner))
+        post = message.mail_message_id
+        self.assertIn('1 image, 1 video', post.body)
+        self.assertFalse(post.attachment_ids)
+        self.fetch_media()
+        self.assertEqual(post.attachment_ids.mapped('mimetype'), ['image/jpeg', 'video/3gpp'])
+        self.assertEqual(message.attachment_ids, post.attachment_ids)
+
+    @mute_logger(MEDIA_LOGGER)
+    def test_mms_media_failing_for_good_leaves_the_message_and_a_note(self):
+        form = inbound_form('MM' + 'b3' * 16, '+33623456789', 'photo of the damage', NumMedia='1',
+                            MediaUrl0=self.fake.base_url + '/gone', MediaContentType0='image/jpeg')
+        self.fake.route('GET', '/gone', 404, json={'code': 20404, 'message': 'The requested resource was not found'})
+        self.assertEmptyTwiml(self.post_signed('inbound', form))
+        self.run_queue()
+        self.assertEqual(self.events(self.provider).state, 'done')
+        message = self.messages()
+        self.assertIn('photo of the damage', message.mail_message_id.body)
+        self.assertEqual(message.media_ids.state, 'failed')
+        note = self.partner.message_ids.filtered(lambda m: 'could not be downloaded' in (m.body or ''))
+        self.assertIn('image', note.body)
+
+    def test_whatsapp_quick_reply_is_a_reply_to_our_template(self):
+        template_message = self.outbound('SM' + 'c4' * 16, state='read')
+        template_message.write({'channel': 'whatsapp', 'mail_message_id': self.partner.message_post(
+            body='Your delivery is tomorrow. Confirm?', message_type='comment').id})
+        form = inbound_form('SM' + 'd5' * 16, 'whatsapp:+33623456789', 'Yes, tomorrow', to='whatsapp:' + OUR_NUMBER,
+                            ButtonText='Yes, tomorrow', ButtonPayload='confirm-delivery-7', MessageType='button',
+                            OriginalRepliedMessageSid='SM' + 'c4' * 16, ProfileName='Camille', WaId='33623456789')
+        self.assertEmptyTwiml(self.post_signed('inbound', form))
+        self.run_queue()
+        reply = self.messages(provider_message_id='SM' + 'd5' * 16)
+        self.assertEqual((reply.body, reply.message_type), ('Yes, tomorrow', 'button'))
+        self.assertEqual(reply.content['reply'], {'title': 'Yes, tomorrow', 'payload': 'confirm-delivery-7'})
+        self.assertEqual(reply.reply_to_id, template_message)
+        self.assertEqual(reply.mail_message_id.parent_id, template_message.mail_message_id)
+
+    def test_whatsapp_location(self):
+        form = inbound_form('SM' + 'e6' * 16, 'whatsapp:+33623456789', '', to='whatsapp:' + OUR_NUMBER,
+                            MessageType='location', Latitude='48.858370', Longitude='2.294481',
+                            Address='Champ de Mars, Paris', Label='Tour Eiffel', WaId='33623456789')
+        self.assertEmptyTwiml(self.post_signed('inbound', form))
+        self.run_queue()
+        message = self.messages()
+        self.assertEqual(message.content['location']['name'], 'Tour Eiffel')
+        self.assertIn('Champ de Mars, Paris', message.mail_message_id.body)
+        self.assertIn('mlat=48.85837&amp;mlon=2.294481', message.mail_message_id.body)
+
+    def test_possible_but_not_valid_numbers_match_their_contact(self):
+        """+1 555 555 0100 is possible, not valid: Odoo leaves phone_sanitized empty for it."""
+        partner = self.env['res.partner'].create({
+            'name': 'Film Studio', 'mobile': '(555) 555-0100', 'country_id': self.env.ref('base.us').id})
+        self.assertFalse(partner.phone_sanitized)
+        self.assertEqual(partner.comm_mobile_sanitized, '+15555550100')
+        self.assertEmptyTwiml(self.post_signed('inbound', inbound_form('SM' + 'f7' * 16, '+15555550100', 'Hi')))
+        self.run_queue()
+        self.assertEqual(self.messages().partner_id, partner)
+        # an unknown possible-but-not-valid sender gets one contact, found again next time
+        for index in range(2):
+            self.assertEmptyTwiml(self.post_signed('inbound', inbound_form(f'SM{"0" * 30}{index}a', '+15555550199', 'x')))
+            self.run_queue()
+        strangers = self.messages(from_number='+15555550199').partner_id
+        self.assertEqual(len(strangers), 1)
+        self.assertEqual(self.env['res.partner'].search_count([('comm_mobile_sanitized', '=', '+15555550199')]), 1)
 
     def test_query_string_is_part_of_the_signed_url(self):
         url = self.url('inbound') + '?account=7&region=eu'

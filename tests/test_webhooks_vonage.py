@@ -13,7 +13,7 @@ from vonage_http_client import Auth
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from .common import CommWebhookMixin
+from .common import CommWebhookMixin, FakeProviderMixin
 
 API_KEY = 'abcd1234'
 SECRET = 'vonage-signature-secret-0123456789abcdef'   # >= 32 bytes (HS256)
@@ -21,6 +21,7 @@ APPLICATION_ID = 'aaaaaaaa-bbbb-cccc-dddd-0123456789ab'
 OUR_NUMBER = '447700900000'
 CUSTOMER = '32470987654'          # the partner's '0470 98 76 54' (Belgium)
 QUEUE_LOGGER = 'odoo.addons.comm_gateway.models.comm_webhook_event'
+MEDIA_LOGGER = 'odoo.addons.comm_gateway.models.comm_message_media'
 
 
 def sign_sms(params, method, secret=SECRET, timestamp=None):
@@ -71,7 +72,7 @@ def messages_status(message_uuid, status, error=None):
 
 
 @tagged('post_install', '-at_install')
-class TestWebhooksVonage(CommWebhookMixin, HttpCase):
+class TestWebhooksVonage(FakeProviderMixin, CommWebhookMixin, HttpCase):
 
     def setUp(self):
         super().setUp()
@@ -335,3 +336,92 @@ class TestWebhooksVonage(CommWebhookMixin, HttpCase):
         self.assertEqual(len(self.events(self.provider)), 1)
         stored = {name.lower() for name in self.events(self.provider).headers}
         self.assertNotIn('authorization', stored, 'the token is replay material: not kept with the event')
+
+    # -- real-world inbound ---------------------------------------------------------------------
+
+    def whatsapp(self, message_uuid, message_type, content=None, sender=CUSTOMER, **extra):
+        data = {'channel': 'whatsapp', 'message_uuid': message_uuid, 'to': OUR_NUMBER, 'from': sender,
+                'timestamp': '2025-01-01T12:00:00Z', 'profile': {'name': 'Lotte'}, 'message_type': message_type,
+                'context_status': 'none', **extra}
+        if content is not None:
+            data[message_type] = content
+        body = json.dumps(data).encode()
+        self.assertAccepted(self.post_json('inbound', body, jwt_headers(body)))
+
+    def test_national_format_senders_read_in_the_country_of_our_number(self):
+        """Our number is British: '07700 900456' and '0044 7700 900456' are +447700900456, a
+        number in Ofcom's drama range (possible, not valid) that still finds its contact."""
+        partner = self.env['res.partner'].create({'name': 'Alfie Moon', 'mobile': '07700 900456',
+                                                  'country_id': self.env.ref('base.uk').id})
+        for message_id, sender in (('0A00000012ABCD60', '07700 900456'), ('0A00000012ABCD61', '0044 7700 900456'),
+                                   ('0A00000012ABCD62', '447700900456')):
+            self.assertAccepted(self.post_form('inbound', sign_sms(inbound_sms(message_id, 'Hi', sender=sender),
+                                                                   'sha256')))
+        self.run_queue()
+        self.assertEqual(set(self.messages().mapped('from_number')), {'+447700900456'})
+        self.assertEqual(self.messages().partner_id, partner)
+
+    def test_alphanumeric_sender_in_delivery_receipt(self):
+        message = self.outbound('0B00000012ABCD70', state='sent')
+        self.assertAccepted(self.post_form('status', sign_sms({**dlr('0B00000012ABCD70', 'delivered'), 'to': 'MyShop'},
+                                                              'sha256')))
+        self.run_queue()
+        self.assertEqual(message.state, 'delivered')
+
+    @mute_logger(MEDIA_LOGGER)
+    def test_whatsapp_image_posted_first_fetched_with_retries(self):
+        url = f'{self.fake.base_url}/v3/media/6c1b1b3a-0000-4000-8000-00000000aaaa'
+        self.fake.route('GET', r'/v3/media/.*', 500, json={'title': 'Internal Error'})
+        self.whatsapp('aaaaaaaa-0000-4000-8000-000000000101', 'image', {'url': url, 'caption': 'Kassabon'})
+        self.run_queue()
+        message = self.messages()
+        self.assertEqual(message.body, 'Kassabon')
+        self.assertIn('1 image', message.mail_message_id.body)
+        self.assertEqual((message.media_ids.state, message.media_ids.attempts), ('pending', 1))
+        self.fake.route('GET', r'/v3/media/.*', 200, body=b'\xff\xd8vonage-jpeg', headers={'Content-Type': 'image/jpeg'})
+        message.media_ids.next_try_at = '2000-01-01 00:00:00'
+        self.fetch_media()
+        self.assertEqual(message.mail_message_id.attachment_ids.raw, b'\xff\xd8vonage-jpeg')
+
+    def test_whatsapp_reply_button_reaction_location_and_unknown_type(self):
+        asked = self.outbound('cccccccc-0000-4000-8000-000000000200', channel='whatsapp', state='read')
+        asked.mail_message_id = self.partner.message_post(body='Which shop?', message_type='comment')
+        context = {'message_uuid': asked.provider_message_id, 'message_from': OUR_NUMBER}
+        self.whatsapp('aaaaaaaa-0000-4000-8000-000000000201', 'reply',
+                      {'id': 'shop-2', 'title': 'Gent Centrum', 'description': 'Veldstraat 1'},
+                      context=context, context_status='available')
+        self.whatsapp('aaaaaaaa-0000-4000-8000-000000000202', 'button', {'payload': 'YES-1', 'text': 'Ja'},
+                      context=context)
+        self.whatsapp('aaaaaaaa-0000-4000-8000-000000000203', 'reaction', {'action': 'react', 'emoji': '😍'},
+                      context=context)
+        self.whatsapp('aaaaaaaa-0000-4000-8000-000000000204', 'location',
+                      {'lat': 51.054342, 'long': 3.717424, 'name': 'Gravensteen'})
+        self.whatsapp('aaaaaaaa-0000-4000-8000-000000000205', 'custom', {'foo': 'bar'})
+        self.run_queue()
+        reply = self.messages(provider_message_id='aaaaaaaa-0000-4000-8000-000000000201')
+        self.assertEqual((reply.body, reply.content['reply']['id'], reply.reply_to_id), ('Gent Centrum', 'shop-2', asked))
+        self.assertEqual(reply.mail_message_id.parent_id, asked.mail_message_id)
+        button = self.messages(provider_message_id='aaaaaaaa-0000-4000-8000-000000000202')
+        self.assertEqual((button.body, button.content['reply']['payload']), ('Ja', 'YES-1'))
+        reactions = asked.mail_message_id.reaction_ids
+        self.assertEqual((reactions.content, reactions.partner_id), ('😍', self.partner))
+        location = self.messages(provider_message_id='aaaaaaaa-0000-4000-8000-000000000204')
+        self.assertIn('Gravensteen', location.mail_message_id.body)
+        self.assertIn('mlat=51.054342', location.mail_message_id.body)
+        unknown = self.messages(provider_message_id='aaaaaaaa-0000-4000-8000-000000000205')
+        self.assertIn('Unsupported message type: custom', unknown.mail_message_id.body)
+        # the customer takes the reaction back
+        self.whatsapp('aaaaaaaa-0000-4000-8000-000000000206', 'reaction', {'action': 'unreact'}, context=context)
+        self.run_queue()
+        self.assertFalse(asked.mail_message_id.reaction_ids)
+
+    @mute_logger(QUEUE_LOGGER)
+    def test_unknown_statuses_are_parked_readably(self):
+        message = self.outbound('ffffffff-0000-4000-8000-000000000300', channel='whatsapp', state='sent')
+        body = messages_status(message.provider_message_id, 'teleported')
+        self.assertAccepted(self.post_json('status', body, jwt_headers(body)))
+        self.run_queue()
+        event = self.events(self.provider)
+        self.assertEqual(event.state, 'dead')
+        self.assertIn("unknown Messages API status 'teleported'", event.error)
+        self.assertEqual(message.state, 'sent')
