@@ -17,3 +17,4 @@ from . import sms_sms
 from . import ir_actions_server
 from . import mail_notification
 from . import mail_thread
+from . import ir_websocket

@@ -302,6 +302,7 @@ class CommCall(models.Model):
         record = self._chatter_record()
         if record:
             record._message_log(body=self._summary())
+            record._comm_live_refresh()
 
     def _chatter_record(self):
         if self.res_model and self.res_id and self.res_model in self.env:

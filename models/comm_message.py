@@ -248,6 +248,7 @@ class CommMessage(models.Model):
                 thread = threads.browse(record.id)
                 thread._message_post_after_hook(post, msg_values)
                 thread._notify_thread(post, msg_values)
+            threads._comm_live_refresh()
 
     def _download_media(self, provider, inbound, adapter):
         attachments = self.env['ir.attachment']
@@ -281,6 +282,7 @@ class CommMessage(models.Model):
                      number=self.from_number, word=word)
         if record:
             record._message_log(body=note)
+            record._comm_live_refresh()
 
     # ------------------------------------------------------------------------------------------
     # Statuses
@@ -337,6 +339,7 @@ class CommMessage(models.Model):
             tracker._action_update_from_sms_state(
                 sms_state, failure_type=sms_failure if sms_state == 'error' else False,
                 failure_reason=error_message or False)
+            self._comm_live_statuses(tracker.mail_notification_id.mail_message_id)
 
     # ------------------------------------------------------------------------------------------
     # Outbound: queue
@@ -502,6 +505,7 @@ class CommMessage(models.Model):
                       'failure_reason': False}
         notifications.write(values)
         post._notify_message_notification_update()
+        self._comm_live_statuses(post)
 
     @api.model
     def _log_on_document(self, mail_message, note):
@@ -509,6 +513,13 @@ class CommMessage(models.Model):
             record = self.env[mail_message.model].sudo().browse(mail_message.res_id).exists()
             if record and hasattr(record, '_message_log'):
                 record._message_log(body=note)
+                record._comm_live_refresh()
+
+    @api.model
+    def _comm_live_statuses(self, posts):
+        """The chatters open on the posts' records show their new delivery statuses."""
+        for post in posts.filtered(lambda p: p.model and p.res_id and p.model in self.env):
+            self.env[post.model].browse(post.res_id)._comm_live_refresh(post)
 
     def _trigger_dispatch(self, at=None):
         self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')._trigger(at)

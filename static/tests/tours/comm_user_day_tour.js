@@ -33,3 +33,38 @@ registry.category("web_tour.tours").add("comm_template_sync_tour", {
         },
     ],
 });
+
+registry.category("web_tour.tours").add("comm_live_chatter_tour", {
+    steps: () => [
+        {
+            trigger: ".o_field_widget[name='mobile'] input",
+            run: "click",
+        },
+        {
+            content: "Open Odoo's SMS composer from the contact's mobile",
+            trigger: ".o_field_widget[name='mobile'] .o_field_phone_sms",
+            run: "click",
+        },
+        {
+            trigger: ".modal .o_field_widget[name='body'] textarea",
+            run: "edit Your table is ready",
+        },
+        {
+            trigger: ".modal-footer button[name='action_send_sms']:visible",
+            run: "click",
+        },
+        {
+            content: "The reply appears in the open chatter, without reload",
+            trigger: ".o-mail-Message:contains('Thanks, got it!')",
+            timeout: 5000,
+        },
+        {
+            content: "The SMS status icon moved to delivered, without reload",
+            trigger: ".o-mail-Message:contains('Your table is ready') .o-mail-Message-notification .fa-check, .o-mail-Message:contains('Your table is ready') .o-mail-Message-notification:not(:has(.fa-hourglass-half))",
+            run: "click",
+        },
+        {
+            trigger: ".o-mail-MessageNotificationPopover i[title='Delivered']",
+        },
+    ],
+});

@@ -1,0 +1,73 @@
+import json
+
+from odoo.addons.sms.tests.common import MockSMS
+from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
+
+from .common import CommWebhookMixin
+
+LOGGERS = ('odoo.addons.comm_gateway.models.comm_webhook_event', 'odoo.addons.comm_gateway.models.comm_provider',
+           'odoo.addons.comm_gateway.models.comm_message', 'odoo.addons.mail.models.mail_mail')
+
+
+@tagged('post_install', '-at_install')
+class TestLiveChatter(CommWebhookMixin, MockSMS):
+    """What the queue posts and the statuses it moves are sent to the chatters open on the record."""
+
+    def setUp(self):
+        super().setUp()
+        self.env['ir.config_parameter'].set_param('comm_gateway.public_base_url', 'http://127.0.0.1:8069')
+        self.sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox',
+                                                         'sms_from': '+15005550006'})
+        self.env.company.comm_sms_provider_id = self.sandbox
+        self.partner = self.env['res.partner'].create({
+            'name': 'Lukas', 'mobile': '0151 23456780', 'country_id': self.env.ref('base.de').id})
+        self.channel = f'comm_gateway.thread_res.partner_{self.partner.id}'
+
+    def send_sms(self, partner):
+        composer = self.env['sms.composer'].with_context(
+            active_model='res.partner', active_id=partner.id).create({'body': 'Your order shipped'})
+        with self.mockSMSGateway():
+            composer._action_send_sms()
+
+    def live_notifications(self, channel=None):
+        """``[(type, payload)]`` sent on the record's live channel by what the transaction did."""
+        self.env.cr.precommit.run()    # what a commit does: the bus rows are written
+        rows = self.env['bus.bus'].sudo().search(
+            [('channel', '=', json.dumps([self.env.cr.dbname, channel or self.channel], separators=(',', ':')))], order='id')
+        return [(json.loads(row.message)['type'], json.loads(row.message)['payload']) for row in rows]
+
+    @mute_logger(*LOGGERS)
+    def test_reply_and_statuses_reach_the_open_chatter(self):
+        self.send_sms(self.partner)
+        self.live_notifications()
+        self.env['comm.message']._cron_dispatch()
+        self.env['comm.webhook.event']._cron_process()
+        sent = self.live_notifications()
+        self.assertIn(('comm_gateway.thread/refresh', {'model': 'res.partner', 'id': self.partner.id}), sent,
+                      'the reply: the chatter fetches it')
+        statuses = [payload['mail.notification'] for kind, payload in sent
+                    if kind == 'mail.record/insert' and 'mail.notification' in payload]
+        self.assertTrue(statuses, 'the statuses: the chatter updates its icon')
+        self.assertEqual(statuses[-1][0]['notification_status'], 'sent', 'delivered')
+
+    @mute_logger(*LOGGERS)
+    def test_failure_reason_is_sent(self):
+        partner = self.env['res.partner'].create({'name': 'Nobody', 'mobile': '+1 415 555 0199'})
+        self.send_sms(partner)
+        self.env['comm.message']._cron_dispatch()
+        self.env['comm.webhook.event']._cron_process()
+        sent = self.live_notifications(f'comm_gateway.thread_res.partner_{partner.id}')
+        failed = [notif for kind, payload in sent if kind == 'mail.record/insert'
+                  for notif in payload.get('mail.notification', []) if notif['notification_status'] == 'exception']
+        self.assertTrue(failed and failed[-1].get('failure_reason'), 'the provider reason, in plain words')
+
+    def test_live_channel_only_for_readers(self):
+        user = new_test_user(self.env, 'agent14', groups='base.group_user')
+        portal = new_test_user(self.env, 'portal14', groups='base.group_portal')
+        private = self.env['mail.activity.type'].create({'name': 'not a thread'})
+        websocket = self.env['ir.websocket']
+        self.assertTrue(websocket.with_user(user)._comm_may_follow_live(f'res.partner_{self.partner.id}'))
+        for name in (f'mail.activity.type_{private.id}', 'res.partner_999999999', 'nope_1', 'res.partner_x'):
+            self.assertFalse(websocket.with_user(user)._comm_may_follow_live(name), name)
+        self.assertFalse(websocket.with_user(portal)._comm_may_follow_live(f'res.partner_{self.partner.id}'))
