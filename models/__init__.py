@@ -18,3 +18,4 @@ from . import ir_actions_server
 from . import mail_notification
 from . import mail_thread
 from . import ir_websocket
+from . import ir_http

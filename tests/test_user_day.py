@@ -71,3 +71,21 @@ class TestLiveChatter(CommWebhookMixin, MockSMS):
         for name in (f'mail.activity.type_{private.id}', 'res.partner_999999999', 'nope_1', 'res.partner_x'):
             self.assertFalse(websocket.with_user(user)._comm_may_follow_live(name), name)
         self.assertFalse(websocket.with_user(portal)._comm_may_follow_live(f'res.partner_{self.partner.id}'))
+
+
+@tagged('post_install', '-at_install')
+class TestSandboxCallTimes(CommWebhookMixin, MockSMS):
+
+    @mute_logger(*LOGGERS, 'odoo.addons.comm_gateway.models.comm_call')
+    def test_simulated_call_times_agree_with_its_duration(self):
+        sandbox = self.env['comm.provider'].create({
+            'name': 'Sandbox voice', 'code': 'sandbox', 'channel_voice': True, 'voice_from': '+15005550006'})
+        self.env.company.comm_voice_provider_id = sandbox
+        self.env.user.comm_agent_phone = '+1 415 555 0111'
+        partner = self.env['res.partner'].create({'name': 'Sofie', 'mobile': '+32 470 12 34 56'})
+        self.env['comm.call'].action_click_to_call(partner.mobile, 'res.partner', partner.id)
+        self.env['comm.webhook.event']._cron_process()
+        call = self.env['comm.call'].search([('partner_id', '=', partner.id)])
+        self.assertEqual(call.state, 'completed')
+        self.assertEqual((call.end_date - call.answer_date).total_seconds(), call.duration)
+        self.assertLessEqual(call.start_date, call.answer_date)
