@@ -1,6 +1,7 @@
 import logging
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -30,6 +31,28 @@ CREDENTIAL_KEYS = {
     'sandbox': ('secret',),
 }
 PUBLIC_BASE_URL_PARAM = 'comm_gateway.public_base_url'
+LOCAL_HOSTS = frozenset({'localhost', '127.0.0.1', '::1', '0.0.0.0'})
+
+
+def public_url_warning(env, base):
+    """Why providers could not reach (or should not be given) ``base`` URLs; False when fine."""
+    if not base:
+        return env._('No public base URL: set the one providers reach this server by (e.g. '
+                     'https://odoo.example.com) in Settings → Communications.')
+    parts = urlsplit(base)
+    if parts.scheme not in ('http', 'https') or not parts.hostname:
+        return env._('The public base URL %(url)s has no scheme: write it in full, e.g. https://%(url)s.',
+                     url=base)
+    host = parts.hostname
+    if host in LOCAL_HOSTS or host.endswith('.localhost') or host.startswith('127.'):
+        return env._('The public base URL %(url)s points to this machine: providers on the internet cannot '
+                     'reach it. Use the address the outside world sees (a tunnel in development).', url=base)
+    if parts.scheme != 'https':
+        return env._('The public base URL %(url)s is not HTTPS: Meta refuses such URLs and the others would '
+                     'send your messages unencrypted. Serve Odoo over HTTPS.', url=base)
+    return False
+
+
 # Besides the '<code>_*' fields, what an adapter or the webhook route is built from: writing any
 # of them drops the cached adapters and token map (in every worker, through Odoo's cache signaling).
 ADAPTER_FIELDS = frozenset({'code', 'active', 'webhook_token', 'sms_from', 'whatsapp_from', 'voice_from',
@@ -129,6 +152,7 @@ class CommProvider(models.Model):
     webhook_url_status = fields.Char('Status callback URL', compute='_compute_webhook_urls')
     webhook_url_voice = fields.Char('Voice answer URL', compute='_compute_webhook_urls')
     webhook_url_voice_status = fields.Char('Call events URL', compute='_compute_webhook_urls')
+    webhook_url_warning = fields.Char(compute='_compute_webhook_urls')
 
     _sql_constraints = [
         ('webhook_token_unique', 'unique(webhook_token)', 'The webhook token must be unique.'),
@@ -141,8 +165,11 @@ class CommProvider(models.Model):
     @api.depends('code', 'webhook_token')
     def _compute_webhook_urls(self):
         base = self._public_base_url()
+        warning = public_url_warning(self.env, base)
         for provider in self:
-            token = provider.sudo().webhook_token
+            # an unsaved account gets its token when saved: no URL to copy before it is final
+            token = provider._origin.id and provider.sudo().webhook_token
+            provider.webhook_url_warning = warning if provider.code != 'sandbox' else False
             purposes = WEBHOOK_PURPOSES.get(provider.code, ())
             for purpose in ('inbound', 'status', 'voice', 'voice_status'):
                 url = f'{base}/comm/webhook/{token}/{purpose}' if token and purpose in purposes else False

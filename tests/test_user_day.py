@@ -1,7 +1,7 @@
 import json
 
 from odoo.addons.sms.tests.common import MockSMS
-from odoo.tests import new_test_user, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from .common import CommWebhookMixin
@@ -89,3 +89,39 @@ class TestSandboxCallTimes(CommWebhookMixin, MockSMS):
         self.assertEqual(call.state, 'completed')
         self.assertEqual((call.end_date - call.answer_date).total_seconds(), call.duration)
         self.assertLessEqual(call.start_date, call.answer_date)
+
+
+@tagged('post_install', '-at_install')
+class TestWebhookUrlsShown(TransactionCase):
+
+    def test_urls_only_once_saved(self):
+        unsaved = self.env['comm.provider'].new({'name': 'Twilio', 'code': 'twilio'})
+        self.assertFalse(unsaved.webhook_url_inbound, 'the token of an unsaved account changes when saved')
+        saved = self.env['comm.provider'].create({'name': 'Twilio', 'code': 'twilio'})
+        url = saved.webhook_url_inbound
+        self.assertTrue(url.endswith(f'/comm/webhook/{saved.sudo().webhook_token}/inbound'))
+        edited = saved.new(origin=saved)     # what the form edits: the saved URLs stay shown
+        self.assertEqual(edited.webhook_url_inbound, url)
+
+    def test_public_base_url_warnings(self):
+        params = self.env['ir.config_parameter'].sudo()
+        provider = self.env['comm.provider'].create({'name': 'Twilio', 'code': 'twilio'})
+        cases = {
+            'odoo.example.com': 'has no scheme',
+            'http://localhost:8069': 'points to this machine',
+            'http://127.0.0.1:8069': 'points to this machine',
+            'http://odoo.example.com': 'is not HTTPS',
+            'https://odoo.example.com': False,
+        }
+        for base, expected in cases.items():
+            params.set_param('comm_gateway.public_base_url', base)
+            provider.invalidate_recordset(['webhook_url_warning'])
+            settings = self.env['res.config.settings'].create({})
+            for warning in (provider.webhook_url_warning, settings.comm_public_base_url_warning):
+                if expected:
+                    self.assertIn(expected, warning, base)
+                else:
+                    self.assertFalse(warning, base)
+        sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox'})
+        params.set_param('comm_gateway.public_base_url', 'http://localhost:8069')
+        self.assertFalse(sandbox.webhook_url_warning, 'the Sandbox never leaves this server')
