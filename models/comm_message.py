@@ -65,7 +65,7 @@ class CommMessage(models.Model):
     profile_name = fields.Char()
     res_model = fields.Char('Related document model', index=True)
     res_id = fields.Many2oneReference('Related document', model_field='res_model')
-    mail_message_id = fields.Many2one('mail.message', 'Chatter message', ondelete='set null')
+    mail_message_id = fields.Many2one('mail.message', 'Chatter message', ondelete='set null', index='btree_not_null')
     attachment_ids = fields.Many2many('ir.attachment', string='Media')
     state = fields.Selection(STATES, required=True, default='queued', index=True)
     provider_message_id = fields.Char('Provider message id', index='btree_not_null', copy=False)
@@ -482,7 +482,7 @@ class CommMessage(models.Model):
             body=html, message_type='comment', subtype_xmlid='mail.mt_note', attachment_ids=attachments.ids)
         self.env['mail.notification'].sudo().create({
             'mail_message_id': post.id, 'res_partner_id': partner.id or False, 'notification_type': channel,
-            'notification_status': 'process', 'is_read': True})
+            'notification_status': 'process', 'is_read': True, 'author_id': post.author_id.id})
         return post
 
     def _sync_chatter_notification(self):

@@ -18,26 +18,46 @@ class TestUserDayUi(WhatsappMixin, HttpCase):
     """The flows of a person's day, in a browser."""
 
     @contextmanager
-    def running_server(self):
+    def running_server(self, done):
         """What a running server does while the browser waits: the bus (websockets, which tests
-        turn off) and the cron workers the queue triggers, every 0.3 s. The test cursor ignores
-        post-commit hooks, so the websockets are told of new bus rows here."""
+        turn off) and the cron workers the queue triggers. The test cursor ignores post-commit
+        hooks, so the websockets are told of new bus rows here.
+
+        The worker starts at the first trigger (a request of the tour: the test thread is then
+        waiting for the browser, off the shared cursor) and stops once ``done(env)``.
+        """
         self.startPatcher(patch.object(WebsocketConnectionHandler, 'websocket_allowed', return_value=True))
-        stop, errors = threading.Event(), []
+        wake, stop, errors = threading.Event(), threading.Event(), []
+        IrCron = type(self.env['ir.cron'])
+        trigger = IrCron._trigger
+
+        def _trigger(cron, at=None):
+            result = trigger(cron, at)
+            wake.set()
+            return result
+
+        self.patch(IrCron, '_trigger', _trigger)
 
         def work():
-            while not stop.wait(0.3):
+            while not wake.wait(0.2):
+                if stop.is_set():
+                    return
+            while not stop.is_set():
                 try:
                     with self.registry.cursor() as cr:
                         env = api.Environment(cr, SUPERUSER_ID, {})
                         env['comm.message']._cron_dispatch()
                         env['comm.webhook.event']._cron_process()
+                        finished = done(env)
                     for websockets in list(dispatch._channels_to_ws.values()):
                         for websocket in list(websockets):
                             websocket.trigger_notification_dispatching()
                 except Exception as exc:  # noqa: BLE001  reported by the test
                     errors.append(exc)
                     return
+                if finished:
+                    return
+                stop.wait(0.2)
 
         worker = threading.Thread(target=work, name='comm-test-crons')
         worker.start()
@@ -65,7 +85,30 @@ class TestUserDayUi(WhatsappMixin, HttpCase):
         self.env.company.comm_sms_provider_id = sandbox
         partner = self.env['res.partner'].create({
             'name': 'Ines Costa', 'mobile': '912 345 670', 'country_id': self.env.ref('base.pt').id})
-        with self.running_server():
+        def done(env):
+            return env['comm.message'].search_count([('direction', '=', 'in'), ('provider_id', '=', sandbox.id)])
+
+        with self.running_server(done):
             self.start_tour(f'/odoo/res.partner/{partner.id}', 'comm_live_chatter_tour', login='admin')
         message = self.env['comm.message'].search([('provider_id', '=', sandbox.id), ('direction', '=', 'out')])
         self.assertEqual(message.state, 'delivered')
+
+    @mute_logger(*UI_LOGGERS)
+    def test_mms_failure_says_why(self):
+        """A failed MMS: the reason in its popover and in the messaging menu, after a reload."""
+        self.env['ir.config_parameter'].set_param('comm_gateway.public_base_url', self.base_url())
+        self.env['comm.provider'].search([]).write({'active': False})
+        sandbox = self.account('sandbox', channel_sms=True)
+        self.env.company.comm_sms_provider_id = sandbox
+        partner = self.env['res.partner'].create({'name': 'Nobody Home', 'mobile': '+1 415 555 0199'})
+        photo = self.env['ir.attachment'].create({
+            'name': 'kitchen.png', 'raw': b'\x89PNG\r\n\x1a\n' + b'0' * 64, 'mimetype': 'image/png',
+            'res_model': 'comm.whatsapp.composer', 'res_id': 0})
+        admin = self.env.ref('base.user_admin')      # the failure is listed for the author of the post
+        self.env['comm.whatsapp.composer'].with_user(admin).with_context(
+            default_res_model='res.partner', default_res_id=partner.id).create({
+                'channel': 'mms', 'body': 'Your new kitchen', 'attachment_ids': [(6, 0, photo.ids)]}).action_send()
+        self.env['comm.message']._cron_dispatch()
+        self.env['comm.webhook.event']._cron_process()
+        self.assertEqual(self.outbound(partner).state, 'undelivered')
+        self.start_tour(f'/odoo/res.partner/{partner.id}', 'comm_mms_failure_tour', login='admin')

@@ -59,12 +59,39 @@ registry.category("web_tour.tours").add("comm_live_chatter_tour", {
             timeout: 5000,
         },
         {
+            content: "The reply shows the channel it came by, not e-mail statuses",
+            trigger: ".o-mail-Message:contains('Thanks, got it!'):not(:has(.o-mail-Message-notification)) .o-mail-Message-commInbound[title='Received via SMS'] .fa-mobile",
+        },
+        {
             content: "The SMS status icon moved to delivered, without reload",
             trigger: ".o-mail-Message:contains('Your table is ready') .o-mail-Message-notification .fa-check, .o-mail-Message:contains('Your table is ready') .o-mail-Message-notification:not(:has(.fa-hourglass-half))",
             run: "click",
         },
         {
             trigger: ".o-mail-MessageNotificationPopover i[title='Delivered']",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("comm_mms_failure_tour", {
+    steps: () => [
+        {
+            content: "The failed MMS is flagged in the chatter",
+            trigger: ".o-mail-Message:contains('Your new kitchen') .o-mail-Message-notification.text-danger",
+            run: "click",
+        },
+        {
+            content: "The popover says why, in the provider's words",
+            trigger: ".o-mail-MessageNotificationPopover .o-comm-failure-reason:contains('Unreachable handset')",
+        },
+        {
+            content: "The messaging menu lists the failure after a reload too",
+            trigger: ".o_menu_systray i[aria-label='Messages']",
+            run: "click",
+        },
+        {
+            content: "Named after the record, with the reason",
+            trigger: ".o-mail-NotificationItem:contains('MMS failure: Nobody Home'):contains('Unreachable handset')",
         },
     ],
 });
