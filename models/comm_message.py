@@ -294,7 +294,7 @@ class CommMessage(models.Model):
         message = self.sudo().search([('provider_id', '=', provider.id),
                                       ('provider_message_id', '=', status.provider_id)], limit=1)
         if not message:
-            raise RetryLater(_('No message %(id)s yet: it may not be committed yet; will retry.',
+            raise RetryLater(_('No message %(id)s yet: it may not be committed yet.',
                                id=status.provider_id))
         message._apply_state(status.status, error_code=status.error_code, error_message=status.error_message,
                              failure_type=status.failure_type, when=_to_datetime(status.timestamp))

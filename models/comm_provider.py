@@ -301,6 +301,10 @@ class CommProvider(models.Model):
     def _describe_connection_error(self, exc):
         if isinstance(exc, UserError):
             return str(exc.args[0])
+        if exc.code == 'credentials':
+            # refused before any call: the account lacks something, the provider said nothing
+            return _('%(provider)s was not called: %(detail)s Fill it in on the Credentials tab.',
+                     provider=self._code_label(), detail=exc.message)
         if exc.code in ('timeout', 'network'):
             return _('%(provider)s cannot be reached: network unreachable or timed out. Check the '
                      'server\'s internet access and the API base URL.', provider=self._code_label())

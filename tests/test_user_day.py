@@ -125,3 +125,29 @@ class TestWebhookUrlsShown(TransactionCase):
         sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox'})
         params.set_param('comm_gateway.public_base_url', 'http://localhost:8069')
         self.assertFalse(sandbox.webhook_url_warning, 'the Sandbox never leaves this server')
+
+
+@tagged('post_install', '-at_install')
+class TestDeadEventWords(TransactionCase):
+
+    @mute_logger('odoo.addons.comm_gateway.models.comm_webhook_event')
+    def test_dead_event_says_it_gave_up_and_reprocess_answers(self):
+        provider = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox'})
+        self.env['ir.config_parameter'].set_param('comm_gateway.webhook_max_attempts', 2)
+        adapter = provider._get_adapter()
+        request = adapter.simulate_statuses(provider.webhook_url_status, 'SB-NEVER', '+32470123456')[0]
+        Event = self.env['comm.webhook.event']
+        Event._receive(provider, 'status', request)
+        event = Event.search([('provider_id', '=', provider.id)])
+        Event._cron_process()
+        self.assertEqual(event.state, 'pending')
+        self.assertIn('retried automatically', event.error)
+        event.next_try_at = '2000-01-01'
+        Event._cron_process()
+        self.assertEqual(event.state, 'dead')
+        self.assertIn('Gave up after 2 attempts', event.error)
+        self.assertNotIn('retr', event.error.lower().split('gave up')[1])
+        action = event.action_reprocess()
+        self.assertEqual(event.state, 'pending')
+        self.assertEqual(action['params']['type'], 'success')
+        self.assertIn('1 event(s) queued again', action['params']['message'])
