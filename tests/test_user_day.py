@@ -1,10 +1,13 @@
 import json
 
-from odoo.addons.sms.tests.common import MockSMS
+from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.sms.tests.common import MockSMS
+
 from .common import CommWebhookMixin
+from .whatsapp_common import WhatsappCase
 
 LOGGERS = ('odoo.addons.comm_gateway.models.comm_webhook_event', 'odoo.addons.comm_gateway.models.comm_provider',
            'odoo.addons.comm_gateway.models.comm_message', 'odoo.addons.mail.models.mail_mail')
@@ -151,3 +154,17 @@ class TestDeadEventWords(TransactionCase):
         self.assertEqual(event.state, 'pending')
         self.assertEqual(action['params']['type'], 'success')
         self.assertIn('1 event(s) queued again', action['params']['message'])
+
+
+@tagged('post_install', '-at_install')
+class TestWhatsappWindowWords(WhatsappCase):
+
+    def test_closed_window_without_template_says_why(self):
+        sandbox = self.account('sandbox')
+        composer = self.composer(provider_id=sandbox.id, body='Hi')
+        self.assertFalse(composer.window_open)
+        with self.assertRaisesRegex(UserError, 'no approved template'):
+            composer.action_send()
+        self.make_template(sandbox, 'Hello {{1}}', bindings=[('body.1', {'source': 'field', 'field_path': 'name'})])
+        with self.assertRaisesRegex(UserError, 'choose one of the approved templates'):
+            self.composer(provider_id=sandbox.id, body='Hi').action_send()

@@ -112,3 +112,13 @@ class TestUserDayUi(WhatsappMixin, HttpCase):
         self.env['comm.webhook.event']._cron_process()
         self.assertEqual(self.outbound(partner).state, 'undelivered')
         self.start_tour(f'/odoo/res.partner/{partner.id}', 'comm_mms_failure_tour', login='admin')
+
+    @mute_logger(*UI_LOGGERS)
+    def test_whatsapp_window_closed(self):
+        """Outside the 24-hour window the composer asks for a template, offers no files, and says
+        why it cannot send free text."""
+        self.setup_whatsapp()
+        sandbox = self.account('sandbox')
+        self.env.company.comm_whatsapp_provider_id = sandbox
+        self.start_tour(f'/odoo/res.partner/{self.partner.id}', 'comm_wa_window_closed_tour', login='admin')
+        self.assertFalse(self.outbound())

@@ -95,3 +95,36 @@ registry.category("web_tour.tours").add("comm_mms_failure_tour", {
         },
     ],
 });
+
+registry.category("web_tour.tours").add("comm_wa_window_closed_tour", {
+    steps: () => [
+        {
+            trigger: ".o-mail-Chatter-commWhatsapp",
+            run: "click",
+        },
+        {
+            content: "The composer says the window is closed",
+            trigger: ".modal .o_comm_wa_window_closed:contains('has not written in the last 24 hours')",
+        },
+        {
+            content: "It asks for a template, not for free text",
+            trigger: ".modal .o_field_widget[name='template_id'] input[placeholder*='window is closed']",
+        },
+        {
+            content: "No attachments: only a template can go",
+            trigger: ".modal .o_form_view:not(:has(.o_field_widget[name='attachment_ids'])):not(:has(input[placeholder*='window is open']))",
+        },
+        {
+            content: "Send without a template",
+            trigger: ".modal button[name='action_send']",
+            run: "click",
+        },
+        {
+            content: "The reason, not 'Invalid fields: Template'",
+            trigger: ".modal .modal-body:contains('has not written in the last 24 hours'):contains('template')",
+        },
+        {
+            trigger: "body:not(:has(.o_notification:contains('Invalid fields')))",
+        },
+    ],
+});
