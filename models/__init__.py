@@ -20,6 +20,8 @@ from . import crm_lead
 from . import res_users
 from . import sms_sms
 from . import ir_actions_server
+from . import mail_message
 from . import mail_notification
 from . import mail_thread
-from . import mail_message
+from . import ir_websocket
+from . import ir_http

@@ -246,7 +246,7 @@ class CommCall(models.Model):
         call = self._find_for_event(provider, event)
         if not call:
             if event.direction != 'inbound':
-                raise RetryLater(_('No call %(id)s yet: it may not be committed yet; will retry.',
+                raise RetryLater(_('No call %(id)s yet: it may not be committed yet.',
                                    id=event.provider_id))
             call = self._create_inbound(provider, event)
         call._apply_event(event)
@@ -302,6 +302,7 @@ class CommCall(models.Model):
         record = self._chatter_record()
         if record:
             record._message_log(body=self._summary())
+            record._comm_live_refresh()
 
     def _chatter_record(self):
         if self.res_model and self.res_id and self.res_model in self.env:

@@ -58,7 +58,7 @@ class CommMessage(models.Model):
     profile_name = fields.Char()
     res_model = fields.Char('Related document model', index=True)
     res_id = fields.Many2oneReference('Related document', model_field='res_model')
-    mail_message_id = fields.Many2one('mail.message', 'Chatter message', ondelete='set null')
+    mail_message_id = fields.Many2one('mail.message', 'Chatter message', ondelete='set null', index='btree_not_null')
     attachment_ids = fields.Many2many('ir.attachment', string='Media')
     state = fields.Selection(STATES, required=True, default='queued', index=True)
     provider_message_id = fields.Char('Provider message id', index='btree_not_null', copy=False)
@@ -257,6 +257,7 @@ class CommMessage(models.Model):
                 thread = threads.browse(record.id)
                 thread._message_post_after_hook(post, msg_values)
                 thread._notify_thread(post, msg_values)
+            threads._comm_live_refresh()
 
     def _apply_opt_out_keyword(self, record):
         self.ensure_one()
@@ -274,6 +275,7 @@ class CommMessage(models.Model):
                      number=self.from_number, word=word)
         if record:
             record._message_log(body=note)
+            record._comm_live_refresh()
 
     # ------------------------------------------------------------------------------------------
     # Statuses
@@ -287,7 +289,7 @@ class CommMessage(models.Model):
         if not message:
             message = self.env['comm.message.ref']._find(provider, status)      # models/comm_message_ref.py
         if not message:
-            raise RetryLater(_('No message %(id)s yet: it may not be committed yet; will retry.',
+            raise RetryLater(_('No message %(id)s yet: it may not be committed yet.',
                                id=status.provider_id))
         message._apply_state(status.status, error_code=status.error_code, error_message=status.error_message,
                              failure_type=status.failure_type, when=_to_datetime(status.timestamp))
@@ -337,6 +339,7 @@ class CommMessage(models.Model):
             tracker._action_update_from_sms_state(
                 sms_state, failure_type=sms_failure if sms_state == 'error' else False,
                 failure_reason=error_message or False)
+            self._comm_live_statuses(tracker.mail_notification_id.mail_message_id)
 
     # ------------------------------------------------------------------------------------------
     # Outbound: queue
@@ -482,7 +485,7 @@ class CommMessage(models.Model):
             body=html, message_type='comment', subtype_xmlid='mail.mt_note', attachment_ids=attachments.ids)
         self.env['mail.notification'].sudo().create({
             'mail_message_id': post.id, 'res_partner_id': partner.id or False, 'notification_type': channel,
-            'notification_status': 'process', 'is_read': True})
+            'notification_status': 'process', 'is_read': True, 'author_id': post.author_id.id})
         return post
 
     def _sync_chatter_notification(self):
@@ -505,6 +508,7 @@ class CommMessage(models.Model):
                       'failure_reason': False}
         notifications.write(values)
         post._notify_message_notification_update()
+        self._comm_live_statuses(post)
 
     @api.model
     def _log_on_document(self, mail_message, note):
@@ -512,6 +516,13 @@ class CommMessage(models.Model):
             record = self.env[mail_message.model].sudo().browse(mail_message.res_id).exists()
             if record and hasattr(record, '_message_log'):
                 record._message_log(body=note)
+                record._comm_live_refresh()
+
+    @api.model
+    def _comm_live_statuses(self, posts):
+        """The chatters open on the posts' records show their new delivery statuses."""
+        for post in posts.filtered(lambda p: p.model and p.res_id and p.model in self.env):
+            self.env[post.model].browse(post.res_id)._comm_live_refresh(post)
 
     def _trigger_dispatch(self, at=None):
         """Wake the dispatch cron at ``at`` (now by default), unless a wake-up is due by then."""

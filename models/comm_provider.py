@@ -1,5 +1,6 @@
 import logging
 import secrets
+from urllib.parse import urlsplit
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
@@ -29,6 +30,28 @@ CREDENTIAL_KEYS = {
     'sandbox': ('secret',),
 }
 PUBLIC_BASE_URL_PARAM = 'comm_gateway.public_base_url'
+LOCAL_HOSTS = frozenset({'localhost', '127.0.0.1', '::1', '0.0.0.0'})
+
+
+def public_url_warning(env, base):
+    """Why providers could not reach (or should not be given) ``base`` URLs; False when fine."""
+    if not base:
+        return env._('No public base URL: set the one providers reach this server by (e.g. '
+                     'https://odoo.example.com) in Settings → Communications.')
+    parts = urlsplit(base)
+    if parts.scheme not in ('http', 'https') or not parts.hostname:
+        return env._('The public base URL %(url)s has no scheme: write it in full, e.g. https://%(url)s.',
+                     url=base)
+    host = parts.hostname
+    if host in LOCAL_HOSTS or host.endswith('.localhost') or host.startswith('127.'):
+        return env._('The public base URL %(url)s points to this machine: providers on the internet cannot '
+                     'reach it. Use the address the outside world sees (a tunnel in development).', url=base)
+    if parts.scheme != 'https':
+        return env._('The public base URL %(url)s is not HTTPS: Meta refuses such URLs and the others would '
+                     'send your messages unencrypted. Serve Odoo over HTTPS.', url=base)
+    return False
+
+
 # Besides the '<code>_*' fields, what an adapter or the webhook route is built from: writing any
 # of them drops the cached adapters and token map (in every worker, through Odoo's cache signaling).
 ADAPTER_FIELDS = frozenset({'code', 'active', 'company_id', 'channel_sms', 'webhook_token', 'sms_from', 'whatsapp_from', 'voice_from',
@@ -139,6 +162,7 @@ class CommProvider(models.Model):
                                     groups='comm_gateway.group_comm_manager')
     webhook_url_voice_status = fields.Char('Call events URL', compute='_compute_webhook_urls',
                                            groups='comm_gateway.group_comm_manager')
+    webhook_url_warning = fields.Char(compute='_compute_webhook_urls')
 
     _sql_constraints = [
         ('webhook_token_unique', 'unique(webhook_token)', 'The webhook token must be unique.'),
@@ -150,9 +174,12 @@ class CommProvider(models.Model):
 
     @api.depends('code', 'webhook_token')
     def _compute_webhook_urls(self):
+        warning = public_url_warning(self.env, self._public_base_url())
         for provider in self:
+            provider.webhook_url_warning = warning if provider.code != 'sandbox' else False
+            # an unsaved account gets its token when saved: no URL to copy before it is final
             for purpose in ('inbound', 'status', 'voice', 'voice_status'):
-                provider[f'webhook_url_{purpose}'] = provider._webhook_url(purpose)
+                provider[f'webhook_url_{purpose}'] = provider._origin.id and provider._webhook_url(purpose)
 
     def _compute_key_warning(self):
         warning = False
@@ -313,6 +340,10 @@ class CommProvider(models.Model):
     def _describe_connection_error(self, exc):
         if isinstance(exc, UserError):
             return str(exc.args[0])
+        if exc.code == 'credentials':
+            # refused before any call: the account lacks something, the provider said nothing
+            return _('%(provider)s was not called: %(detail)s Fill it in on the Credentials tab.',
+                     provider=self._code_label(), detail=exc.message)
         if exc.code in ('timeout', 'network'):
             return _('%(provider)s cannot be reached: network unreachable or timed out. Check the '
                      'server\'s internet access and the API base URL.', provider=self._code_label())

@@ -457,6 +457,8 @@ class CommWebhookEvent(models.Model):
             state, next_try = 'dead', False
             _logger.error('comm.webhook.event %s (provider %s): dead after %s attempts: %s',
                           self.id, self.provider_id.id, self.attempts, error)
+            error = (_('Malformed: not retried. %(error)s', error=error) if isinstance(exc, ValueError) else
+                     _('Gave up after %(attempts)s attempts: %(error)s', attempts=self.attempts, error=error))
         else:
             state = 'pending'
             delay = min(30 * 2 ** (self.attempts - 1), 6 * 3600)
@@ -464,6 +466,8 @@ class CommWebhookEvent(models.Model):
             next_try = fields.Datetime.now() + timedelta(seconds=max(delay, retry_after) * random.uniform(0.8, 1.2))
             _logger.info('comm.webhook.event %s: attempt %s failed, retry at %s: %s',
                          self.id, self.attempts, next_try, error)
+            error = _('Attempt %(attempt)s of %(max)s failed, retried automatically: %(error)s',
+                      attempt=self.attempts, max=max_attempts, error=error)
         self._queue_write({'state': state, 'error': error, 'next_try_at': next_try, 'locked_at': False})
 
     @staticmethod
@@ -483,10 +487,18 @@ class CommWebhookEvent(models.Model):
     # ------------------------------------------------------------------------------------------
 
     def action_reprocess(self):
+        """Queue again (the cron runs at once) and say so."""
         self.check_access('write')
-        self._queue_write({'state': 'pending', 'next_try_at': fields.Datetime.now(), 'attempts': 0, 'crashes': 0,
-                           'locked_at': False})
+        events = self.filtered(lambda e: e.state != 'processing')
+        events._queue_write({'state': 'pending', 'next_try_at': fields.Datetime.now(), 'attempts': 0, 'crashes': 0,
+                             'locked_at': False})
         self.env.ref('comm_gateway.ir_cron_comm_webhook_event')._trigger()
+        return {'type': 'ir.actions.client', 'tag': 'display_notification', 'params': {
+            'title': _('Webhook Queue'), 'type': 'success',
+            'message': _('%(count)s event(s) queued again: they are processed within seconds.', count=len(events))
+            + (_(' %(count)s being processed were left alone.', count=len(self) - len(events))
+               if len(events) < len(self) else ''),
+            'next': {'type': 'ir.actions.client', 'tag': 'soft_reload'}}}
 
     def action_discard(self):
         self.check_access('write')

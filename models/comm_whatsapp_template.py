@@ -221,9 +221,9 @@ class CommWhatsappTemplate(models.Model):
     # Sync and submission
     # ------------------------------------------------------------------------------------------
 
-    @api.model
     def action_sync(self):
-        """Fetch the templates of every WhatsApp account that keeps some (list header button)."""
+        """Fetch the templates of every WhatsApp account that keeps some (list header button: called
+        on the selection, or on nothing, which both mean every account)."""
         self.check_access('create')      # before any provider is asked
         providers = self.env['comm.provider'].search([('channel_whatsapp', '=', True)])
         count = sum(self._sync_from(provider) for provider in providers)

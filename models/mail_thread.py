@@ -1,4 +1,7 @@
-from odoo import models
+from odoo import api, models
+from odoo.addons.mail.tools.discuss import Store
+
+LIVE_CHANNEL_PREFIX = 'comm_gateway.thread_'
 
 
 class MailThread(models.AbstractModel):
@@ -40,3 +43,47 @@ class MailThread(models.AbstractModel):
         return dict(self.env['mail.message'].sudo()._read_group(
             [('model', '=', self._name), ('res_id', 'in', self.ids), ('message_type', '!=', 'user_notification')],
             ['res_id'], ['id:min']))
+
+    # ------------------------------------------------------------------------------------------
+    # Live chatter: what the queue posts reaches the chatters open on the record
+    # ------------------------------------------------------------------------------------------
+
+    def _comm_live_refresh(self, messages=None):
+        """Tell the chatters open on these records that the queue posted in them, and, with
+        ``messages`` (``mail.message``), that the delivery statuses of those messages moved.
+
+        Odoo's chatter has no live sync for messages it did not post itself: a chatter subscribes
+        to :func:`comm_live_channel` of its record (``ir.websocket`` lets in only the users who may
+        read the record) and fetches what is new when told. Sent once per record per transaction,
+        at commit, whatever the number of posts.
+        """
+        data = self.env.cr.precommit.data
+        if 'comm_gateway.live' not in data:
+            data['comm_gateway.live'] = pending = {'threads': set(), 'messages': set()}
+            env = self.env
+
+            @self.env.cr.precommit.add
+            def send():
+                env['mail.thread']._comm_live_send(data.pop('comm_gateway.live', pending))
+        pending = data['comm_gateway.live']
+        pending['threads'].update((record._name, record.id) for record in self)
+        if messages:
+            pending['messages'].update(messages.ids)
+
+    @api.model
+    def _comm_live_send(self, pending):
+        bus = self.env['bus.bus'].sudo()
+        messages = self.env['mail.message'].sudo().browse(pending['messages']).exists()
+        for (model, res_id), posts in messages.grouped(lambda m: (m.model, m.res_id)).items():
+            if model and res_id:
+                # the statuses only: who was notified and how it stands, not the message itself
+                store = Store(posts.notification_ids._filtered_for_web_client())
+                bus._sendone(comm_live_channel(model, res_id), 'mail.record/insert', store.get_result())
+        for model, res_id in pending['threads']:
+            bus._sendone(comm_live_channel(model, res_id), 'comm_gateway.thread/refresh',
+                         {'model': model, 'id': res_id})
+
+
+def comm_live_channel(model, res_id):
+    """The bus channel of the chatters open on a record (see ``ir.websocket``)."""
+    return f'{LIVE_CHANNEL_PREFIX}{model}_{res_id}'

@@ -1,6 +1,6 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
-from .comm_provider import PUBLIC_BASE_URL_PARAM
+from .comm_provider import PUBLIC_BASE_URL_PARAM, public_url_warning
 
 
 class ResConfigSettings(models.TransientModel):
@@ -22,3 +22,11 @@ class ResConfigSettings(models.TransientModel):
         help='The scheme and host providers use to reach this Odoo (e.g. https://odoo.example.com), '
              'as seen from outside any reverse proxy. Webhook signatures are checked against it. '
              'Empty: the web.base.url parameter.')
+    comm_public_base_url_warning = fields.Char(compute='_compute_comm_public_base_url_warning')
+
+    @api.depends('comm_public_base_url')
+    def _compute_comm_public_base_url_warning(self):
+        web_base = self.env['ir.config_parameter'].sudo().get_param('web.base.url') or ''
+        for settings in self:
+            base = (settings.sudo().comm_public_base_url or web_base).rstrip('/')
+            settings.comm_public_base_url_warning = public_url_warning(self.env, base)

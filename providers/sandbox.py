@@ -135,15 +135,17 @@ class SandboxAdapter(ProviderAdapter):
 
     def simulate_call(self, url, provider_id, agent, customer):
         """The call events of a click-to-call: rings, answers and completes — or fails."""
+        # (status, seconds after the click, duration): the times agree with the duration shown
         if to_e164(customer).endswith(UNREACHABLE_SUFFIX):
-            steps = [('ringing', None), ('failed', None)]
+            steps = [('ringing', 1, None), ('failed', 6, None)]
         else:
-            steps = [('ringing', None), ('in_progress', None), ('completed', 42)]
+            steps = [('ringing', 1, None), ('in_progress', 3, None), ('completed', 3 + 42, 42)]
+        start = time.time()
         return [self._signed(url, {
             'type': 'call', 'id': provider_id, 'status': status, 'from': agent, 'to': customer,
             'direction': 'outbound', 'duration': duration, 'sequence': index,
-            'timestamp': time.time() + index,
-        }) for index, (status, duration) in enumerate(steps)]
+            'timestamp': start + offset,
+        }) for index, (status, offset, duration) in enumerate(steps)]
 
     # -- webhooks -------------------------------------------------------------------------------
 

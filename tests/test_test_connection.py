@@ -94,3 +94,19 @@ class TestTestConnection(FakeProviderMixin, TransactionCase):
                     action = provider.action_test_connection()
                     self.assertNotIn(identifiers[code], provider.last_test_message)
                     self.assertNotIn(identifiers[code], str(action))
+
+    def test_missing_credential_is_not_wrong_credentials(self):
+        """A token never filled in: the provider was not called, and the message says so."""
+        for code, field in (('twilio', 'twilio_auth_token'), ('plivo', 'plivo_auth_token')):
+            with self.subTest(code=code):
+                self.fake.reset()
+                values = dict(ACCOUNTS[code][0])
+                values.pop(field)
+                provider = self.env['comm.provider'].create({
+                    'name': code, 'code': code, 'api_base_url': self.fake.base_url, 'timeout': 2, **values})
+                action = provider.action_test_connection()
+                self.assertEqual((provider.state, action['params']['type']), ('error', 'danger'))
+                self.assertNotIn('Wrong credentials', provider.last_test_message)
+                self.assertIn('was not called', provider.last_test_message)
+                self.assertIn('Auth Token', provider.last_test_message)
+                self.assertFalse(self.fake.requests, 'nothing left the machine')

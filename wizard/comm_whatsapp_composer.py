@@ -108,6 +108,18 @@ class CommWhatsappComposer(models.TransientModel):
         record = self._record()
         return (record or self.partner_id)._phone_format(number=self.to_number) or False
 
+    def _raise_window_closed(self):
+        domain = [('status', '=', 'approved'), ('provider_id', '=', self.provider_id.id),
+                  ('model', '=', self.res_model)]
+        if self.env['comm.whatsapp.template'].search_count(domain, limit=1):
+            raise UserError(_('%(number)s has not written in the last 24 hours: choose one of the approved '
+                              'templates, WhatsApp accepts nothing else until they write again.',
+                              number=self._number() or self.to_number))
+        raise UserError(_('%(number)s has not written in the last 24 hours and %(account)s has no approved '
+                          'template for this kind of document: sync or draft one in Communications → WhatsApp '
+                          'Templates, or wait until they write.',
+                          number=self._number() or self.to_number, account=self.provider_id.display_name))
+
     def action_send(self):
         self.ensure_one()
         record = self._record()
@@ -121,6 +133,8 @@ class CommWhatsappComposer(models.TransientModel):
                 self.provider_id, record, self.partner_id, self._number(), body=self.body or '',
                 attachments=self.attachment_ids, idempotency_key=self.idempotency_key)
             return {'type': 'ir.actions.act_window_close'}
+        if not self.template_id and not self.window_open:
+            self._raise_window_closed()
         values = self.template_id._render_values(record) if self.template_id else None
         self.env['comm.message']._queue_whatsapp(
             self.provider_id, record, self.partner_id, self._number(), body=self.body or '',

@@ -13,6 +13,10 @@ registry.category("web_tour.tours").add("comm_gateway_call_tour", {
             run: "click",
         },
         {
+            content: "One call action per number: ours, not also Odoo's tel: link",
+            trigger: ".o_field_widget[name='mobile']:not(:has(.o_phone_form_link)) .o_field_phone_comm_call[title*='rings first']",
+        },
+        {
             content: "Call the contact's mobile",
             trigger: ".o_field_widget[name='mobile'] .o_field_phone_comm_call",
             run: "click",

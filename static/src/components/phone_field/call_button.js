@@ -1,9 +1,14 @@
 /** @odoo-module **/
 
 import { _t } from "@web/core/l10n/translation";
-import { user } from "@web/core/user";
+import { session } from "@web/session";
 import { useService } from "@web/core/utils/hooks";
-import { Component, onWillStart, status } from "@odoo/owl";
+import { Component, status } from "@odoo/owl";
+
+/** Whether phone fields call through our voice account (the one call action) or Odoo's tel: link. */
+export function commCanCall() {
+    return Boolean(session.comm_gateway_call);
+}
 
 /**
  * "Call" next to a phone number: the provider rings the agent's own phone, then bridges to the
@@ -16,9 +21,9 @@ export class CommCallButton extends Component {
     setup() {
         this.action = useService("action");
         this.orm = useService("orm");
-        this.title = _t("Call through your phone");
-        onWillStart(async () => {
-            this.canCall = await user.hasGroup("comm_gateway.group_comm_user");
+        this.canCall = commCanCall();
+        this.title = _t("Call %(number)s: your phone for calls rings first, then the customer's", {
+            number: this.props.record.data[this.props.name],
         });
     }
 

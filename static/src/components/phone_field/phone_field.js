@@ -3,7 +3,14 @@
 import { _t } from "@web/core/l10n/translation";
 import { patch } from "@web/core/utils/patch";
 import { PhoneField, phoneField, formPhoneField } from "@web/views/fields/phone/phone_field";
-import { CommCallButton } from "./call_button";
+import { CommCallButton, commCanCall } from "./call_button";
+
+patch(PhoneField.prototype, {
+    /** Odoo's own "Call" (tel:) link gives way to ours: one call action per number. */
+    get commCallReplacesTel() {
+        return Boolean(this.props.enableCall && commCanCall());
+    },
+});
 
 patch(PhoneField, {
     components: {

@@ -1,0 +1,124 @@
+import threading
+from contextlib import contextmanager
+from unittest.mock import patch
+
+from odoo import SUPERUSER_ID, api
+from odoo.addons.bus.models.bus import dispatch
+from odoo.addons.bus.websocket import WebsocketConnectionHandler
+from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
+
+from .whatsapp_common import LOGGERS, WhatsappMixin
+
+UI_LOGGERS = LOGGERS + ('odoo.addons.mail.models.mail_mail',)
+
+
+@tagged('post_install', '-at_install')
+class TestUserDayUi(WhatsappMixin, HttpCase):
+    """The flows of a person's day, in a browser."""
+
+    @contextmanager
+    def running_server(self, done):
+        """What a running server does while the browser waits: the bus (websockets, which tests
+        turn off) and the cron workers the queue triggers. The test cursor ignores post-commit
+        hooks, so the websockets are told of new bus rows here.
+
+        The worker starts at the first trigger (a request of the tour: the test thread is then
+        waiting for the browser, off the shared cursor) and stops once ``done(env)``.
+        """
+        self.startPatcher(patch.object(WebsocketConnectionHandler, 'websocket_allowed', return_value=True))
+        wake, stop, errors = threading.Event(), threading.Event(), []
+        IrCron = type(self.env['ir.cron'])
+        trigger = IrCron._trigger
+
+        def _trigger(cron, at=None):
+            result = trigger(cron, at)
+            wake.set()
+            return result
+
+        self.patch(IrCron, '_trigger', _trigger)
+
+        def work():
+            while not wake.wait(0.2):
+                if stop.is_set():
+                    return
+            while not stop.is_set():
+                try:
+                    with self.registry.cursor() as cr:
+                        env = api.Environment(cr, SUPERUSER_ID, {})
+                        env['comm.message']._cron_dispatch()
+                        env['comm.webhook.event']._cron_process()
+                        finished = done(env)
+                    for websockets in list(dispatch._channels_to_ws.values()):
+                        for websocket in list(websockets):
+                            websocket.trigger_notification_dispatching()
+                except Exception as exc:  # noqa: BLE001  reported by the test
+                    errors.append(exc)
+                    return
+                if finished:
+                    return
+                stop.wait(0.2)
+
+        worker = threading.Thread(target=work, name='comm-test-crons')
+        worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            worker.join()
+        self.assertFalse(errors)
+
+    @mute_logger(*UI_LOGGERS)
+    def test_template_sync_button(self):
+        """The list's *Sync from accounts* works with and without a selection."""
+        self.account('sandbox')
+        action = self.env.ref('comm_gateway.action_comm_whatsapp_template')
+        self.start_tour(f'/odoo/action-{action.id}', 'comm_template_sync_tour', login='admin')
+        self.assertTrue(self.env['comm.whatsapp.template'].search([('name', '=', 'appointment_reminder')]))
+
+    @mute_logger(*UI_LOGGERS)
+    def test_sms_reply_appears_live(self):
+        """An SMS from the chatter: its status icon moves and the Sandbox's reply appears in the
+        open chatter, without reload."""
+        self.env['ir.config_parameter'].set_param('comm_gateway.public_base_url', self.base_url())
+        sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'sms_from': '+15005550006'})
+        self.env.company.comm_sms_provider_id = sandbox
+        partner = self.env['res.partner'].create({
+            'name': 'Ines Costa', 'mobile': '912 345 670', 'country_id': self.env.ref('base.pt').id})
+        def done(env):
+            return env['comm.message'].search_count([('direction', '=', 'in'), ('provider_id', '=', sandbox.id)])
+
+        with self.running_server(done):
+            self.start_tour(f'/odoo/res.partner/{partner.id}', 'comm_live_chatter_tour', login='admin')
+        message = self.env['comm.message'].search([('provider_id', '=', sandbox.id), ('direction', '=', 'out')])
+        self.assertEqual(message.state, 'delivered')
+
+    @mute_logger(*UI_LOGGERS)
+    def test_mms_failure_says_why(self):
+        """A failed MMS: the reason in its popover and in the messaging menu, after a reload."""
+        self.env['ir.config_parameter'].set_param('comm_gateway.public_base_url', self.base_url())
+        self.env['comm.provider'].search([]).write({'active': False})
+        sandbox = self.account('sandbox', channel_sms=True)
+        self.env.company.comm_sms_provider_id = sandbox
+        partner = self.env['res.partner'].create({'name': 'Nobody Home', 'mobile': '+1 415 555 0199'})
+        photo = self.env['ir.attachment'].create({
+            'name': 'kitchen.png', 'raw': b'\x89PNG\r\n\x1a\n' + b'0' * 64, 'mimetype': 'image/png',
+            'res_model': 'comm.whatsapp.composer', 'res_id': 0})
+        admin = self.env.ref('base.user_admin')      # the failure is listed for the author of the post
+        self.env['comm.whatsapp.composer'].with_user(admin).with_context(
+            default_res_model='res.partner', default_res_id=partner.id).create({
+                'channel': 'mms', 'body': 'Your new kitchen', 'attachment_ids': [(6, 0, photo.ids)]}).action_send()
+        self.env['comm.message']._cron_dispatch()
+        self.env['comm.webhook.event']._cron_process()
+        self.assertEqual(self.outbound(partner).state, 'undelivered')
+        self.start_tour(f'/odoo/res.partner/{partner.id}', 'comm_mms_failure_tour', login='admin')
+
+    @mute_logger(*UI_LOGGERS)
+    def test_whatsapp_window_closed(self):
+        """Outside the 24-hour window the composer asks for a template, offers no files, and says
+        why it cannot send free text."""
+        self.setup_whatsapp()
+        sandbox = self.account('sandbox')
+        self.env.company.comm_whatsapp_provider_id = sandbox
+        self.start_tour(f'/odoo/res.partner/{self.partner.id}', 'comm_wa_window_closed_tour', login='admin')
+        self.assertFalse(self.outbound())
