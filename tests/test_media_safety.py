@@ -126,7 +126,7 @@ class TestMediaRefusedInbound(FakeProviderMixin, CommWebhookMixin, HttpCase):
                             MediaContentType0='image/jpeg')
         return self.http('POST', url, data=form, headers={'X-Twilio-Signature': twilio_signature(url, form)})
 
-    @mute_logger('odoo.addons.comm_gateway.models.comm_message')
+    @mute_logger('odoo.addons.comm_gateway.models.comm_message', 'odoo.addons.comm_gateway.models.comm_message_media')
     def test_each_refusal_keeps_the_message_and_says_why(self):
         self.fake.route('GET', r'/redirect', 302, headers={'Location': 'https://attacker.example.net/collect'})
         self.fake.route('GET', r'/big', 200, body=b'\0' * (17 * 1024 * 1024), headers={'Content-Type': 'image/jpeg'})
@@ -141,10 +141,13 @@ class TestMediaRefusedInbound(FakeProviderMixin, CommWebhookMixin, HttpCase):
             sid = f'MM{index:032d}'
             self.assertEqual(self.post_mms(sid, media_url).status_code, 200)
             self.run_queue()
+            self.env['comm.message.media']._cron_fetch()     # media are fetched after the message is posted
             with self.subTest(name):
                 message = self.messages(provider_message_id=sid)
                 self.assertEqual((len(message), message.body, message.attachment_ids.ids), (1, 'see attached', []))
-                self.assertIn(reason, message.error_message or '')
+                self.assertEqual(message.media_ids.state, 'failed', 'refused for good: never retried')
+                self.assertIn(reason, message.media_ids.error or '')
+                self.assertIn(reason, message.partner_id.message_ids[:1].body, 'the note on the chatter says why')
         self.assertEqual(set(self.events(self.provider).mapped('state')), {'done'})
         for request in self.fake.requests:      # what reached the fake carried our credentials only there
             self.assertEqual(request.headers.get('authorization'),

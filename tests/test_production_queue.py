@@ -82,7 +82,7 @@ class TestQueueProduction(QueueCase):
 
         def crash(claimed):
             """The worker claimed these, then was killed while processing the poison event."""
-            claimed.write({'locked_at': old})
+            claimed._queue_write({'locked_at': old})
             self.Event._requeue_stale()
 
         crash(self.Event._claim(10))
@@ -126,10 +126,10 @@ class TestQueueProduction(QueueCase):
         events = self.status_events(*(f'SB-GC{index}' for index in range(9)))
         now = fields.Datetime.now()
         old_done, recent_done, old_dead, recent_dead = events[:5], events[5:6], events[6:8], events[8:]
-        old_done.write({'state': 'done', 'processed_at': now - timedelta(days=31)})
-        recent_done.write({'state': 'done', 'processed_at': now - timedelta(days=1)})
-        old_dead.write({'state': 'dead', 'processed_at': False})
-        recent_dead.write({'state': 'dead'})
+        old_done._queue_write({'state': 'done', 'processed_at': now - timedelta(days=31)})
+        recent_done._queue_write({'state': 'done', 'processed_at': now - timedelta(days=1)})
+        old_dead._queue_write({'state': 'dead', 'processed_at': False})
+        recent_dead._queue_write({'state': 'dead'})
         self.env.flush_all()
         self.env.cr.execute('UPDATE comm_webhook_event SET write_date = %s WHERE id IN %s',
                             [now - timedelta(days=11), tuple(old_dead.ids)])

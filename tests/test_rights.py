@@ -34,6 +34,7 @@ TABLE = {
     ('res.partner', 'action_view_comm_calls'): (USER, lambda r: r.partner.action_view_comm_calls()),
     ('crm.lead', 'action_view_comm_messages'): (USER, lambda r: r.lead.action_view_comm_messages()),
     ('crm.lead', 'action_view_comm_calls'): (USER, lambda r: r.lead.action_view_comm_calls()),
+    ('comm.message', 'action_create_shared_contacts'): (USER, lambda r: r.shared.action_create_shared_contacts()),
 }
 
 
@@ -50,6 +51,7 @@ class Records:
         self.call = env['comm.call']
         self.partner = env['res.partner'].browse(case.partner.id)
         self.lead = env['crm.lead'].browse(case.lead.id)
+        self.shared = env['comm.message'].browse(case.shared.id)
 
 
 @tagged('post_install', '-at_install')
@@ -66,6 +68,11 @@ class TestRights(WhatsappCase):
         self.event = self.env['comm.webhook.event'].search([('provider_id', '=', self.twilio.id)])
         self.event._queue_write({'state': 'dead'})
         self.lead = self.env['crm.lead'].create({'name': 'Kitchen', 'partner_id': self.partner.id})
+        self.shared = self.env['comm.message'].create({   # a contact card the customer shared
+            'direction': 'in', 'channel': 'whatsapp', 'provider_id': self.meta.id, 'state': 'received',
+            'from_number': '+32470000001', 'partner_id': self.partner.id,
+            'res_model': 'res.partner', 'res_id': self.partner.id,
+            'content': {'contacts': [{'name': 'Card', 'phones': [{'phone': '+32470999888'}]}]}})
         self.users = {
             'portal': new_test_user(self.env, 'rights_portal', groups='base.group_portal'),
             'internal': new_test_user(self.env, 'rights_internal', groups=f'base.group_user,{DOCUMENT_GROUPS}'),

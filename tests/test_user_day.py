@@ -145,7 +145,7 @@ class TestDeadEventWords(TransactionCase):
         Event._cron_process()
         self.assertEqual(event.state, 'pending')
         self.assertIn('retried automatically', event.error)
-        event.next_try_at = '2000-01-01'
+        event._queue_write({'next_try_at': '2000-01-01'})
         Event._cron_process()
         self.assertEqual(event.state, 'dead')
         self.assertIn('Gave up after 2 attempts', event.error)
