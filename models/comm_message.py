@@ -339,6 +339,7 @@ class CommMessage(models.Model):
             tracker._action_update_from_sms_state(
                 sms_state, failure_type=sms_failure if sms_state == 'error' else False,
                 failure_reason=error_message or False)
+        if tracker:
             self._comm_live_statuses(tracker.mail_notification_id.mail_message_id)
 
     # ------------------------------------------------------------------------------------------

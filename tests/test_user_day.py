@@ -62,7 +62,8 @@ class TestLiveChatter(CommWebhookMixin, MockSMS):
         self.env['comm.webhook.event']._cron_process()
         sent = self.live_notifications(f'comm_gateway.thread_res.partner_{partner.id}')
         failed = [notif for kind, payload in sent if kind == 'mail.record/insert'
-                  for notif in payload.get('mail.notification', []) if notif['notification_status'] == 'exception']
+                  for notif in payload.get('mail.notification', [])
+                  if notif['notification_status'] in ('exception', 'bounce')]   # a number that does not exist bounces
         self.assertTrue(failed and failed[-1].get('failure_reason'), 'the provider reason, in plain words')
 
     def test_live_channel_only_for_readers(self):

@@ -186,7 +186,8 @@ class TestWebhooksVonage(FakeProviderMixin, CommWebhookMixin, HttpCase):
         # a genuine JWT (issued for another body) replayed beside a form body or a GET query
         genuine = jwt_headers(messages_status('6f1b1f5c-2222-4c2b-9a7d-2f2b2d2e2f30', 'delivered'))
         forged = inbound_sms('0A00000012ABCD43', 'Pay 10 EUR')
-        self.assertRefused(self.http('POST', self.url('inbound'), data=forged, headers=genuine))
+        as_form = {**genuine, 'Content-Type': 'application/x-www-form-urlencoded'}
+        self.assertRefused(self.http('POST', self.url('inbound'), data=forged, headers=as_form))
         self.assertRefused(self.http('GET', self.url('inbound') + '?' + urlencode(forged), headers=genuine))
         self.assertFalse(self.events(self.provider))
         counter = self.env['comm.webhook.rejection'].search([('provider_id', '=', self.provider.id)])
@@ -370,6 +371,7 @@ class TestWebhooksVonage(FakeProviderMixin, CommWebhookMixin, HttpCase):
 
     @mute_logger(MEDIA_LOGGER)
     def test_whatsapp_image_posted_first_fetched_with_retries(self):
+        self.provider.api_base_url = self.fake.base_url     # media only from the provider's own host
         url = f'{self.fake.base_url}/v3/media/6c1b1b3a-0000-4000-8000-00000000aaaa'
         self.fake.route('GET', r'/v3/media/.*', 500, json={'title': 'Internal Error'})
         self.whatsapp('aaaaaaaa-0000-4000-8000-000000000101', 'image', {'url': url, 'caption': 'Kassabon'})
