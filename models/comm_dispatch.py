@@ -201,7 +201,8 @@ class CommMessage(models.Model):
         budget = budget or cron_budget(self.env)
         self.env.flush_all()
         done = self._reconcile_stale_attempts(budget)
-        for provider in self._due_accounts():
+        accounts = self._due_accounts()
+        for provider in accounts:
             if budget.spent(provider._send_reserve()):
                 break
             try:
@@ -213,7 +214,7 @@ class CommMessage(models.Model):
                 self.env.cr.rollback()      # what was answered is committed; the claimed rest is reconciled
         self._commit()
         remaining = self._count_due()
-        if remaining and budget.spent(1.0):
+        if remaining and budget.spent(max([p._send_reserve() for p in accounts], default=1.0)):
             # the watchdog counts our calls together: the next round of the cron worker goes on
             self._trigger_dispatch()
             remaining = 0
