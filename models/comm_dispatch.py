@@ -224,13 +224,14 @@ class CommMessage(models.Model):
 
     @api.model
     def _due_accounts(self):
-        """Active accounts with due messages whose breaker lets them send (or try one)."""
+        """Active accounts with due messages whose breaker lets them send (or try one), in a random
+        order: when the budget ends a run early, the next one does not start with the same account."""
         self.env.cr.execute(SQL(
             """SELECT p.id FROM comm_provider p
                 WHERE p.active AND (p.breaker_state = 'closed' OR p.breaker_open_until <= %s)
                   AND EXISTS (SELECT 1 FROM comm_message m WHERE m.provider_id = p.id
                                  AND m.dispatch_state = 'todo' AND m.next_try_at <= %s)
-                ORDER BY p.id""", _utcnow(), _utcnow()))
+                ORDER BY random()""", _utcnow(), _utcnow()))
         return self.env['comm.provider'].sudo().browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
