@@ -526,12 +526,14 @@ class CommMessage(models.Model):
             self.env[post.model].browse(post.res_id)._comm_live_refresh(post)
 
     def _trigger_dispatch(self, at=None):
-        """Wake the dispatch cron at ``at`` (now by default), unless a wake-up is due by then."""
+        """Wake the dispatch cron at ``at`` (now by default); a later one not when a wake-up is
+        already planned by then (past ones may be the current run's, which Odoo deletes at its end)."""
         cron = self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')
-        at = at or fields.Datetime.now()
-        if not self.env['ir.cron.trigger'].sudo().search_count(
-                [('cron_id', '=', cron.id), ('call_at', '<=', at)], limit=1):
-            cron._trigger(at)
+        now = fields.Datetime.now()
+        if at and at > now and self.env['ir.cron.trigger'].sudo().search_count(
+                [('cron_id', '=', cron.id), ('call_at', '>', now), ('call_at', '<=', at)], limit=1):
+            return
+        cron._trigger(at)
 
     # ------------------------------------------------------------------------------------------
     # Outbound: dispatch (cron)

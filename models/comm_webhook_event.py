@@ -175,6 +175,7 @@ class CommWebhookEvent(models.Model):
         :returns: ``'forged'`` (signature invalid: nothing stored), ``'duplicate'`` or ``'queued'``;
             a verified request whose event cannot be read is queued all the same (keyed on a hash
             of its body): the cron records why it cannot be processed
+        :raises ValueError: a verified JSON body that is not well-formed JSON (nothing stored)
         """
         adapter = provider._get_adapter()
         if not adapter.verify_webhook(request):
@@ -183,6 +184,8 @@ class CommWebhookEvent(models.Model):
                             redact_token(request.url.split('?')[0]))
             self.env['comm.webhook.rejection']._count(provider)
             return 'forged'
+        if request.body and request.is_json:
+            json.loads(request.body.decode('utf-8'))    # ValueError: not even well-formed, refused
         if guard := adapter.replay_guard(request):
             seen = self.env['comm.webhook.nonce']._remember(provider, *guard)
             if seen == 'replayed':

@@ -76,8 +76,12 @@ class TestWebhooksSandbox(CommWebhookMixin, HttpCase):
         self.assertEqual(self.http('POST', url, data=b'\xff\xfe{', headers=json_type).status_code, 400)
         self.assertEqual(self.http('GET', url).status_code, 405, 'the Sandbox only posts')
         self.assertEqual(self.http('PUT', url, data=b'x', headers=json_type).status_code, 405)
-        self.assertEqual(self.http('POST', url, data=b'{"type": ', headers=json_type).status_code, 400,
-                         'not well-formed JSON')
+        broken = b'{"type": '
+        signed = {**json_type, 'X-Sandbox-Signature': 'sha256=' + self.adapter._sign(broken)}
+        self.assertEqual(self.http('POST', url, data=broken, headers=signed).status_code, 400,
+                         'signed, but not well-formed JSON')
+        self.assertEqual(self.http('POST', url, data=broken, headers=json_type).status_code, 403,
+                         'unsigned: forged before anything else')
         self.assertFalse(self.events(self.provider))
 
     @mute_logger('odoo.addons.comm_gateway.models.comm_webhook_event')
