@@ -1,6 +1,6 @@
 import json
 
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -168,3 +168,22 @@ class TestWhatsappWindowWords(WhatsappCase):
         self.make_template(sandbox, 'Hello {{1}}', bindings=[('body.1', {'source': 'field', 'field_path': 'name'})])
         with self.assertRaisesRegex(UserError, 'choose one of the approved templates'):
             self.composer(provider_id=sandbox.id, body='Hi').action_send()
+
+
+@tagged('post_install', '-at_install')
+class TestWhatsappServerActionWords(WhatsappCase):
+
+    def test_recipient_fields_and_run_summary(self):
+        sandbox = self.account('sandbox')
+        template = self.make_template(sandbox, 'Hello {{1}}', bindings=[('body.1', {'source': 'field', 'field_path': 'name'})])
+        action = self.env['ir.actions.server'].create({
+            'name': 'Welcome', 'model_id': self.env['ir.model']._get_id('res.partner'),
+            'state': 'comm_whatsapp', 'comm_whatsapp_template_id': template.id})
+        offered = set(action.comm_whatsapp_recipient_field_ids.mapped('name'))
+        self.assertTrue({'mobile', 'phone', 'parent_id'} <= offered)
+        self.assertFalse({'name', 'email', 'street', 'user_id'} & offered, 'phone fields and contacts only')
+        with self.assertRaises(ValidationError):
+            action.comm_whatsapp_recipient_field_id = self.env['ir.model.fields']._get('res.partner', 'email')
+        nobody = self.env['res.partner'].create([{'name': 'No phone'}, {'name': 'Nor this one'}])
+        result = action.with_context(active_model='res.partner', active_ids=(self.partner | nobody).ids).run()
+        self.assertEqual(result['params']['message'], '1 queued, 2 without a number')
