@@ -412,6 +412,8 @@ class ProviderAdapter:
     channels = ('sms',)
     # media one message carries, per channel (Twilio and Plivo MMS: 10; WhatsApp: one)
     max_media = {'mms': 10, 'whatsapp': 1}
+    # characters one SMS body may have (the provider refuses longer ones); None: no limit known
+    max_sms_chars = None
 
     def __init__(self, credentials=None, *, base_url=None, session=None, timeout=DEFAULT_TIMEOUT,
                  options=None):

@@ -113,6 +113,7 @@ EMPTY_TWIML = str(MessagingResponse())
 class TwilioAdapter(ProviderAdapter):
     code = 'twilio'
     name = 'Twilio'
+    max_sms_chars = 1600
     default_base_url = 'https://api.twilio.com'
     channels = ('sms', 'mms', 'whatsapp', 'voice')
 

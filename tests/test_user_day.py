@@ -187,3 +187,26 @@ class TestWhatsappServerActionWords(WhatsappCase):
         nobody = self.env['res.partner'].create([{'name': 'No phone'}, {'name': 'Nor this one'}])
         result = action.with_context(active_model='res.partner', active_ids=(self.partner | nobody).ids).run()
         self.assertEqual(result['params']['message'], '1 queued, 2 without a number')
+
+
+@tagged('post_install', '-at_install')
+class TestLongSms(CommWebhookMixin, MockSMS):
+
+    def test_segments(self):
+        from ..wizard.sms_composer import sms_segments
+        self.assertEqual([sms_segments('a' * n) for n in (1, 160, 161, 306, 307)], [1, 1, 2, 2, 3])
+        self.assertEqual([sms_segments('é' * 70), sms_segments('ł' * 70), sms_segments('ł' * 71)], [1, 1, 2])
+
+    def test_refused_above_the_account_limit_before_queueing(self):
+        sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'sms_from': '+15005550006'})
+        self.env.company.comm_sms_provider_id = sandbox
+        partner = self.env['res.partner'].create({'name': 'Lukas', 'mobile': '+49 151 23456780'})
+        composer = self.env['sms.composer'].with_context(
+            active_model='res.partner', active_id=partner.id).create({'body': 'x' * 1601})
+        with self.assertRaisesRegex(UserError, '1601 characters .11 SMS.: Sandbox accepts at most 1600'):
+            composer.action_send_sms()
+        self.assertFalse(self.env['comm.message'].search([('provider_id', '=', sandbox.id)]))
+        composer.body = 'x' * 1600
+        with self.mockSMSGateway():
+            composer.action_send_sms()
+        self.assertTrue(self.env['comm.message'].search([('provider_id', '=', sandbox.id)]))

@@ -1,1 +1,2 @@
 from . import comm_whatsapp_composer
+from . import sms_composer
