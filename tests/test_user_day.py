@@ -210,3 +210,34 @@ class TestLongSms(CommWebhookMixin, MockSMS):
         with self.mockSMSGateway():
             composer.action_send_sms()
         self.assertTrue(self.env['comm.message'].search([('provider_id', '=', sandbox.id)]))
+
+
+@tagged('post_install', '-at_install')
+class TestRetryCancel(TransactionCase):
+
+    def setUp(self):
+        super().setUp()
+        self.sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'sms_from': '+15005550006'})
+
+    def message(self, **values):
+        return self.env['comm.message'].create({
+            'direction': 'out', 'provider_id': self.sandbox.id, 'to_number': '+32470123456', 'body': 'Hi',
+            **values})
+
+    def test_retry_now_and_cancel(self):
+        failed = self.message(state='failed', dispatch_state='failed', attempts=6, error_message='Timeout')
+        waiting = self.message(state='queued', dispatch_state='todo', attempts=2, next_try_at='2999-01-01')
+        accepted = self.message(state='undelivered', dispatch_state='done', provider_message_id='SB1')
+        action = (failed | accepted).action_retry_now()
+        self.assertEqual(action['params']['type'], 'warning', 'one was left alone: the provider accepted it')
+        self.assertRecordValues(failed, [{'state': 'queued', 'dispatch_state': 'todo', 'attempts': 0,
+                                          'error_message': False}])
+        self.assertEqual(accepted.dispatch_state, 'done', 'never sent twice')
+        waiting.action_retry_now()
+        self.assertLessEqual(waiting.next_try_at, self.env.cr.now())
+        action = (waiting | accepted).action_cancel()
+        self.assertRecordValues(waiting, [{'state': 'canceled', 'dispatch_state': 'failed'}])
+        self.assertIn('1 message(s) canceled', action['params']['message'])
+        self.env['comm.message']._cron_dispatch()
+        self.assertEqual(waiting.state, 'canceled', 'a canceled message is not sent')
+        self.assertEqual(failed.dispatch_state, 'done', 'the retried one went')
