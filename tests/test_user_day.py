@@ -241,3 +241,22 @@ class TestRetryCancel(TransactionCase):
         self.env['comm.message']._cron_dispatch()
         self.assertEqual(waiting.state, 'canceled', 'a canceled message is not sent')
         self.assertEqual(failed.dispatch_state, 'done', 'the retried one went')
+
+
+@tagged('post_install', '-at_install')
+class TestDemoNumbers(TransactionCase):
+
+    def test_demo_contacts_are_valid_and_reachable(self):
+        """Every demo contact's number is valid; only the named failure contact ends in 99."""
+        partners = self.env['res.partner'].browse([
+            self.env['ir.model.data']._xmlid_to_res_id(f'comm_gateway.{name}') for name in (
+                'partner_demo_fr_national', 'partner_demo_us_national', 'partner_demo_uk_international',
+                'partner_demo_de_00', 'partner_demo_be_compact', 'partner_demo_unreachable')]).exists()
+        failure = self.env.ref('comm_gateway.partner_demo_unreachable', raise_if_not_found=False)
+        for partner in partners:
+            for number in filter(None, (partner.phone, partner.mobile)):
+                e164 = partner._phone_format(number=number, force_format='E164')
+                self.assertTrue(e164, f'{partner.name}: {number} is not valid')
+                self.assertEqual(e164.endswith('99'), partner == failure, f'{partner.name}: {number}')
+        if failure:
+            self.assertIn('99', failure.name, 'the failure case says so in its name')
