@@ -260,3 +260,29 @@ class TestDemoNumbers(TransactionCase):
                 self.assertEqual(e164.endswith('99'), partner == failure, f'{partner.name}: {number}')
         if failure:
             self.assertIn('99', failure.name, 'the failure case says so in its name')
+
+
+@tagged('post_install', '-at_install')
+class TestMassSmsAtOnce(CommWebhookMixin, MockSMS):
+
+    @mute_logger(*LOGGERS)
+    def test_mass_sms_all_dispatched_by_one_run(self):
+        """A mass SMS from a list: one dispatch run (what the trigger starts) sends every message."""
+        self.env['ir.config_parameter'].set_param('comm_gateway.public_base_url', 'http://127.0.0.1:8069')
+        sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'sms_from': '+15005550006'})
+        self.env.company.comm_sms_provider_id = sandbox
+        partners = self.env['res.partner'].create([
+            {'name': f'Client {index}', 'mobile': f'+32 470 12 34 {index:02d}'} for index in range(10, 22)])
+        composer = self.env['sms.composer'].with_context(
+            active_model='res.partner', active_ids=partners.ids, default_composition_mode='mass',
+            default_mass_keep_log=True).create({'body': 'Our shop opens at 9', 'mass_force_send': True})
+        cron = self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')
+        Trigger = self.env['ir.cron.trigger']
+        before = Trigger.search([('cron_id', '=', cron.id)])
+        with self.mockSMSGateway():
+            composer.action_send_sms()
+        self.assertTrue(Trigger.search([('cron_id', '=', cron.id)]) - before, 'the dispatch is woken at once')
+        messages = self.env['comm.message'].search([('provider_id', '=', sandbox.id), ('direction', '=', 'out')])
+        self.assertEqual(len(messages), 12)
+        self.env['comm.message']._cron_dispatch()
+        self.assertEqual(set(messages.mapped('dispatch_state')), {'done'}, 'every message sent by the same run')
