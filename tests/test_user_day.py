@@ -286,3 +286,14 @@ class TestMassSmsAtOnce(CommWebhookMixin, MockSMS):
         self.assertEqual(len(messages), 12)
         self.env['comm.message']._cron_dispatch()
         self.assertEqual(set(messages.mapped('dispatch_state')), {'done'}, 'every message sent by the same run')
+
+
+@tagged('post_install', '-at_install')
+class TestTemplateDraftDefaults(TransactionCase):
+
+    def test_account_defaulted_when_only_one(self):
+        self.env['comm.provider'].search([]).write({'active': False})
+        meta = self.env['comm.provider'].create({'name': 'Meta', 'code': 'meta', 'channel_whatsapp': True})
+        self.assertEqual(self.env['comm.whatsapp.template'].new({}).provider_id, meta)
+        self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'channel_whatsapp': True})
+        self.assertFalse(self.env['comm.whatsapp.template'].new({}).provider_id, 'two accounts: the user chooses')
