@@ -10,7 +10,7 @@ import psycopg2.errors
 from markupsafe import Markup
 
 from odoo import Command, _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, clean_context, plaintext2html
 
 from ..providers import ProviderError
@@ -613,6 +613,59 @@ class CommMessage(models.Model):
     def _commit(self):
         if not getattr(threading.current_thread(), 'testing', False):
             self.env.cr.commit()
+
+    # ------------------------------------------------------------------------------------------
+    # Actions: a person retries or cancels
+    # ------------------------------------------------------------------------------------------
+
+    def _check_agent_access(self):
+        """Retry and cancel: Communications Users, on the messages they may read (before any sudo)."""
+        if not self.env.user.has_group('comm_gateway.group_comm_user'):
+            raise AccessError(_('Only Communications users may retry or cancel a message.'))
+        self.check_access('read')
+
+    def action_retry_now(self):
+        """Send again at once the outbound messages waiting for a retry or not sent (never one the
+        provider accepted: that would be a second message)."""
+        self._check_agent_access()
+        messages = self.sudo().filtered(lambda m: m.direction == 'out' and m.dispatch_state in ('todo', 'failed'))
+        messages.write({'state': 'queued', 'dispatch_state': 'todo', 'next_try_at': fields.Datetime.now(),
+                        'attempts': 0, 'error_code': False, 'error_message': False, 'failure_type': False,
+                        'failed_at': False})
+        for message in messages:
+            message._sync_sms_tracker('queued', '', '')
+            if message.channel in CHATTER_CHANNELS:
+                message._sync_chatter_notification()
+        if messages:
+            self._trigger_dispatch()
+        return self._action_feedback(_('%(count)s message(s) sent again within seconds.', count=len(messages)),
+                                     len(self) - len(messages))
+
+    def action_cancel(self):
+        """Cancel the outbound messages still waiting to be sent; one being sent right now goes on."""
+        self._check_agent_access()
+        self = self.sudo()
+        self.flush_recordset()
+        # in SQL: a row the dispatch claimed meanwhile is not 'todo' any more (a concurrent claim is a
+        # serialization failure, and the request is run again)
+        self.env.cr.execute(SQL(
+            "UPDATE comm_message SET dispatch_state = 'failed', next_try_at = NULL "
+            "WHERE id IN %s AND direction = 'out' AND dispatch_state = 'todo' RETURNING id", tuple(self.ids) or (0,)))
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        self.invalidate_recordset()
+        canceled = self.browse(ids)
+        for message in canceled:
+            message._apply_state('canceled', error_message=_('Canceled by %(user)s', user=self.env.user.name),
+                                 failure_type='unknown')
+        return self._action_feedback(_('%(count)s message(s) canceled.', count=len(canceled)),
+                                     len(self) - len(canceled))
+
+    def _action_feedback(self, message, skipped):
+        if skipped:
+            message += ' ' + _('%(count)s left as they were (already sent or being sent).', count=skipped)
+        return {'type': 'ir.actions.client', 'tag': 'display_notification', 'params': {
+            'title': _('Messages'), 'message': message, 'type': 'warning' if skipped else 'success',
+            'next': {'type': 'ir.actions.client', 'tag': 'soft_reload'}}}
 
 
 class CommMessagePart(models.Model):

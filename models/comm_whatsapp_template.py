@@ -56,7 +56,7 @@ class CommWhatsappTemplate(models.Model):
                                help="Meta's rating of the template from its readers' feedback.")
     active = fields.Boolean(default=True)
     provider_id = fields.Many2one('comm.provider', 'Account', required=True, ondelete='cascade', index=True,
-                                  domain="[('channel_whatsapp', '=', True)]")
+                                  domain="[('channel_whatsapp', '=', True)]", default=lambda self: self._default_provider())
     provider_code = fields.Selection(related='provider_id.code')
     company_id = fields.Many2one(related='provider_id.company_id', store=True)
     provider_ref = fields.Char('Provider id', readonly=True, copy=False, index='btree_not_null',
@@ -220,6 +220,13 @@ class CommWhatsappTemplate(models.Model):
     # ------------------------------------------------------------------------------------------
     # Sync and submission
     # ------------------------------------------------------------------------------------------
+
+    @api.model
+    def _default_provider(self):
+        """A draft goes to the only WhatsApp account when there is just one."""
+        providers = self.env['comm.provider'].search(
+            [('channel_whatsapp', '=', True), ('company_id', 'in', self.env.companies.ids + [False])], limit=2)
+        return providers if len(providers) == 1 else False
 
     def action_sync(self):
         """Fetch the templates of every WhatsApp account that keeps some (list header button: called

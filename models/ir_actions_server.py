@@ -13,9 +13,23 @@ class IrActionsServer(models.Model):
         domain="[('model_id', '=', model_id), ('status', '=', 'approved')]")
     comm_whatsapp_recipient_field_id = fields.Many2one(
         'ir.model.fields', 'Recipient field', ondelete='set null',
-        domain="[('model_id', '=', model_id), '|', ('ttype', '=', 'char'), "
-               "'&', ('ttype', '=', 'many2one'), ('relation', '=', 'res.partner')]",
+        domain="[('id', 'in', comm_whatsapp_recipient_field_ids)]",
         help='A phone field of the record, or its contact. Empty: the record\'s phone fields, then its customer.')
+    comm_whatsapp_recipient_field_ids = fields.Many2many(
+        'ir.model.fields', compute='_compute_comm_whatsapp_recipient_field_ids',
+        help='What a recipient field can be: the phone fields of the model and its links to a contact.')
+
+    @api.depends('model_id')
+    def _compute_comm_whatsapp_recipient_field_ids(self):
+        for action in self:
+            model = action.model_id.model
+            if not model or model not in self.env:
+                action.comm_whatsapp_recipient_field_ids = False
+                continue
+            phones = self.env[model]._phone_get_number_fields()
+            action.comm_whatsapp_recipient_field_ids = self.env['ir.model.fields'].search([
+                ('model_id', '=', action.model_id.id), '|', ('name', 'in', phones),
+                '&', ('ttype', '=', 'many2one'), ('relation', '=', 'res.partner')])
 
     @api.depends('state')
     def _compute_available_model_ids(self):
@@ -25,7 +39,7 @@ class IrActionsServer(models.Model):
                 [('is_mail_thread', '=', True), ('transient', '=', False)]).ids
         super(IrActionsServer, self - whatsapp)._compute_available_model_ids()
 
-    @api.constrains('state', 'model_id', 'comm_whatsapp_template_id')
+    @api.constrains('state', 'model_id', 'comm_whatsapp_template_id', 'comm_whatsapp_recipient_field_id')
     def _check_comm_whatsapp(self):
         for action in self.filtered(lambda a: a.state == 'comm_whatsapp'):
             if not action.model_id.is_mail_thread:
@@ -33,6 +47,10 @@ class IrActionsServer(models.Model):
             if action.comm_whatsapp_template_id and action.comm_whatsapp_template_id.model_id != action.model_id:
                 raise ValidationError(_('The WhatsApp template of “%(action)s” applies to another model.',
                                         action=action.name))
+            field = action.comm_whatsapp_recipient_field_id
+            if field and field not in action.comm_whatsapp_recipient_field_ids:
+                raise ValidationError(_('%(field)s is neither a phone field nor a contact: it cannot say whom '
+                                        '“%(action)s” writes to.', field=field.field_description, action=action.name))
 
     def _run_action_comm_whatsapp_multi(self, eval_context=None):
         """Queue the template for each record; a record without a usable number gets a note.
@@ -45,13 +63,24 @@ class IrActionsServer(models.Model):
         if not template or not records or self._is_recompute():
             return False
         Message = self.env['comm.message']
+        queued = no_number = refused = 0
         for record in records:
             partner, number = record._comm_whatsapp_recipient(self.comm_whatsapp_recipient_field_id.name)
             values = template._render_values(record)
             try:
                 Message._queue_whatsapp(template.provider_id, record, partner, number, template=template,
                                         values=values)
+                queued += 1
             except UserError as exc:
+                no_number += not number
+                refused += bool(number)
                 record._message_log(body=_('WhatsApp “%(template)s” not sent: %(reason)s',
                                            template=template.name, reason=exc.args[0]))
-        return False
+        summary = [_('%(count)s queued', count=queued)]
+        if no_number:
+            summary.append(_('%(count)s without a number', count=no_number))
+        if refused:
+            summary.append(_('%(count)s refused (the reason is in their chatter)', count=refused))
+        return {'type': 'ir.actions.client', 'tag': 'display_notification', 'params': {
+            'title': _('WhatsApp “%(template)s”', template=template.name), 'message': ', '.join(summary),
+            'type': 'success' if queued == len(records) else 'warning'}}

@@ -505,6 +505,8 @@ class ProviderAdapter:
     # subdomains), and hosts fetched without them (CDNs the provider redirects to)
     credential_hosts = ()
     media_hosts = ()
+    # characters one SMS body may have (the provider refuses longer ones); None: no limit known
+    max_sms_chars = None
 
     def __init__(self, credentials=None, *, base_url=None, session=None, timeout=DEFAULT_TIMEOUT,
                  options=None):

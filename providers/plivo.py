@@ -122,6 +122,7 @@ class _PlivoClient(plivo.RestClient):
 class PlivoAdapter(ProviderAdapter):
     code = 'plivo'
     name = 'Plivo'
+    max_sms_chars = 1600
     default_base_url = 'https://api.plivo.com'
     credential_hosts = ('api.plivo.com', 'media.plivo.com')
     channels = ('sms', 'mms', 'whatsapp', 'voice')

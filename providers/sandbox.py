@@ -39,6 +39,7 @@ TEMPLATES = (
 class SandboxAdapter(ProviderAdapter):
     code = 'sandbox'
     name = 'Sandbox'
+    max_sms_chars = 1600   # as Twilio
     default_base_url = 'sandbox://local'
     channels = ('sms', 'mms', 'whatsapp', 'voice')
 

@@ -117,6 +117,7 @@ EMPTY_TWIML = str(MessagingResponse())
 class TwilioAdapter(ProviderAdapter):
     code = 'twilio'
     name = 'Twilio'
+    max_sms_chars = 1600
     default_base_url = 'https://api.twilio.com'
     credential_hosts = ('api.twilio.com',)
     # MediaUrl answers with a redirect to a short-lived pre-signed URL on Twilio's storage

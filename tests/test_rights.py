@@ -35,6 +35,8 @@ TABLE = {
     ('crm.lead', 'action_view_comm_messages'): (USER, lambda r: r.lead.action_view_comm_messages()),
     ('crm.lead', 'action_view_comm_calls'): (USER, lambda r: r.lead.action_view_comm_calls()),
     ('comm.message', 'action_create_shared_contacts'): (USER, lambda r: r.shared.action_create_shared_contacts()),
+    ('comm.message', 'action_retry_now'): (USER, lambda r: r.shared.action_retry_now()),
+    ('comm.message', 'action_cancel'): (USER, lambda r: r.shared.action_cancel()),
 }
 
 

@@ -1,6 +1,6 @@
 import json
 
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
@@ -169,3 +169,132 @@ class TestWhatsappWindowWords(WhatsappCase):
         self.make_template(sandbox, 'Hello {{1}}', bindings=[('body.1', {'source': 'field', 'field_path': 'name'})])
         with self.assertRaisesRegex(UserError, 'choose one of the approved templates'):
             self.composer(provider_id=sandbox.id, body='Hi').action_send()
+
+
+@tagged('post_install', '-at_install')
+class TestWhatsappServerActionWords(WhatsappCase):
+
+    def test_recipient_fields_and_run_summary(self):
+        sandbox = self.account('sandbox')
+        template = self.make_template(sandbox, 'Hello {{1}}', bindings=[('body.1', {'source': 'field', 'field_path': 'name'})])
+        action = self.env['ir.actions.server'].create({
+            'name': 'Welcome', 'model_id': self.env['ir.model']._get_id('res.partner'),
+            'state': 'comm_whatsapp', 'comm_whatsapp_template_id': template.id})
+        offered = set(action.comm_whatsapp_recipient_field_ids.mapped('name'))
+        self.assertTrue({'mobile', 'phone', 'parent_id'} <= offered)
+        self.assertFalse({'name', 'email', 'street', 'user_id'} & offered, 'phone fields and contacts only')
+        with self.assertRaises(ValidationError):
+            action.comm_whatsapp_recipient_field_id = self.env['ir.model.fields']._get('res.partner', 'email')
+        nobody = self.env['res.partner'].create([{'name': 'No phone'}, {'name': 'Nor this one'}])
+        result = action.with_context(active_model='res.partner', active_ids=(self.partner | nobody).ids).run()
+        self.assertEqual(result['params']['message'], '1 queued, 2 without a number')
+
+
+@tagged('post_install', '-at_install')
+class TestLongSms(CommWebhookMixin, MockSMS):
+
+    def test_segments(self):
+        from ..wizard.sms_composer import sms_segments
+        self.assertEqual([sms_segments('a' * n) for n in (1, 160, 161, 306, 307)], [1, 1, 2, 2, 3])
+        self.assertEqual([sms_segments('é' * 70), sms_segments('ł' * 70), sms_segments('ł' * 71)], [1, 1, 2])
+
+    def test_refused_above_the_account_limit_before_queueing(self):
+        sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'sms_from': '+15005550006'})
+        self.env.company.comm_sms_provider_id = sandbox
+        partner = self.env['res.partner'].create({'name': 'Lukas', 'mobile': '+49 151 23456780'})
+        composer = self.env['sms.composer'].with_context(
+            active_model='res.partner', active_id=partner.id).create({'body': 'x' * 1601})
+        with self.assertRaisesRegex(UserError, '1601 characters .11 SMS.: Sandbox accepts at most 1600'):
+            composer.action_send_sms()
+        self.assertFalse(self.env['comm.message'].search([('provider_id', '=', sandbox.id)]))
+        composer.body = 'x' * 1600
+        with self.mockSMSGateway():
+            composer.action_send_sms()
+        self.assertTrue(self.env['comm.message'].search([('provider_id', '=', sandbox.id)]))
+
+
+@tagged('post_install', '-at_install')
+class TestRetryCancel(TransactionCase):
+
+    def setUp(self):
+        super().setUp()
+        self.sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'sms_from': '+15005550006'})
+
+    def message(self, **values):
+        return self.env['comm.message'].create({
+            'direction': 'out', 'provider_id': self.sandbox.id, 'to_number': '+32470123456', 'body': 'Hi',
+            **values})
+
+    def test_retry_now_and_cancel(self):
+        failed = self.message(state='failed', dispatch_state='failed', attempts=6, error_message='Timeout')
+        waiting = self.message(state='queued', dispatch_state='todo', attempts=2, next_try_at='2999-01-01')
+        accepted = self.message(state='undelivered', dispatch_state='done', provider_message_id='SB1')
+        action = (failed | accepted).action_retry_now()
+        self.assertEqual(action['params']['type'], 'warning', 'one was left alone: the provider accepted it')
+        self.assertRecordValues(failed, [{'state': 'queued', 'dispatch_state': 'todo', 'attempts': 0,
+                                          'error_message': False}])
+        self.assertEqual(accepted.dispatch_state, 'done', 'never sent twice')
+        waiting.action_retry_now()
+        self.assertLessEqual(waiting.next_try_at, self.env.cr.now())
+        action = (waiting | accepted).action_cancel()
+        self.assertRecordValues(waiting, [{'state': 'canceled', 'dispatch_state': 'failed'}])
+        self.assertIn('1 message(s) canceled', action['params']['message'])
+        self.env['comm.message']._cron_dispatch()
+        self.assertEqual(waiting.state, 'canceled', 'a canceled message is not sent')
+        self.assertEqual(failed.dispatch_state, 'done', 'the retried one went')
+
+
+@tagged('post_install', '-at_install')
+class TestDemoNumbers(TransactionCase):
+
+    def test_demo_contacts_are_valid_and_reachable(self):
+        """Every demo contact's number is valid; only the named failure contact ends in 99."""
+        partners = self.env['res.partner'].browse([
+            self.env['ir.model.data']._xmlid_to_res_id(f'comm_gateway.{name}') for name in (
+                'partner_demo_fr_national', 'partner_demo_us_national', 'partner_demo_uk_international',
+                'partner_demo_de_00', 'partner_demo_be_compact', 'partner_demo_unreachable')]).exists()
+        failure = self.env.ref('comm_gateway.partner_demo_unreachable', raise_if_not_found=False)
+        for partner in partners:
+            for number in filter(None, (partner.phone, partner.mobile)):
+                e164 = partner._phone_format(number=number, force_format='E164')
+                self.assertTrue(e164, f'{partner.name}: {number} is not valid')
+                self.assertEqual(e164.endswith('99'), partner == failure, f'{partner.name}: {number}')
+        if failure:
+            self.assertIn('99', failure.name, 'the failure case says so in its name')
+
+
+@tagged('post_install', '-at_install')
+class TestMassSmsAtOnce(CommWebhookMixin, MockSMS):
+
+    @mute_logger(*LOGGERS)
+    def test_mass_sms_all_dispatched_by_one_run(self):
+        """A mass SMS from a list: one dispatch run (what the trigger starts) sends every message."""
+        self.env['ir.config_parameter'].set_param('comm_gateway.public_base_url', 'http://127.0.0.1:8069')
+        sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'sms_from': '+15005550006'})
+        self.env.company.comm_sms_provider_id = sandbox
+        partners = self.env['res.partner'].create([
+            {'name': f'Client {index}', 'mobile': f'+32 470 12 34 {index:02d}'} for index in range(10, 22)])
+        composer = self.env['sms.composer'].with_context(
+            active_model='res.partner', active_ids=partners.ids, default_composition_mode='mass',
+            default_mass_keep_log=True).create({'body': 'Our shop opens at 9', 'mass_force_send': True})
+        cron = self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')
+        Trigger = self.env['ir.cron.trigger']
+        before = Trigger.search([('cron_id', '=', cron.id)])
+        with self.mockSMSGateway():
+            composer.action_send_sms()
+        self.assertTrue(Trigger.search([('cron_id', '=', cron.id)]) - before, 'the dispatch is woken at once')
+        messages = self.env['comm.message'].search([('provider_id', '=', sandbox.id), ('direction', '=', 'out')])
+        self.assertEqual(len(messages), 12)
+        self.env['comm.message']._cron_dispatch()
+        self.assertEqual(set(messages.mapped('dispatch_state')), {'done'}, 'every message sent by the same run')
+
+
+@tagged('post_install', '-at_install')
+class TestTemplateDraftDefaults(TransactionCase):
+
+    def test_account_defaulted_when_only_one(self):
+        self.env['comm.provider'].search([]).write({'active': False})
+        meta = self.env['comm.provider'].create({'name': 'Meta', 'code': 'meta', 'channel_whatsapp': True})
+        self.assertEqual(self.env['comm.whatsapp.template'].new({}).provider_id, meta)
+        self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'channel_whatsapp': True})
+        self.assertFalse(self.env['comm.whatsapp.template'].new({}).provider_id, 'two accounts: the user chooses')

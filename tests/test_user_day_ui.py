@@ -122,3 +122,14 @@ class TestUserDayUi(WhatsappMixin, HttpCase):
         self.env.company.comm_whatsapp_provider_id = sandbox
         self.start_tour(f'/odoo/res.partner/{self.partner.id}', 'comm_wa_window_closed_tour', login='admin')
         self.assertFalse(self.outbound())
+
+    @mute_logger(*UI_LOGGERS)
+    def test_retry_failed_message(self):
+        """Messages in list, graph, pivot and calendar; a failed one is retried from its form."""
+        sandbox = self.account('sandbox')
+        message = self.env['comm.message'].create({
+            'direction': 'out', 'provider_id': sandbox.id, 'to_number': '+32470123456', 'body': 'Hi',
+            'state': 'failed', 'dispatch_state': 'failed', 'attempts': 6, 'error_message': 'Timeout'})
+        action = self.env.ref('comm_gateway.action_comm_message')
+        self.start_tour(f'/odoo/action-{action.id}', 'comm_retry_tour', login='admin')
+        self.assertEqual((message.state, message.dispatch_state), ('queued', 'todo'))

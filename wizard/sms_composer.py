@@ -1,4 +1,18 @@
-from odoo import models
+import math
+
+from odoo import _, models
+from odoo.exceptions import UserError
+
+GSM7 = frozenset('@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+                 'ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€')
+
+
+def sms_segments(body):
+    """How many SMS a body is sent as: 160 GSM-7 characters (153 per part when split), else 70
+    UCS-2 characters (67 per part)."""
+    length = len(body or '')
+    single, part = (160, 153) if set(body or '') <= GSM7 else (70, 67)
+    return 1 if length <= single else math.ceil(length / part)
 
 
 class SmsComposer(models.TransientModel):
@@ -17,3 +31,14 @@ class SmsComposer(models.TransientModel):
         for record in records:
             results[record.id].setdefault('record_company_id', (companies[record.id] or self.env.company).id)
         return results
+
+    def _action_send_sms(self):
+        """Refuse, before anything is queued, a text longer than the company's SMS account takes."""
+        provider = self.env.company.sudo().comm_sms_provider_id
+        limit = provider.active and provider._get_adapter().max_sms_chars
+        if limit and len(self.body or '') > limit:
+            raise UserError(_('This SMS has %(length)s characters (%(segments)s SMS): %(provider)s accepts at most '
+                              '%(limit)s. Shorten it or split it in several messages.',
+                              length=len(self.body), segments=sms_segments(self.body),
+                              provider=provider.display_name, limit=limit))
+        return super()._action_send_sms()

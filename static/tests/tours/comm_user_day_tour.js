@@ -128,3 +128,61 @@ registry.category("web_tour.tours").add("comm_wa_window_closed_tour", {
         },
     ],
 });
+
+registry.category("web_tour.tours").add("comm_retry_tour", {
+    steps: () => [
+        {
+            content: "Messages: the failed one is listed",
+            trigger: ".o_data_row:contains('+32470123456')",
+        },
+        {
+            trigger: ".o_switch_view.o_graph",
+            run: "click",
+        },
+        {
+            trigger: ".o_graph_renderer",
+        },
+        {
+            trigger: ".o_switch_view.o_pivot",
+            run: "click",
+        },
+        {
+            trigger: ".o_pivot",
+        },
+        {
+            trigger: ".o_switch_view.o_calendar",
+            run: "click",
+        },
+        {
+            trigger: ".o_calendar_renderer",
+        },
+        {
+            trigger: ".o_switch_view.o_list",
+            run: "click",
+        },
+        {
+            content: "Open the failed message",
+            trigger: ".o_data_row:contains('+32470123456') td[name='to_number']",
+            run: "click",
+        },
+        {
+            content: "It says how sending went",
+            trigger: ".o_form_view .o_field_widget[name='attempts']:contains('6')",
+        },
+        {
+            trigger: ".o_form_view .o_field_widget[name='error_message']:contains('Timeout')",
+        },
+        {
+            content: "Retry now",
+            trigger: ".o_form_view button[name='action_retry_now']",
+            run: "click",
+        },
+        {
+            trigger: ".o_notification:contains('sent again')",
+        },
+        {
+            content: "Queued again, with Cancel offered",
+            trigger: ".o_form_view button[name='action_cancel']",
+        },
+    ],
+});
