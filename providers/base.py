@@ -359,7 +359,7 @@ def parse_timestamp(value):
     return seconds / 1000 if seconds > 1e11 else seconds
 
 
-def to_e164(number, region=None):
+def to_e164(number, region=None, national=False):
     """Normalize a provider or user number to E.164 ('+…'); '' when it cannot be parsed.
 
     Strips the ``whatsapp:`` prefix (and a ``tel:`` scheme). Providers send international
@@ -368,21 +368,24 @@ def to_e164(number, region=None):
     international first, a number written with a trunk or international prefix, spaces or
     brackets is read in ``region`` (the country of the number that received it) first.
     A number libphonenumber calls possible (not necessarily valid: test and new ranges) is kept.
+
+    :param national: read a number without '+' in ``region`` first, bare digits too (numbers
+        people typed, e.g. a contact's phone), rather than as international (provider numbers)
     """
     if not number:
         return ''
-    return _to_e164(str(number).strip(), region or None)
+    return _to_e164(str(number).strip(), region or None, national)
 
 
 @functools.lru_cache(maxsize=4096)
-def _to_e164(number, region):
+def _to_e164(number, region, national=False):
     # parsing is pure and costly; every webhook parses our own number and its sender again
     for prefix in ('whatsapp:', 'tel:'):
         if number.lower().startswith(prefix):
             number = number[len(prefix):]
     if number.startswith('+'):
         candidates = [(number, None)]
-    elif number.isdigit() and not number.startswith('0'):
+    elif number.isdigit() and not number.startswith('0') and not national:
         candidates = [('+' + number, None), (number, region)]
     else:
         candidates = [(number, region), ('+' + number, None)]
