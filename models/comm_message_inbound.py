@@ -117,6 +117,19 @@ class CommMessage(models.Model):
     # Chatter rendering
     # ------------------------------------------------------------------------------------------
 
+    def _sender_label(self):
+        """The sender as the chatter names it, saying so when it is no phone number."""
+        number = self.from_number or '?'
+        if number.startswith('+'):
+            return number
+        if self.channel == 'whatsapp':
+            return _('%(id)s (a WhatsApp user id: the customer shares no phone number)', id=number)
+        if number.lower().startswith('sip:'):
+            return _('%(uri)s (a SIP address)', uri=number)
+        if number.isdigit() and len(number) <= 8:
+            return _('%(code)s (a short code)', code=number)
+        return _('%(name)s (a sender name, not a phone number: it cannot be replied to)', name=number)
+
     def _media_summary(self):
         """'1 image', '2 images, 1 voice message'… of this message's media ('' when none)."""
         counts = {}

@@ -383,12 +383,17 @@ def _to_e164(number, region, national=False):
     for prefix in ('whatsapp:', 'tel:'):
         if number.lower().startswith(prefix):
             number = number[len(prefix):]
+    bare = number.isdigit() and not number.startswith('0')
     if number.startswith('+'):
         candidates = [(number, None)]
-    elif number.isdigit() and not number.startswith('0') and not national:
+    elif bare and not national:
+        # provider digits are international; read in the region only when that gives a valid
+        # number (a short code such as 72345 is possible in some countries, and none of them)
         candidates = [('+' + number, None), (number, region)]
     else:
         candidates = [(number, region), ('+' + number, None)]
+        if number.startswith('00'):         # the international prefix of most countries
+            candidates.insert(1, ('+' + number[2:], None))
     possible = ''
     for candidate, candidate_region in candidates:
         if not (candidate.startswith('+') or candidate_region):
@@ -399,7 +404,8 @@ def _to_e164(number, region, national=False):
             continue
         if phonenumbers.is_valid_number(parsed):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-        if not possible and phonenumbers.is_possible_number(parsed):
+        if not possible and phonenumbers.is_possible_number(parsed) and not (
+                bare and not national and candidate_region):
             possible = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return possible
 

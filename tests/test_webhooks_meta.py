@@ -422,6 +422,7 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
         contact = message_.partner_id
         self.assertEqual((contact.name, contact.mobile), ('Mia', False))
         self.assertEqual(message_.mail_message_id.res_id, contact.id)
+        self.assertIn('a WhatsApp user id', message_.mail_message_id.body)
         data['messages'] = [{**first, 'id': 'wamid.BSUID2', 'text': {'body': 'Noch da?'}}]
         self.assertAccepted(self.post(raw(webhook(data))))
         self.run_queue()
