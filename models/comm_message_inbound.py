@@ -166,8 +166,7 @@ class CommMessage(models.Model):
             html += Markup('<p class="text-muted">📎 %s</p>') % summary
         return html
 
-    @staticmethod
-    def _location_html(location):
+    def _location_html(self, location):
         latitude = _coordinate(location.get('latitude'), 90)
         longitude = _coordinate(location.get('longitude'), 180)
         lines = [Markup('<b>%s</b>') % location['name']] if location.get('name') else []
@@ -183,8 +182,7 @@ class CommMessage(models.Model):
                 quote(url, safe=':/?&=#%+@,;~'), url))
         return Markup('<p>📍 %s</p>') % Markup('<br/>').join(lines or [_('Location')])
 
-    @staticmethod
-    def _order_html(order):
+    def _order_html(self, order):
         rows = Markup()
         for item in order.get('items') or []:
             price = item.get('price')

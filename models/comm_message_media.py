@@ -38,6 +38,7 @@ class CommMessageMedia(models.Model):
 
     message_id = fields.Many2one('comm.message', required=True, readonly=True, ondelete='cascade', index=True)
     provider_id = fields.Many2one(related='message_id.provider_id')
+    company_id = fields.Many2one(related='message_id.company_id', store=True, index='btree_not_null')
     sequence = fields.Integer(readonly=True)
     kind = fields.Char(readonly=True, help='image, video, audio, voice, sticker, document or file')
     url = fields.Char(readonly=True)
