@@ -230,8 +230,10 @@ class CommMessage(models.Model):
                                       ('provider_message_id', '=', status.provider_id)], limit=1)
         record = message._comm_document() if message else None
         if record:
+            channels = dict(self._fields['channel']._description_selection(self.env))
             record._message_log(body=_('%(channel)s message from %(number)s: the provider reports "%(status)s".',
-                                       channel=message.channel, number=message.from_number or message.to_number,
+                                       channel=channels[message.channel],
+                                       number=message.from_number or message.to_number,
                                        status=status.provider_status))
         else:
             _logger.info('comm.provider %s: status %r for message %s noted only', provider.id,

@@ -457,7 +457,8 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.run_queue()
         self.assertEqual(voice.state, 'read', 'a voice message played was read')
         self.assertEqual(self.events(self.provider).mapped('state'), ['done', 'done'])
-        self.assertTrue(self.partner.message_ids.filtered(lambda m: '"deleted"' in (m.body or '')))
+        note = self.partner.message_ids.filtered(lambda m: '"deleted"' in (m.body or ''))
+        self.assertIn(f'WhatsApp message from +{CUSTOMER}', note.body)
 
     def test_iso_timestamps_are_read(self):
         data = text('ISO', 'wamid.ISO')
