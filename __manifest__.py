@@ -12,6 +12,7 @@
     'data': [
         'security/comm_security.xml',
         'security/ir.model.access.csv',
+        'security/comm_message_media_security.xml',
         'data/ir_cron.xml',
         'views/comm_provider_views.xml',
         'views/comm_message_views.xml',

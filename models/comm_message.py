@@ -236,7 +236,8 @@ class CommMessage(models.Model):
                 # rest: nothing from outside ever renders as HTML.
                 body = Markup('%s<p class="text-muted small">%s</p>') % (
                     message._inbound_html(),
-                    _('%(channel)s from %(number)s', channel=channels[message.channel], number=message.from_number))
+                    _('%(channel)s from %(number)s', channel=channels[message.channel],
+                      number=message._sender_label()))
                 answered = message.reply_to_id.mail_message_id
                 if answered and (answered.model, answered.res_id) != (model, record.id):
                     answered = False

@@ -117,6 +117,19 @@ class CommMessage(models.Model):
     # Chatter rendering
     # ------------------------------------------------------------------------------------------
 
+    def _sender_label(self):
+        """The sender as the chatter names it, saying so when it is no phone number."""
+        number = self.from_number or '?'
+        if number.startswith('+'):
+            return number
+        if self.channel == 'whatsapp':
+            return _('%(id)s (a WhatsApp user id: the customer shares no phone number)', id=number)
+        if number.lower().startswith('sip:'):
+            return _('%(uri)s (a SIP address)', uri=number)
+        if number.isdigit() and len(number) <= 8:
+            return _('%(code)s (a short code)', code=number)
+        return _('%(name)s (a sender name, not a phone number: it cannot be replied to)', name=number)
+
     def _media_summary(self):
         """'1 image', '2 images, 1 voice message'… of this message's media ('' when none)."""
         counts = {}
@@ -153,8 +166,7 @@ class CommMessage(models.Model):
             html += Markup('<p class="text-muted">📎 %s</p>') % summary
         return html
 
-    @staticmethod
-    def _location_html(location):
+    def _location_html(self, location):
         latitude = _coordinate(location.get('latitude'), 90)
         longitude = _coordinate(location.get('longitude'), 180)
         lines = [Markup('<b>%s</b>') % location['name']] if location.get('name') else []
@@ -170,8 +182,7 @@ class CommMessage(models.Model):
                 quote(url, safe=':/?&=#%+@,;~'), url))
         return Markup('<p>📍 %s</p>') % Markup('<br/>').join(lines or [_('Location')])
 
-    @staticmethod
-    def _order_html(order):
+    def _order_html(self, order):
         rows = Markup()
         for item in order.get('items') or []:
             price = item.get('price')
@@ -219,8 +230,10 @@ class CommMessage(models.Model):
                                       ('provider_message_id', '=', status.provider_id)], limit=1)
         record = message._comm_document() if message else None
         if record:
+            channels = dict(self._fields['channel']._description_selection(self.env))
             record._message_log(body=_('%(channel)s message from %(number)s: the provider reports "%(status)s".',
-                                       channel=message.channel, number=message.from_number or message.to_number,
+                                       channel=channels[message.channel],
+                                       number=message.from_number or message.to_number,
                                        status=status.provider_status))
         else:
             _logger.info('comm.provider %s: status %r for message %s noted only', provider.id,

@@ -22,7 +22,7 @@ from .comm_webhook_event import _utcnow, claim_ids
 
 _logger = logging.getLogger(__name__)
 
-MAX_FETCH_ATTEMPTS = 6             # about an hour of retries (1, 2, 4, 8, 16 minutes between them)
+MAX_FETCH_ATTEMPTS = 6             # about half an hour of retries (1, 2, 4, 8, 16 minutes between them)
 FETCH_LEASE = timedelta(minutes=10)  # a claimed row whose worker died is taken again after this
 MEDIA_CRON = 'comm_gateway.ir_cron_comm_message_media'
 
@@ -34,6 +34,7 @@ class CommMessageMedia(models.Model):
 
     message_id = fields.Many2one('comm.message', required=True, readonly=True, ondelete='cascade', index=True)
     provider_id = fields.Many2one(related='message_id.provider_id')
+    company_id = fields.Many2one(related='message_id.company_id', store=True, index='btree_not_null')
     sequence = fields.Integer(readonly=True)
     kind = fields.Char(readonly=True, help='image, video, audio, voice, sticker, document or file')
     url = fields.Char(readonly=True)
@@ -51,6 +52,13 @@ class CommMessageMedia(models.Model):
         self.env.cr.execute(SQL(
             "CREATE INDEX IF NOT EXISTS comm_message_media_todo_idx ON comm_message_media (next_try_at, id)"
             " WHERE state = 'pending'"))
+
+    @api.autovacuum
+    def _gc_fetched(self):
+        """Fetched media rows are kept 30 days (what was fetched, when), then deleted."""
+        self.env.cr.execute(SQL(
+            "DELETE FROM comm_message_media WHERE id IN (SELECT id FROM comm_message_media"
+            " WHERE state = 'done' AND write_date < %s LIMIT 10000)", fields.Datetime.now() - timedelta(days=30)))
 
     @api.model
     def _trigger_fetch(self, media):

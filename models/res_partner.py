@@ -37,7 +37,7 @@ class ResPartner(models.Model):
         if not number:
             return False
         country = self.country_id or self.env.company.country_id
-        return self._phone_format(fname=fname) or to_e164(number, country.code) or False
+        return self._phone_format(fname=fname) or to_e164(number, country.code, national=True) or False
 
     @api.model
     def _comm_find_by_number(self, number, company=None):

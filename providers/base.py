@@ -361,7 +361,7 @@ def parse_timestamp(value):
     return seconds / 1000 if seconds > 1e11 else seconds
 
 
-def to_e164(number, region=None):
+def to_e164(number, region=None, national=False):
     """Normalize a provider or user number to E.164 ('+…'); '' when it cannot be parsed.
 
     Strips the ``whatsapp:`` prefix (and a ``tel:`` scheme). Providers send international
@@ -370,24 +370,32 @@ def to_e164(number, region=None):
     international first, a number written with a trunk or international prefix, spaces or
     brackets is read in ``region`` (the country of the number that received it) first.
     A number libphonenumber calls possible (not necessarily valid: test and new ranges) is kept.
+
+    :param national: read a number without '+' in ``region`` first, bare digits too (numbers
+        people typed, e.g. a contact's phone), rather than as international (provider numbers)
     """
     if not number:
         return ''
-    return _to_e164(str(number).strip(), region or None)
+    return _to_e164(str(number).strip(), region or None, national)
 
 
 @functools.lru_cache(maxsize=4096)
-def _to_e164(number, region):
+def _to_e164(number, region, national=False):
     # parsing is pure and costly; every webhook parses our own number and its sender again
     for prefix in ('whatsapp:', 'tel:'):
         if number.lower().startswith(prefix):
             number = number[len(prefix):]
+    bare = number.isdigit() and not number.startswith('0')
     if number.startswith('+'):
         candidates = [(number, None)]
-    elif number.isdigit() and not number.startswith('0'):
+    elif bare and not national:
+        # provider digits are international; read in the region only when that gives a valid
+        # number (a short code such as 72345 is possible in some countries, and none of them)
         candidates = [('+' + number, None), (number, region)]
     else:
         candidates = [(number, region), ('+' + number, None)]
+        if number.startswith('00'):         # the international prefix of most countries
+            candidates.insert(1, ('+' + number[2:], None))
     possible = ''
     for candidate, candidate_region in candidates:
         if not (candidate.startswith('+') or candidate_region):
@@ -398,7 +406,8 @@ def _to_e164(number, region):
             continue
         if phonenumbers.is_valid_number(parsed):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-        if not possible and phonenumbers.is_possible_number(parsed):
+        if not possible and phonenumbers.is_possible_number(parsed) and not (
+                bare and not national and candidate_region):
             possible = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return possible
 

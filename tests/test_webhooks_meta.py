@@ -334,6 +334,23 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.assertIn('HTTP 404', note.body)
 
     @mute_logger(MEDIA_LOGGER)
+    def test_media_retried_then_given_up_with_a_note(self):
+        self.media_routes('5550004', status=503)
+        audio = {'mime_type': 'audio/ogg', 'sha256': 'x', 'id': '5550004', 'voice': True}
+        self.assertAccepted(self.post(raw(webhook(value([message('audio', audio, 'wamid.TIRED')],
+                                                        contacts=[(CUSTOMER, 'Jonas')])))))
+        self.run_queue(media=False)
+        media = self.messages().media_ids
+        for attempt in range(1, 7):
+            media.next_try_at = '2000-01-01 00:00:00'
+            self.fetch_media()
+            self.assertEqual((media.attempts, media.state), (attempt, 'pending' if attempt < 6 else 'failed'))
+        note = self.partner.message_ids.filtered(lambda m: 'could not be downloaded' in (m.body or ''))
+        self.assertEqual(len(note), 1)
+        self.assertIn('voice message', note.body)
+        self.assertIn('503', note.body)
+
+    @mute_logger(MEDIA_LOGGER)
     def test_media_refused_for_its_type_leaves_a_note(self):
         self.media_routes('5550003', content=b'MZ\x90\x00', content_type='application/x-msdownload')
         document = {'mime_type': 'application/pdf', 'sha256': 'x', 'id': '5550003', 'filename': 'invoice.pdf'}
@@ -422,6 +439,7 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
         contact = message_.partner_id
         self.assertEqual((contact.name, contact.mobile), ('Mia', False))
         self.assertEqual(message_.mail_message_id.res_id, contact.id)
+        self.assertIn('a WhatsApp user id', message_.mail_message_id.body)
         data['messages'] = [{**first, 'id': 'wamid.BSUID2', 'text': {'body': 'Noch da?'}}]
         self.assertAccepted(self.post(raw(webhook(data))))
         self.run_queue()
@@ -439,7 +457,8 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.run_queue()
         self.assertEqual(voice.state, 'read', 'a voice message played was read')
         self.assertEqual(self.events(self.provider).mapped('state'), ['done', 'done'])
-        self.assertTrue(self.partner.message_ids.filtered(lambda m: '"deleted"' in (m.body or '')))
+        note = self.partner.message_ids.filtered(lambda m: '"deleted"' in (m.body or ''))
+        self.assertIn(f'WhatsApp message from +{CUSTOMER}', note.body)
 
     def test_iso_timestamps_are_read(self):
         data = text('ISO', 'wamid.ISO')

@@ -232,6 +232,9 @@ class TestWebhooksTwilio(FakeProviderMixin, CommWebhookMixin, HttpCase):
             'name': 'Film Studio', 'mobile': '(555) 555-0100', 'country_id': self.env.ref('base.us').id})
         self.assertFalse(partner.phone_sanitized)
         self.assertEqual(partner.comm_mobile_sanitized, '+15555550100')
+        typed = self.env['res.partner'].create({'name': 'Props', 'phone': '5555550111',
+                                                'country_id': self.env.ref('base.us').id})
+        self.assertEqual(typed.comm_phone_sanitized, '+15555550111', "a contact's bare digits are national")
         self.assertEmptyTwiml(self.post_signed('inbound', inbound_form('SM' + 'f7' * 16, '+15555550100', 'Hi')))
         self.run_queue()
         self.assertEqual(self.messages().partner_id, partner)

@@ -427,3 +427,15 @@ class TestWebhooksVonage(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.assertEqual(event.state, 'dead')
         self.assertIn("unknown Messages API status 'teleported'", event.error)
         self.assertEqual(message.state, 'sent')
+
+    def test_sender_names_and_short_codes_are_explained(self):
+        for message_id, sender, label in (
+                ('0A00000012ABCD80', 'MyBank', 'MyBank (a sender name, not a phone number: it cannot be replied to)'),
+                ('0A00000012ABCD81', '72345', '72345 (a short code)')):
+            self.assertAccepted(self.post_form('inbound', sign_sms(inbound_sms(message_id, 'Code 1234', sender=sender),
+                                                                   'sha256')))
+            self.run_queue()
+            message = self.messages(provider_message_id=message_id)
+            self.assertEqual(message.from_number, sender)
+            self.assertIn(label, message.mail_message_id.body)
+            self.assertFalse(message.partner_id.mobile)
