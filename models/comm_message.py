@@ -336,6 +336,9 @@ class CommMessage(models.Model):
             # number that does not exist as a bounce), not a sending error
             tracker.with_context(sms_known_failure_reason=error_message or False)._action_update_from_provider_error(
                 UNDELIVERED_TO_DELIVERY_ERROR.get(failure_type, 'not_delivered'))
+            if error_message:   # the May 2025 layout drops the reason of a delivery error
+                tracker.mail_notification_id.filtered(lambda n: not n.failure_reason).write(
+                    {'failure_reason': error_message})
         elif tracker:
             tracker._action_update_from_sms_state(
                 sms_state, failure_type=sms_failure if sms_state == 'error' else False,
