@@ -85,6 +85,17 @@ class TestMediaPolicy(CommAdapterCase):
         self.assertIn('non-public address', caught.exception.message)
         self.assertFalse(self.fake.requests)
 
+    def test_connected_peer_is_checked_again(self):
+        """A name that resolved to a public address at the check, then to a private one at the
+        connection (DNS rebinding), is refused before the body is read."""
+        class RebindingPolicy(MediaPolicy):
+            def classify(self, url):        # as if the resolution check had seen a public address
+                return url.split('://', 1)[1].split('/', 1)[0], False
+        self.fake.route('GET', r'/media/1', 200, body=PNG, headers={'Content-Type': 'image/png'})
+        with self.assertRaises(MediaRefused) as caught:
+            fetch_media(self.adapter.session, f'{self.fake.base_url}/media/1', RebindingPolicy())
+        self.assertIn('connected to a non-public address', caught.exception.message)
+
     def test_size_cap_while_streaming(self):
         self.fake.route('GET', r'/big', 200, body=b'\0' * (256 * 1024), headers={'Content-Type': 'image/png'})
         policy = self.adapter.media_policy()
