@@ -1,9 +1,21 @@
+from unittest.mock import patch
 from urllib.parse import urlsplit
 
 from odoo.tests import common
 
 from ..providers import get_adapter_class
 from .fake_provider import FakeProviderServer
+
+
+def reported_progress(env, run):
+    """Call ``run()``; ``[(done, remaining)]`` it reported through ``ir.cron._notify_progress``."""
+    reported = []
+
+    def spy(model, *, done, remaining, deactivate=False):
+        reported.append((done, remaining))
+    with patch.object(type(env['ir.cron']), '_notify_progress', spy):
+        run()
+    return reported
 
 
 class FakeProviderMixin:

@@ -15,7 +15,7 @@ from odoo.tests.common import get_db_name
 from odoo.tools import mute_logger
 
 from ..tools.dispatch import TimeBudget
-from .common import FakeProviderMixin
+from .common import FakeProviderMixin, reported_progress
 
 SID = 'AC' + '9' * 32
 MESSAGES = rf'/2010-04-01/Accounts/{SID}/Messages\.json'
@@ -67,17 +67,7 @@ class DispatchCase(FakeProviderMixin, CronMixinCase, TransactionCase):
 
     def progress(self, **kwargs):
         """Run the cron method; ``[(done, remaining)]`` it reported."""
-        reported = []
-        origin = type(self.env['ir.cron'])._notify_progress
-
-        def spy(model, *, done, remaining, deactivate=False):
-            reported.append((done, remaining))
-        type(self.env['ir.cron'])._notify_progress = spy
-        try:
-            self.env['comm.message']._cron_dispatch(**kwargs)
-        finally:
-            type(self.env['ir.cron'])._notify_progress = origin
-        return reported
+        return reported_progress(self.env, lambda: self.env['comm.message']._cron_dispatch(**kwargs))
 
 
 @tagged('post_install', '-at_install')

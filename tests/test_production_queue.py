@@ -11,7 +11,7 @@ from odoo.tools import mute_logger
 from ..models import comm_webhook_event
 from ..providers.base import StatusUpdate, WebhookRequest
 from ..tools.dispatch import TimeBudget
-from .common import FakeProviderMixin
+from .common import FakeProviderMixin, reported_progress
 from .test_production_dispatch import TickingClock
 from .test_queue import _status_request
 from .test_webhooks_meta import APP_SECRET, CUSTOMER, hub_signature, meta_account, raw, status, text, value, webhook
@@ -40,17 +40,8 @@ class QueueCase(CronMixinCase, TransactionCase):
         return self.Event.search([('provider_id', '=', self.provider.id)], order='id')
 
     def progress(self, **kwargs):
-        reported = []
-        origin = type(self.env['ir.cron'])._notify_progress
-
-        def spy(model, *, done, remaining, deactivate=False):
-            reported.append((done, remaining))
-        type(self.env['ir.cron'])._notify_progress = spy
-        try:
-            self.Event._cron_process(**kwargs)
-        finally:
-            type(self.env['ir.cron'])._notify_progress = origin
-        return reported
+        """Run the cron method; ``[(done, remaining)]`` it reported."""
+        return reported_progress(self.env, lambda: self.Event._cron_process(**kwargs))
 
 
 @tagged('post_install', '-at_install')
