@@ -185,7 +185,7 @@ class CommWebhookEvent(models.Model):
             self.env['comm.webhook.rejection']._count(provider)
             return 'forged'
         if request.body and request.is_json:
-            json.loads(request.body.decode('utf-8'))    # ValueError: not even well-formed, refused
+            request.json()      # ValueError: not even well-formed, refused
         if guard := adapter.replay_guard(request):
             seen = self.env['comm.webhook.nonce']._remember(provider, *guard)
             if seen == 'replayed':
