@@ -24,10 +24,11 @@ class SmsSms(models.Model):
     def create(self, vals_list):
         sms = super().create(vals_list)
         if self.env['res.company']._comm_sms_accounts():
-            waiting = self.env.cr.precommit.data.setdefault(WAITING_KEY, set())
-            if not waiting:
+            data = self.env.cr.precommit.data
+            if WAITING_KEY not in data:     # one wake-up check per transaction
+                data[WAITING_KEY] = set()
                 self.env.cr.precommit.add(self._comm_wake_sms_queue)
-            waiting.update(sms.filtered(lambda s: s.state == 'outgoing').ids)
+            data[WAITING_KEY].update(sms.filtered(lambda s: s.state == 'outgoing').ids)
         return sms
 
     @api.model
