@@ -14,7 +14,7 @@ from odoo.http import request
 
 from ..models.comm_provider import WEBHOOK_PURPOSES
 from ..providers import get_adapter_class
-from ..providers.base import WebhookRequest
+from ..providers.base import CALL_CONTROL_PURPOSES, WebhookRequest
 from ..tools.redact import install_access_log_filter
 
 _logger = logging.getLogger(__name__)
@@ -78,8 +78,9 @@ class CommWebhookController(http.Controller):
             return _plain(400)
         if outcome == 'forged':
             return _plain(403)
-        if purpose == 'voice':      # the provider waits for call-control (TwiML, XML, NCCO)
-            body, content_type = request.env['comm.call'].sudo()._answer_inbound(provider, webhook_request)
+        if purpose in CALL_CONTROL_PURPOSES:      # the provider waits for call-control (TwiML, XML, NCCO)
+            body, content_type = request.env['comm.call'].sudo()._answer_call_control(
+                provider, purpose, webhook_request)
         else:
             # the ack needs no credentials: no second adapter (secrets, SDK client) per request
             body, content_type = get_adapter_class(provider.code).webhook_ack(purpose)

@@ -3,7 +3,7 @@
 A call's progress only ever comes from the provider's call events, through the webhook queue
 (``comm.webhook.event`` → :meth:`CommCall._receive_event`), real providers and the Sandbox alike.
 The answer webhook of the voice URL is the one synchronous exception: the provider waits for
-call-control (TwiML, Plivo XML, NCCO), which :meth:`CommCall._answer_inbound` builds through the
+call-control (TwiML, Plivo XML, NCCO), which :meth:`CommCall._answer_call_control` builds through the
 adapter; that request is queued too, and the queue creates the call log.
 """
 import logging
@@ -27,9 +27,11 @@ STATES = [('initiated', 'Initiated'), ('ringing', 'Ringing'), ('in_progress', 'I
 # A call only moves forward in this order; all final states share the last rank: the first one wins.
 STATE_RANK = {'initiated': 0, 'ringing': 1, 'in_progress': 2, **dict.fromkeys(CALL_FINAL_STATES, 3)}
 RING_TIMEOUT = 30               # seconds a phone rings before the provider gives up
-# Query parameters of our voice answer URL (the providers sign the URL with its query):
-BRIDGE_PARAM = 'comm_to'        # click-to-call: the agent picked up, dial this number (Plivo's answer_url)
-DIALED_PARAM = 'comm_dialed'    # the provider tells how our dial ended (<Dial action>, Vonage eventUrl)
+# Query parameter of our voice answer URL (Plivo signs the URL with its query): click-to-call,
+# the agent picked up, dial this number (Plivo's answer_url). How a dial of ours ended comes to
+# its own URL ('voice_dialed'): nothing rides on a query string of a Vonage JWT route, which
+# signs the body only.
+BRIDGE_PARAM = 'comm_to'
 NOBODY_MESSAGE = _lt('Sorry, nobody can take your call right now. Please try again later.')
 
 
@@ -158,7 +160,7 @@ class CommCall(models.Model):
         request = CallRequest(
             to=self.to_number, agent=agent, sender=self.from_number or '', timeout=RING_TIMEOUT,
             answer_url=_voice_url(provider, **{BRIDGE_PARAM: self.to_number}),
-            action_url=_voice_url(provider, **{DIALED_PARAM: 1}),
+            action_url=provider._webhook_url('voice_dialed') or '',
             status_callback=provider._webhook_url('voice_status') or '')
         try:
             result = provider._get_adapter().start_call(request)
@@ -189,13 +191,13 @@ class CommCall(models.Model):
     # ------------------------------------------------------------------------------------------
 
     @api.model
-    def _answer_inbound(self, provider, request):
-        """Call-control answering a verified request to the voice URL: ``(body, content_type)``.
+    def _answer_call_control(self, provider, purpose, request):
+        """Call-control answering a verified request to a call-control URL: ``(body, content_type)``.
 
-        * :data:`BRIDGE_PARAM` in the query: the agent of a click-to-call picked up (Plivo asks its
-          answer URL): dial the customer;
-        * :data:`DIALED_PARAM`: how a dial of ours ended: hang up after a conversation, else say
-          that nobody can answer;
+        * ``voice_dialed``: how a dial of ours ended: hang up after a conversation, else say that
+          nobody can answer;
+        * ``voice`` with :data:`BRIDGE_PARAM` in the query: the agent of a click-to-call picked up
+          (Plivo asks its answer URL): dial the customer;
         * otherwise a call comes in: forward it to the caller's salesperson, else to the account's
           forward number, else say that nobody can answer.
 
@@ -203,17 +205,17 @@ class CommCall(models.Model):
         number dialed and nothing else of ours.
         """
         adapter = provider._get_adapter()
-        query = dict(request.query)
-        caller_id = to_e164(provider.voice_from)
-        dialed_url = _voice_url(provider, **{DIALED_PARAM: 1})
-        if query.get(BRIDGE_PARAM):
-            return adapter.answer_call(to_e164(query[BRIDGE_PARAM]), caller_id, timeout=RING_TIMEOUT,
-                                       action_url=dialed_url)
-        event = next((e for e in adapter.parse_webhook(request, 'voice') if e.kind == 'call'), None)
-        if DIALED_PARAM in query:
+        event = next((e for e in adapter.parse_webhook(request, purpose) if e.kind == 'call'), None)
+        if purpose == 'voice_dialed':
             if event and event.status in CALL_FINAL_STATES and event.status != 'completed':
                 return adapter.answer_call(message=str(NOBODY_MESSAGE))
             return adapter.answer_call()
+        query = dict(request.query)
+        caller_id = to_e164(provider.voice_from)
+        dialed_url = provider._webhook_url('voice_dialed') or ''
+        if query.get(BRIDGE_PARAM):
+            return adapter.answer_call(to_e164(query[BRIDGE_PARAM]), caller_id, timeout=RING_TIMEOUT,
+                                       action_url=dialed_url)
         _partner, _agent, forward_to = self._inbound_route(provider, event.sender if event else '')
         if not forward_to:
             return adapter.answer_call(message=str(NOBODY_MESSAGE))

@@ -12,11 +12,12 @@ from .fields_secret import MASK, Secret
 
 _logger = logging.getLogger(__name__)
 
-# Which of our webhook URLs each provider must be configured with.
+# Which of our webhook URLs each provider calls: all are configured at the provider, except
+# 'voice_dialed', which our own call-control hands it (how a dial of ours ended).
 WEBHOOK_PURPOSES = {
-    'twilio': ('inbound', 'status', 'voice', 'voice_status'),
-    'plivo': ('inbound', 'status', 'voice', 'voice_status'),
-    'vonage': ('inbound', 'status', 'voice', 'voice_status'),
+    'twilio': ('inbound', 'status', 'voice', 'voice_dialed', 'voice_status'),
+    'plivo': ('inbound', 'status', 'voice', 'voice_dialed', 'voice_status'),
+    'vonage': ('inbound', 'status', 'voice', 'voice_dialed', 'voice_status'),
     'meta': ('inbound',),
     'sandbox': ('inbound', 'status', 'voice_status'),
 }

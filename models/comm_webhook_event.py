@@ -20,7 +20,7 @@ from ..tools.dispatch import TimeBudget, cron_budget, cron_time_limit
 _logger = logging.getLogger(__name__)
 
 PURPOSES = [('inbound', 'Inbound message'), ('status', 'Status callback'), ('voice', 'Voice answer'),
-            ('voice_status', 'Call event')]
+            ('voice_dialed', 'Dial ended'), ('voice_status', 'Call event')]
 # Only these headers are kept with an event: what processing needs. Signatures, nonces and the
 # Authorization header were checked on receipt and are replay material: never stored.
 KEPT_HEADERS = ('content-type', 'user-agent', 'i-twilio-idempotency-token')

@@ -40,6 +40,10 @@ STATE_RANK = {'queued': 0, 'sent': 1, 'delivered': 2, 'read': 3}
 # Normalized call states.
 CALL_STATES = ('initiated', 'ringing', 'in_progress', 'completed', 'busy', 'no_answer', 'failed', 'canceled')
 CALL_FINAL_STATES = frozenset({'completed', 'busy', 'no_answer', 'failed', 'canceled'})
+# Our call URLs the provider waits on for call-control: the answer URL of an incoming call, and
+# the URL told how a dial of ours ended (<Dial action>, Vonage's synchronous connect eventUrl).
+CALL_CONTROL_PURPOSES = ('voice', 'voice_dialed')
+CALL_PURPOSES = (*CALL_CONTROL_PURPOSES, 'voice_status')
 
 
 # ------------------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from plivo.utils.signature_v3 import validate_v3_signature
 from plivo.utils.template import Template as PlivoTemplate
 
 from . import register
-from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter,
-                   ProviderError, SendResult, digits, error_from_http, parse_retry_after,
+from .base import (CALL_CONTROL_PURPOSES, CALL_PURPOSES, AccountInfo, CallEvent, CallResult, InboundMessage,
+                   Media, ProviderAdapter, ProviderError, SendResult, digits, error_from_http, parse_retry_after,
                    provider_number, sender_number, short_key, status_update)
 
 SIGNATURE_V3_HEADER = 'X-Plivo-Signature-V3'
@@ -347,7 +347,7 @@ class PlivoAdapter(ProviderAdapter):
             return [status_update(PLIVO_MESSAGE_STATES, PLIVO_ERRORS, params['MessageUUID'], params['Status'],
                                   params.get('ErrorCode'), recipient=provider_number(params.get('To')),
                                   raw=params)]
-        if purpose in ('voice', 'voice_status'):
+        if purpose in CALL_PURPOSES:
             return [self._parse_call(params, purpose)]
         raise ValueError(f'unknown Plivo webhook purpose {purpose!r}')
 
@@ -381,13 +381,13 @@ class PlivoAdapter(ProviderAdapter):
         # a <Dial action> request: the call is still up, DialStatus says how the bridge ended. A bridge
         # nobody took ends the call; an answered one ends with the hangup callback (and its Duration).
         dial_status = params.get('DialStatus') if params.get('DialStatus') != 'completed' else ''
-        status = dial_status or params.get('CallStatus') or ('ringing' if purpose == 'voice' else '')
+        status = dial_status or params.get('CallStatus') or ('ringing' if purpose in CALL_CONTROL_PURPOSES else '')
         if not call_uuid or status not in PLIVO_CALL_STATES:
             raise ValueError(f'Plivo call event without CallUUID or with unknown CallStatus {status!r}')
         return CallEvent(
             provider_id=call_uuid, status=PLIVO_CALL_STATES[status], provider_status=status,
             sender=provider_number(params.get('From')), recipient=provider_number(params.get('To')),
-            direction=params.get('Direction') or ('inbound' if purpose == 'voice' else ''),
+            direction=params.get('Direction') or ('inbound' if purpose in CALL_CONTROL_PURPOSES else ''),
             duration=int(params['Duration']) if params.get('Duration') else None,
             hangup_cause=params.get('DialHangupCause') or params.get('HangupCause', ''),
             recording_url=params.get('RecordUrl', ''), parent_id=request_uuid, raw=params)

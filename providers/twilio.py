@@ -20,8 +20,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.datastructures import MultiDict
 
 from . import register
-from .base import (AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter,
-                   ProviderError, SendResult, TemplateInfo, error_from_http,
+from .base import (CALL_CONTROL_PURPOSES, CALL_PURPOSES, AccountInfo, CallEvent, CallResult, InboundMessage,
+                   Media, ProviderAdapter, ProviderError, SendResult, TemplateInfo, error_from_http,
                    parse_retry_after, provider_number, sender_number, status_update)
 
 _logger = logging.getLogger(__name__)
@@ -335,7 +335,7 @@ class TwilioAdapter(ProviderAdapter):
             return [status_update(TWILIO_MESSAGE_STATES, TWILIO_ERRORS, sid, status, params.get('ErrorCode'),
                                   error_message=params.get('ErrorMessage', ''),
                                   recipient=provider_number(params.get('To')), raw=params)]
-        if purpose in ('voice', 'voice_status'):
+        if purpose in CALL_PURPOSES:
             return [self._parse_call(params, purpose)]
         raise ValueError(f'unknown Twilio webhook purpose {purpose!r}')
 
@@ -387,10 +387,10 @@ class TwilioAdapter(ProviderAdapter):
         dial_status = params.get('DialCallStatus')
         dial_status = '' if dial_status in ('completed', 'answered') else dial_status
         # the voice URL is asked when a call comes in: it is ringing, inbound
-        status = dial_status or params.get('CallStatus') or ('ringing' if purpose == 'voice' else '')
+        status = dial_status or params.get('CallStatus') or ('ringing' if purpose in CALL_CONTROL_PURPOSES else '')
         if not sid or status not in TWILIO_CALL_STATES:
             raise ValueError(f'Twilio call event without CallSid or with unknown CallStatus {status!r}')
-        direction = params.get('Direction') or ('inbound' if purpose == 'voice' else '')
+        direction = params.get('Direction') or ('inbound' if purpose in CALL_CONTROL_PURPOSES else '')
         return CallEvent(
             provider_id=sid, status=TWILIO_CALL_STATES[status], provider_status=status,
             sender=provider_number(params.get('From')), recipient=provider_number(params.get('To')),

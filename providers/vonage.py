@@ -38,7 +38,7 @@ from vonage_voice.models import Connect, CreateCallRequest, Phone, PhoneEndpoint
 
 from . import register
 from .base import (
-    AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter, ProviderError,
+    CALL_CONTROL_PURPOSES, AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter, ProviderError,
     SendResult, StatusUpdate, Unparsed, digits, error_from_http, hmac_equal, order_content, parse_retry_after,
     parse_timestamp, provider_number, sender_number, short_key, to_e164,
 )
@@ -50,9 +50,6 @@ SMS_CALLBACK_MAX = 100         # the SDK model refuses longer callback URLs
 MESSAGES_CLIENT_REF_MAX = 100
 MAX_SIGNATURE_AGE = 300        # seconds: older signed SMS webhooks are replays
 JWT_LEEWAY = 300               # seconds: a JWT issued longer ago (or later from now) is refused
-# The one query string our own URLs put on a JWT route (the eventUrl of our NCCO connect, which
-# says how the dial ended); anything else there is signed by nobody.
-OWN_JWT_QUERY = [('comm_dialed', '1')]
 POOL_SIZE = 16
 
 # GSM 03.38 basic + extension tables: anything else is sent as 'unicode' (70 chars / part).
@@ -454,7 +451,7 @@ class VonageAdapter(ProviderAdapter):
         if scheme.lower() == 'bearer':
             # The JWT vouches for the raw body only (payload_hash): a GET, form fields or a query
             # string beside it are signed by nobody, whatever token comes with them.
-            if request.method != 'POST' or request.form or request.query not in ([], OWN_JWT_QUERY):
+            if request.method != 'POST' or request.form or request.query:
                 return False
             return self._jwt_valid(token.strip(), request.body, secret)
         try:
@@ -662,7 +659,7 @@ class VonageAdapter(ProviderAdapter):
             # Recordings are reported once the recorded call is over.
             return CallEvent(**common, status='completed', provider_status='record',
                              recording_url=data['recording_url'])
-        if provider_status is None and purpose == 'voice':
+        if provider_status is None and purpose in CALL_CONTROL_PURPOSES:
             # The answer webhook of an inbound call ('answer' keeps its key apart from 'ringing').
             return CallEvent(**common, status='ringing', provider_status='answer', direction='inbound')
         status = self._normalized(VOICE_STATES, provider_status, 'call status')

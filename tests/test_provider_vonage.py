@@ -338,8 +338,11 @@ class TestVonageAdapter(CommAdapterCase):
         answer = self._jwt_request(b'')
         answer.method, answer.url = 'GET', URL.format('voice') + '?uuid=c1&from=447700900001&to=447700900000'
         self.assertFalse(self.adapter.verify_webhook(answer), 'a JWT signs a body: a GET query is signed by nobody')
-        answer.method, answer.url = 'POST', URL.format('voice') + '?comm_dialed=1'
-        self.assertTrue(self.adapter.verify_webhook(answer), "no body, and only our own URL's flag")
+        for query in ('?comm_dialed=1', '?uuid=c1'):
+            answer.method, answer.url = 'POST', URL.format('voice_dialed') + query
+            self.assertFalse(self.adapter.verify_webhook(answer), f'a query string ({query}) is signed by nobody')
+        answer.url = URL.format('voice_dialed')
+        self.assertTrue(self.adapter.verify_webhook(answer), 'no body, no query: what the JWT signs')
 
     # -- parsing: SMS API ---------------------------------------------------------------------
 

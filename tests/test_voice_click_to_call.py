@@ -84,7 +84,7 @@ class TestVoice(FakeProviderMixin, CommWebhookMixin, TransactionCase):
         dial = ET.fromstring(form['Twiml']).find('Dial')
         self.assertEqual(dial.find('Number').text, CUSTOMER, 'then the customer is dialed')
         self.assertEqual(dial.get('callerId'), OUR_NUMBER)
-        self.assertEqual(dial.get('action'), f'{provider.webhook_url_voice}?comm_dialed=1')
+        self.assertEqual(dial.get('action'), provider._webhook_url('voice_dialed'))
         self.env.invalidate_all()
         self.assertIn(call, self.partner.comm_history_ids.call_id)
 
@@ -121,7 +121,7 @@ class TestVoice(FakeProviderMixin, CommWebhookMixin, TransactionCase):
         [connect] = body['ncco']
         self.assertEqual((connect['action'], connect['from'], connect['endpoint']),
                          ('connect', OUR_NUMBER[1:], [{'type': 'phone', 'number': CUSTOMER[1:]}]))
-        self.assertEqual(connect['eventUrl'], [f'{provider.webhook_url_voice}?comm_dialed=1'])
+        self.assertEqual(connect['eventUrl'], [provider._webhook_url('voice_dialed')])
 
     # -- errors -----------------------------------------------------------------------------------
 

@@ -71,7 +71,7 @@ class TestVoice(CommWebhookMixin, HttpCase):
     # -- signed requests, per provider --------------------------------------------------------------
 
     def url(self, provider, purpose, **query):
-        url = provider[f'webhook_url_{purpose}']
+        url = provider._webhook_url(purpose)
         return f'{url}?{urlencode(query)}' if query else url
 
     def twilio(self, provider, purpose, form, token=TWILIO_TOKEN, **query):
@@ -124,7 +124,7 @@ class TestVoice(CommWebhookMixin, HttpCase):
         dial = root.find('Dial')
         self.assertIsNotNone(dial, ET.tostring(root))
         self.assertEqual(dial.find('Number').text, number)
-        self.assertEqual(dial.get('action'), self.url(provider, 'voice', comm_dialed=1))
+        self.assertEqual(dial.get('action'), self.url(provider, 'voice_dialed'))
 
     def assertSays(self, root, verb):
         self.assertIsNone(root.find('Dial'))
@@ -150,9 +150,9 @@ class TestVoice(CommWebhookMixin, HttpCase):
             'direction': 'in', 'state': 'ringing', 'from_number': CUSTOMER, 'to_number': OUR_NUMBER,
             'partner_id': self.partner.id, 'user_id': self.seller.id, 'provider_call_id': sid}])
         # the salesperson did not pick up: Twilio asks the <Dial action> what next
-        dial_done = self.twilio(provider, 'voice', {
+        dial_done = self.twilio(provider, 'voice_dialed', {
             'CallSid': sid, 'From': CUSTOMER, 'To': OUR_NUMBER, 'CallStatus': 'in-progress', 'Direction': 'inbound',
-            'DialCallStatus': 'no-answer', 'DialCallSid': 'CA' + 'b' * 32, 'DialCallDuration': '0'}, comm_dialed=1)
+            'DialCallStatus': 'no-answer', 'DialCallSid': 'CA' + 'b' * 32, 'DialCallDuration': '0'})
         self.assertSays(self.assertXml(dial_done, 'text/xml'), 'Say')
         self.twilio(provider, 'voice_status', {
             'CallSid': sid, 'From': CUSTOMER, 'To': OUR_NUMBER, 'CallStatus': 'completed', 'Direction': 'inbound',
@@ -214,8 +214,8 @@ class TestVoice(CommWebhookMixin, HttpCase):
         call = self.outgoing_call(provider, sid)
         common = {'CallSid': sid, 'Direction': 'outbound-api', 'From': OUR_NUMBER, 'To': '+33612345678'}
         self.twilio(provider, 'voice_status', {**common, 'CallStatus': 'in-progress', 'SequenceNumber': '2'})
-        hangup = self.twilio(provider, 'voice', {**common, 'CallStatus': 'in-progress', 'DialCallStatus': 'completed',
-                                                 'DialCallDuration': '70'}, comm_dialed=1)
+        hangup = self.twilio(provider, 'voice_dialed', {
+            **common, 'CallStatus': 'in-progress', 'DialCallStatus': 'completed', 'DialCallDuration': '70'})
         root = self.assertXml(hangup, 'text/xml')
         self.assertEqual([child.tag for child in root], ['Hangup'])
         self.run_queue()
@@ -251,10 +251,10 @@ class TestVoice(CommWebhookMixin, HttpCase):
         root = self.assertXml(answer, 'application/xml')
         dial = root.find('Dial')
         self.assertEqual((dial.find('Number').text, dial.get('callerId')), (CUSTOMER[1:], OUR_NUMBER[1:]))
-        self.assertEqual(dial.get('action'), self.url(provider, 'voice', comm_dialed=1))
-        dial_done = self.plivo(provider, 'voice', {
+        self.assertEqual(dial.get('action'), self.url(provider, 'voice_dialed'))
+        dial_done = self.plivo(provider, 'voice_dialed', {
             **leg, 'CallStatus': 'in-progress', 'DialStatus': 'completed', 'DialALegUUID': 'leg-a',
-            'DialBLegUUID': 'leg-b', 'DialHangupCause': 'NORMAL_CLEARING', 'DialRingStatus': 'true'}, comm_dialed=1)
+            'DialBLegUUID': 'leg-b', 'DialHangupCause': 'NORMAL_CLEARING', 'DialRingStatus': 'true'})
         self.assertEqual([child.tag for child in self.assertXml(dial_done, 'application/xml')], ['Hangup'])
         hangup = {**leg, 'CallStatus': 'completed', 'Duration': '75', 'BillDuration': '120',
                   'HangupCause': 'NORMAL_CLEARING', 'HangupSource': 'Callee', 'Event': 'Hangup'}
@@ -275,12 +275,12 @@ class TestVoice(CommWebhookMixin, HttpCase):
                 'Direction': 'inbound', 'Event': 'StartApp'})
         root = self.assertXml(incoming('in-1', CUSTOMER), 'application/xml')
         self.assertEqual(root.find('Dial').find('Number').text, SELLER_PHONE[1:])
-        self.assertEqual(root.find('Dial').get('action'), self.url(provider, 'voice', comm_dialed=1))
+        self.assertEqual(root.find('Dial').get('action'), self.url(provider, 'voice_dialed'))
         root = self.assertXml(incoming('in-2', UNKNOWN), 'application/xml')
         self.assertEqual(root.find('Dial').find('Number').text, FORWARD[1:])
-        busy = self.plivo(provider, 'voice', {
+        busy = self.plivo(provider, 'voice_dialed', {
             'CallUUID': 'in-1', 'From': CUSTOMER[1:], 'To': OUR_NUMBER[1:], 'CallStatus': 'in-progress',
-            'Direction': 'inbound', 'DialStatus': 'busy', 'DialHangupCause': 'USER_BUSY'}, comm_dialed=1)
+            'Direction': 'inbound', 'DialStatus': 'busy', 'DialHangupCause': 'USER_BUSY'})
         self.assertSays(self.assertXml(busy, 'application/xml'), 'Speak')
         self.run_queue()
         matched = self.calls(provider).filtered(lambda c: c.provider_call_id == 'in-1')
@@ -302,19 +302,23 @@ class TestVoice(CommWebhookMixin, HttpCase):
         self.assertEqual((connect['action'], connect['from'], connect['endpoint']),
                          ('connect', OUR_NUMBER[1:], [{'type': 'phone', 'number': SELLER_PHONE[1:]}]))
         self.assertEqual((connect['eventType'], connect['eventUrl']),
-                         ('synchronous', [self.url(provider, 'voice', comm_dialed=1)]))
+                         ('synchronous', [self.url(provider, 'voice_dialed')]))
         # the salesperson's leg: Vonage posts its events to the connect's eventUrl and obeys the
         # answer when the leg was not answered
         leg_b = {'uuid': 'leg-b', 'conversation_uuid': 'CON-9', 'direction': 'outbound',
                  'from': OUR_NUMBER[1:], 'to': SELLER_PHONE[1:]}
-        ringing = self.vonage(provider, 'voice', {**leg_b, 'status': 'ringing',
-                                                  'timestamp': '2025-01-01T12:00:01.000Z'}, comm_dialed=1)
+        ringing = self.vonage(provider, 'voice_dialed', {**leg_b, 'status': 'ringing',
+                                                         'timestamp': '2025-01-01T12:00:01.000Z'})
         self.assertEqual(self.assertNcco(ringing), [])
-        unanswered = self.vonage(provider, 'voice', {**leg_b, 'status': 'timeout', 'timestamp': '2025-01-01T12:00:31.000Z'},
-                                 comm_dialed=1)
+        unanswered = self.vonage(provider, 'voice_dialed', {
+            **leg_b, 'status': 'timeout', 'timestamp': '2025-01-01T12:00:31.000Z'})
         [talk] = self.assertNcco(unanswered)
         self.assertEqual(talk['action'], 'talk')
         self.assertIn(NOBODY, talk['text'])
+        # a JWT signs the body only: no query string rides on it, not even the old dial marker
+        for query in ({'comm_dialed': 1}, {'comm_to': SELLER_PHONE}):
+            forged = self.vonage(provider, 'voice', {**leg_b, 'status': 'timeout'}, **query)
+            self.assertEqual(forged.status_code, 403, query)
         self.vonage(provider, 'voice_status', {
             'uuid': 'in-1', 'conversation_uuid': 'CON-9', 'status': 'completed', 'direction': 'inbound',
             'from': CUSTOMER[1:], 'to': OUR_NUMBER[1:], 'duration': '38', 'timestamp': '2025-01-01T12:00:38.000Z'})
