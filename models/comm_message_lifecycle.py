@@ -46,7 +46,7 @@ class CommMessage(models.Model):
 
         The webhook event being processed (context ``comm_webhook_event_id``) is linked to it.
         """
-        if not self:
+        if not self or self.env.context.get('comm_steps_noted'):
             return
         data = self.env.cr.precommit.data
         if STEPS_KEY not in data:
@@ -75,20 +75,27 @@ class CommMessage(models.Model):
 
     @api.model
     def _record_answers(self, answers):
-        super()._record_answers(answers)
+        """The steps of the answers (attempt, status change, retry) noted after they are recorded,
+        in order: one insert for the group."""
+        before = {message.id: message.state for message, _result in answers}
+        super()._record_answers([(message.with_context(comm_steps_noted=True), result) for message, result in answers])
         for message, result in answers:
-            if isinstance(result, ProviderError):
-                message._comm_step('attempt', error_code=result.code or False, duration=result.elapsed,
-                                   detail=_('Attempt %(number)s: %(error)s', number=message.attempts,
-                                            error=result.message))
-                if message.dispatch_state == 'todo':
-                    message._comm_step('retry', error_code=result.code or False, detail=_(
-                        'Next try at %(at)s (UTC): %(why)s', at=message.next_try_at, why=result.message))
-            else:
-                message._comm_step('attempt', provider_status=result.raw.get('status') or False,
-                                   duration=result.elapsed, detail=_(
-                                       'Attempt %(number)s: accepted as %(id)s', number=message.attempts,
-                                       id=result.provider_id))
+            message._comm_note_answer(result, before[message.id])
+
+    def _comm_note_answer(self, result, state_before):
+        if isinstance(result, ProviderError):
+            self._comm_step('attempt', error_code=result.code or False, duration=result.elapsed, detail=_(
+                'Attempt %(number)s: %(error)s', number=self.attempts, error=result.message))
+        else:
+            self._comm_step('attempt', provider_status=result.raw.get('status') or False, duration=result.elapsed,
+                            detail=_('Attempt %(number)s: accepted as %(id)s', number=self.attempts,
+                                     id=result.provider_id))
+        if self.state != state_before:
+            self._comm_step('status', state=self.state, error_code=self.error_code or False,
+                            detail=self.error_message or False)
+        if isinstance(result, ProviderError) and self.dispatch_state == 'todo':
+            self._comm_step('retry', error_code=result.code or False, detail=_(
+                'Next try at %(at)s (UTC): %(why)s', at=self.next_try_at, why=result.message))
 
     def _record_answer(self, result):
         with log.correlation(self.client_ref):

@@ -3,6 +3,7 @@ statuses asked from the providers, the reconciliation report against the provide
 and the contact matching review. Twilio and Plivo through their SDKs against the local fake provider."""
 import logging
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 from twilio.request_validator import RequestValidator
 
@@ -10,7 +11,7 @@ from odoo import fields
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from ..providers.base import WebhookRequest
+from ..providers.base import SendResult, WebhookRequest
 from ..tools import log
 from .common import FakeProviderMixin
 from .fake_provider import plivo_message, plivo_message_list, twilio_message, twilio_message_list
@@ -104,6 +105,22 @@ class TestMessageLifecycle(OperationsCase):
         self.env['comm.webhook.event']._cron_process()
         self.assertEqual(message.state, 'delivered', 'never backwards')
         self.assertEqual(self.steps(message)[-1], ('webhook', 'sent'), 'the webhook is shown, no status change')
+
+    def test_one_insert_per_batch(self):
+        Step = type(self.env['comm.message.step'])
+        with patch.object(Step, 'create', autospec=True, side_effect=Step.create) as create:
+            messages = self.env['comm.message'].create([{
+                'direction': 'out', 'provider_id': self.twilio.id, 'to_number': f'+1415555{index:04d}',
+                'state': 'queued', 'dispatch_state': 'attempt', 'attempts': 1} for index in range(5)])
+            self.env.cr.flush()
+            self.env['comm.message']._record_answers([
+                (message, SendResult(provider_id=f'SM{message.id:032x}', status='sent', elapsed=0.1))
+                for message in messages])
+            self.env.cr.flush()
+        self.assertEqual([len(call.args[1]) for call in create.call_args_list], [5, 10],
+                         'the queued steps, then the attempts and status changes of the batch')
+        self.assertEqual(self.steps(messages[0]), [('queued', 'queued'), ('attempt', ''), ('status', 'sent')])
+        self.assertEqual(set(messages.mapped('state')), {'sent'})
 
     def test_steps_of_a_rolled_back_savepoint_are_not_written(self):
         message = self.queue()
