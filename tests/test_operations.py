@@ -8,7 +8,7 @@ from unittest.mock import patch
 from twilio.request_validator import RequestValidator
 
 from odoo import fields
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..providers.base import SendResult, WebhookRequest
@@ -322,3 +322,17 @@ class TestContactReview(OperationsCase):
                          'the conversation moves with them')
         self.assertEqual(loose.partner_id.id, False)
         self.assertNotIn(first, self.env['comm.message'].search(self.env['comm.message']._contact_review_domain()))
+
+
+@tagged('post_install', '-at_install')
+class TestOperationsUi(HttpCase):
+
+    def test_contact_review_reattach(self):
+        provider = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'sms_from': OURS})
+        ann = self.env['res.partner'].create({'name': 'Ann Review', 'email': 'ann.review@example.com'})
+        messages = self.env['comm.message'].create([{
+            'direction': 'in', 'provider_id': provider.id, 'from_number': '+14155550177', 'state': 'received',
+            'body': body} for body in ('first', 'second')])
+        self.start_tour('/odoo/action-comm_gateway.action_comm_contact_review', 'comm_contact_review_tour',
+                        login='admin')
+        self.assertEqual(messages.partner_id, ann, 'both messages of the number, one selected')
