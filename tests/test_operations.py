@@ -325,7 +325,7 @@ class TestContactReview(OperationsCase):
 
 
 @tagged('post_install', '-at_install')
-class TestOperationsUi(HttpCase):
+class TestOperationsUi(FakeProviderMixin, HttpCase):
 
     def test_contact_review_reattach(self):
         provider = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'sms_from': OURS})
@@ -336,3 +336,15 @@ class TestOperationsUi(HttpCase):
         self.start_tour('/odoo/action-comm_gateway.action_comm_contact_review', 'comm_contact_review_tour',
                         login='admin')
         self.assertEqual(messages.partner_id, ann, 'both messages of the number, one selected')
+
+    def test_reconcile_and_import_the_missing_inbound(self):
+        self.env['comm.provider'].create({
+            'name': 'Twilio Ops', 'code': 'twilio', 'sms_from': OURS, 'api_base_url': self.fake.base_url,
+            'twilio_account_sid': SID, 'twilio_auth_token': TOKEN, 'timeout': 5})
+        sid = 'SM' + '5' * 32
+        self.fake.route('GET', MESSAGES, 200, json=twilio_message_list(SID, [twilio_message(
+            SID, sid, OURS, TO, status='received', direction='inbound', body='Missed me?',
+            sent=datetime.now() - timedelta(hours=1))]))
+        self.start_tour('/odoo/action-comm_gateway.action_comm_message', 'comm_reconcile_tour', login='admin')
+        inbound = self.env['comm.message'].search([('provider_message_id', '=', sid)])
+        self.assertEqual((inbound.direction, inbound.body), ('in', 'Missed me?'))

@@ -35,3 +35,40 @@ registry.category("web_tour.tours").add("comm_contact_review_tour", {
         },
     ],
 });
+
+registry.category("web_tour.tours").add("comm_reconcile_tour", {
+    steps: () => [
+        {
+            trigger: ".o_menu_sections button:contains('Operations')",
+            run: "click",
+        },
+        {
+            trigger: ".dropdown-item:contains('Reconciliation')",
+            run: "click",
+        },
+        {
+            trigger: ".modal .o_field_widget[name='provider_id'] input",
+            run: "edit Twilio Ops",
+        },
+        {
+            trigger: ".o-autocomplete--dropdown-item:contains('Twilio Ops')",
+            run: "click",
+        },
+        {
+            trigger: ".modal button[name='action_compare']",
+            run: "click",
+        },
+        {
+            content: "The inbound message Odoo missed is listed",
+            trigger: ".modal .o_data_row:contains('At the provider, unknown in Odoo')",
+        },
+        {
+            trigger: ".modal button[name='action_import_missing']",
+            run: "click",
+        },
+        {
+            content: "Compared again: nothing differs any more",
+            trigger: ".modal .o_field_widget[name='line_ids']:not(:has(.o_data_row))",
+        },
+    ],
+});
