@@ -13,7 +13,9 @@
         'security/comm_security.xml',
         'security/ir.model.access.csv',
         'security/comm_message_media_security.xml',
+        'security/comm_operations_security.xml',
         'data/ir_cron.xml',
+        'data/ir_cron_lifecycle.xml',
         'views/comm_provider_views.xml',
         'views/comm_message_views.xml',
         'views/comm_call_views.xml',
@@ -26,6 +28,7 @@
         'views/ir_actions_server_views.xml',
         'wizard/comm_whatsapp_composer_views.xml',
         'views/comm_menus.xml',
+        'views/comm_message_lifecycle_views.xml',
     ],
     'demo': [
         'data/comm_demo.xml',

@@ -8,6 +8,9 @@ from . import comm_mms
 from . import comm_message_reconcile
 from . import comm_message_ref
 from . import comm_dispatch
+from . import comm_message_step
+from . import comm_message_lifecycle
+from . import comm_message_review
 from . import comm_media_token
 from . import comm_whatsapp_template
 from . import comm_call
@@ -15,6 +18,7 @@ from . import comm_history
 from . import comm_access
 from . import res_company
 from . import res_config_settings
+from . import res_config_settings_operations
 from . import res_partner
 from . import crm_lead
 from . import res_users

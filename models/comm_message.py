@@ -636,6 +636,7 @@ class CommMessage(models.Model):
         messages.write({'state': 'queued', 'dispatch_state': 'todo', 'next_try_at': fields.Datetime.now(),
                         'attempts': 0, 'error_code': False, 'error_message': False, 'failure_type': False,
                         'failed_at': False})
+        messages._comm_step('retry', user_id=self.env.uid, detail=_('Sent again by %(user)s', user=self.env.user.name))
         for message in messages:
             message._sync_sms_tracker('queued', '', '')
             if message.channel in CHATTER_CHANNELS:

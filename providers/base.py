@@ -73,6 +73,7 @@ class ProviderError(Exception):
         self.retry_after = retry_after
         self.http_status = http_status
         self.failure_type = failure_type
+        self.elapsed = None         # seconds the call took, set by the dispatch pool
 
     def __repr__(self):
         return (f'ProviderError({self.message!r}, code={self.code!r}, retryable={self.retryable}, '
@@ -175,6 +176,22 @@ class SendResult:
     extra_ids: tuple = ()                 # further provider ids (Vonage splits long SMS)
     recipient_id: str = ''                # e.g. Meta's wa_id, which may differ from the input
     raw: dict = dataclasses.field(default_factory=dict)
+    elapsed: float = None                 # seconds the call took, set by the dispatch pool
+
+
+@dataclasses.dataclass
+class ListedMessage:
+    """A message as the provider's message list shows it (reconciliation report)."""
+    provider_id: str
+    direction: str                        # in | out
+    status: str                           # normalized state ('received' for inbound)
+    provider_status: str = ''
+    sender: str = ''                      # E.164 when it is a number
+    recipient: str = ''
+    channel: str = 'sms'
+    body: str = ''                        # Plivo keeps no text: ''
+    timestamp: float = None
+    error_code: str = ''
 
 
 @dataclasses.dataclass
@@ -563,12 +580,28 @@ class ProviderAdapter:
         """
         raise ProviderError(f'{self.name} does not answer calls.', code='unsupported')
 
-    def fetch_status(self, provider_id):
-        """Ask the provider for a message's current state (reconciliation before a resend).
+    # whether :meth:`fetch_status` asks the provider (the stale-status cron asks only those)
+    status_lookup = False
+    # whether :meth:`list_messages` lists the account's messages (the reconciliation report)
+    message_list = False
 
-        :returns: :class:`StatusUpdate`, or None when the provider has no such lookup
+    def fetch_status(self, provider_id):
+        """Ask the provider for a message's current state (stale statuses, reconciliation).
+
+        :returns: :class:`StatusUpdate` (or :class:`Unparsed` for a status we do not know), or
+            None when the provider has no such lookup
         """
         return None
+
+    def list_messages(self, since, until, limit=1000):
+        """The account's messages, both directions, created between ``since`` and ``until``
+        (naive UTC datetimes), newest first, at most ``limit``.
+
+        :returns: ``(list of :class:`ListedMessage`, complete)`` — ``complete`` is False when
+            more than ``limit`` exist
+        :raises ProviderError: ``unsupported`` when the provider has no such list
+        """
+        raise ProviderError(f'{self.name} has no list of messages to compare with.', code='unsupported')
 
     def find_sent(self, outbound, since, exclude=()):
         """After an interrupted send: did the provider get ``outbound``?
@@ -691,8 +724,10 @@ class ProviderAdapter:
         except requests.ConnectionError as exc:
             raise ProviderError(f'{self.name} cannot be reached (network unreachable).', code='network',
                                 retryable=True, failure_type='sms_server') from exc
-        _logger.debug('%s %s %s -> %s in %.3fs', self.code, method, url.split('?')[0],
-                      response.status_code, time.monotonic() - started)
+        # on the provider's own logger: its debug switch in Settings shows these lines
+        logging.getLogger(type(self).__module__).debug(
+            '%s %s %s -> %s in %.3fs', self.code, method, url.split('?')[0], response.status_code,
+            time.monotonic() - started)
         if response.status_code not in expected:
             raise self._error_from_response(response)
         return response

@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 
 from . import register
 from .base import (CALL_CONTROL_PURPOSES, CALL_PURPOSES, AccountInfo, CallEvent, CallResult, InboundMessage,
-                   Media, ProviderAdapter, ProviderError, SendResult, TemplateInfo, error_from_http,
+                   ListedMessage, Media, ProviderAdapter, ProviderError, SendResult, TemplateInfo, error_from_http,
                    parse_retry_after, provider_number, sender_number, status_update)
 
 _logger = logging.getLogger(__name__)
@@ -246,6 +246,9 @@ class TwilioAdapter(ProviderAdapter):
         response.hangup()
         return str(response), 'text/xml'
 
+    status_lookup = True
+    message_list = True
+
     def fetch_status(self, provider_id):
         message = self._call(self.client.messages(provider_id).fetch)
         return status_update(TWILIO_MESSAGE_STATES, TWILIO_ERRORS, message.sid, message.status,
@@ -267,6 +270,27 @@ class TwilioAdapter(ProviderAdapter):
                 return SendResult(provider_id=message.sid,
                                   status=TWILIO_MESSAGE_STATES.get(message.status, 'queued'))
         return None
+
+    def list_messages(self, since, until, limit=1000):
+        """``GET …/Messages.json?DateSent>=…&DateSent<=…`` through the SDK, which follows the pages.
+        A message still queued at Twilio has no send date yet: it is not listed."""
+        listed = self._call(self.client.messages.list, date_sent_after=since, date_sent_before=until,
+                            limit=limit + 1)
+        return [self._listed(message) for message in listed[:limit]], len(listed) <= limit
+
+    @staticmethod
+    def _listed(message):
+        inbound = message.direction == 'inbound'
+        sender, recipient = message.from_ or '', message.to or ''
+        channel = 'whatsapp' if sender.startswith(WHATSAPP_PREFIX) else (
+            'mms' if int(message.num_media or 0) else 'sms')
+        sent = message.date_sent or message.date_created
+        return ListedMessage(
+            provider_id=message.sid, direction='in' if inbound else 'out',
+            status='received' if inbound else TWILIO_MESSAGE_STATES.get(message.status, 'queued'),
+            provider_status=message.status or '', sender=provider_number(sender),
+            recipient=provider_number(recipient), channel=channel, body=message.body or '',
+            timestamp=sent.timestamp() if sent else None, error_code=str(message.error_code or ''))
 
     def check_credentials(self):
         account = self._call(self.client.api.account.fetch)

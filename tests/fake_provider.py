@@ -148,3 +148,50 @@ class FakeProviderServer:
             if (method is None or request.method == method) and path_contains in request.path:
                 return request
         raise AssertionError(f'no {method or ""} request to {path_contains!r} reached the fake provider')
+
+
+# ------------------------------------------------------------------------------------------------
+# Message lists in the providers' own formats (the official SDKs parse them)
+# ------------------------------------------------------------------------------------------------
+
+def _rfc2822(when):
+    return when.strftime('%a, %d %b %Y %H:%M:%S +0000')
+
+
+def twilio_message(account_sid, sid, to, from_, status='delivered', direction='outbound-api', body='',
+                   sent=None, error_code=None, num_media='0'):
+    """A Message resource as ``GET /2010-04-01/Accounts/{sid}/Messages.json`` lists it."""
+    date = _rfc2822(sent) if sent else None
+    return {'account_sid': account_sid, 'api_version': '2010-04-01', 'body': body, 'date_created': date,
+            'date_sent': date, 'date_updated': date, 'direction': direction, 'error_code': error_code,
+            'error_message': None, 'from': from_, 'messaging_service_sid': None, 'num_media': num_media,
+            'num_segments': '1', 'price': None, 'price_unit': 'USD', 'sid': sid, 'status': status,
+            'subresource_uris': {'media': f'/2010-04-01/Accounts/{account_sid}/Messages/{sid}/Media.json'},
+            'to': to, 'uri': f'/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json'}
+
+
+def twilio_message_list(account_sid, messages, page=0, page_size=50, next_page=False):
+    """One page of Twilio's message list (``next_page``: a further page exists, ``Page=page+1``)."""
+    base = f'/2010-04-01/Accounts/{account_sid}/Messages.json?PageSize={page_size}'
+    return {'messages': list(messages), 'start': page * page_size, 'end': page * page_size + len(messages) - 1,
+            'page': page, 'page_size': page_size, 'uri': f'{base}&Page={page}',
+            'first_page_uri': f'{base}&Page=0', 'previous_page_uri': f'{base}&Page={page - 1}' if page else None,
+            'next_page_uri': f'{base}&Page={page + 1}&PageToken=PA{page + 1}' if next_page else None}
+
+
+def plivo_message(auth_id, uuid, to, from_='15005550006', state='delivered', direction='outbound', kind='sms',
+                  at='2026-01-02 10:00:03+00:00', error_code=''):
+    """A message detail record as List all messages returns it (no text: Plivo keeps none)."""
+    return {'message_uuid': uuid, 'to_number': to, 'from_number': from_, 'message_direction': direction,
+            'message_state': state, 'message_type': kind, 'message_time': at, 'error_code': error_code,
+            'units': 1, 'resource_uri': f'/v1/Account/{auth_id}/Message/{uuid}/'}
+
+
+def plivo_message_list(auth_id, records, offset=0, limit=20, total=None):
+    """One page of ``GET /v1/Account/{auth_id}/Message/``; ``total`` beyond the page: a next one."""
+    total = len(records) + offset if total is None else total
+    more = offset + len(records) < total
+    return {'api_id': f'list-{offset}', 'objects': list(records),
+            'meta': {'limit': limit, 'offset': offset, 'total_count': total,
+                     'next': f'/v1/Account/{auth_id}/Message/?limit={limit}&offset={offset + limit}' if more else None,
+                     'previous': None}}

@@ -7,6 +7,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
 from .common import FakeProviderMixin
+from .fake_provider import plivo_message, plivo_message_list
 
 AUTH_ID = 'MA' + 'B' * 18
 MESSAGE = rf'/v1/Account/{AUTH_ID}/Message/'
@@ -16,17 +17,11 @@ LOGGERS = ('odoo.addons.comm_gateway.models.comm_message', 'odoo.addons.comm_gat
 
 
 def mdr(uuid, to=TO[1:], state='delivered', direction='outbound'):
-    """A message detail record as List all messages returns it (no text: Plivo keeps none)."""
-    return {'message_uuid': uuid, 'to_number': to, 'from_number': '15005550006', 'message_direction': direction,
-            'message_state': state, 'message_type': 'sms', 'message_time': '2026-01-02 10:00:03+00:00',
-            'error_code': '', 'units': 1, 'resource_uri': f'/v1/Account/{AUTH_ID}/Message/{uuid}/'}
+    return plivo_message(AUTH_ID, uuid, to, state=state, direction=direction)
 
 
 def listing(*records, more=False):
-    return {'api_id': 'list-1', 'objects': list(records),
-            'meta': {'limit': 20, 'offset': 0, 'total_count': len(records) + (20 if more else 0),
-                     'next': f'/v1/Account/{AUTH_ID}/Message/?limit=20&offset=20' if more else None,
-                     'previous': None}}
+    return plivo_message_list(AUTH_ID, records, total=len(records) + (20 if more else 0))
 
 
 @tagged('post_install', '-at_install')

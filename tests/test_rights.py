@@ -37,6 +37,13 @@ TABLE = {
     ('comm.message', 'action_create_shared_contacts'): (USER, lambda r: r.shared.action_create_shared_contacts()),
     ('comm.message', 'action_retry_now'): (USER, lambda r: r.shared.action_retry_now()),
     ('comm.message', 'action_cancel'): (USER, lambda r: r.shared.action_cancel()),
+    ('comm.message', 'action_open_contact_review'): (MANAGER, lambda r: r.shared.action_open_contact_review()),
+    ('comm.message.reattach', 'action_apply'): (MANAGER, lambda r: r.wizard('comm.message.reattach', {
+        'message_ids': [(6, 0, r.shared.ids)], 'partner_id': r.partner.id}).action_apply()),
+    ('comm.reconcile.wizard', 'action_compare'): (MANAGER, lambda r: r.reconcile().action_compare()),
+    ('comm.reconcile.wizard', 'action_import_missing'): (MANAGER, lambda r: r.reconcile().action_import_missing()),
+    ('comm.reconcile.wizard', 'action_refresh_statuses'): (
+        MANAGER, lambda r: r.reconcile().action_refresh_statuses()),
 }
 
 
@@ -54,6 +61,14 @@ class Records:
         self.partner = env['res.partner'].browse(case.partner.id)
         self.lead = env['crm.lead'].browse(case.lead.id)
         self.shared = env['comm.message'].browse(case.shared.id)
+        self.env = env
+
+    def wizard(self, model, values):
+        """A wizard created by this user (the ACL refuses it to those who may not)."""
+        return self.env[model].create(values)
+
+    def reconcile(self):
+        return self.wizard('comm.reconcile.wizard', {'provider_id': self.provider.id})
 
 
 @tagged('post_install', '-at_install')

@@ -12,6 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from odoo.tools import config
 
 from ..providers import ProviderError
+from .log import bodies_logged, correlation
 
 _logger = logging.getLogger(__name__)
 
@@ -157,6 +158,16 @@ class SendPool:
     def _send(self, outbound, at):
         if not self.pace.wait(at, self.stopping) or (self.budget is not None and self.budget.spent(self.reserve)):
             return NOT_SENT
+        started = time.monotonic()
+        with correlation(outbound.client_ref):      # the adapter's log lines name the message
+            result = self._call(outbound)
+        result.elapsed = time.monotonic() - started
+        return result
+
+    def _call(self, outbound):
+        _logger.debug('%s: sending a %s message', self.adapter.code, outbound.channel)
+        if bodies_logged():
+            _logger.debug('%s: body %r', self.adapter.code, outbound.body)
         try:
             return self.adapter.send_message(outbound)
         except ProviderError as exc:

@@ -1,2 +1,4 @@
 from . import comm_whatsapp_composer
 from . import sms_composer
+from . import comm_reconcile
+from . import comm_message_reattach
