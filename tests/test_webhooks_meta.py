@@ -501,6 +501,29 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
                 stored = next(item for item in data['mail.message'] if item['id'] == post.id)
                 self.assertEqual(stored['parentMessage'], out.mail_message_id.id, 'the chatter shows it as a reply')
 
+    def test_flow_answers_are_listed_escaped_and_their_json_kept(self):
+        """A WhatsApp Flow's answers (``nfm_reply``): the fields answered, as a list, escaped; the
+        JSON Meta sent kept on the message; linked to the message that opened the flow."""
+        out = self.posted_outbound('wamid.FLOW')
+        answers = json.dumps({'flow_token': 'odoo-flow-7', 'date': '2025-03-02', 'party': 4,
+                              'notes': 'no <script>nuts</script>', 'extras': ['terrace', 'cake']})
+        self.assertAccepted(self.post(raw(webhook(value([message('interactive', {
+            'type': 'nfm_reply', 'nfm_reply': {'name': 'booking', 'body': 'Sent', 'response_json': answers}},
+            'wamid.ANSWERS', context={'from': BUSINESS, 'id': 'wamid.FLOW'})], contacts=[(CUSTOMER, 'Jonas')])))))
+        self.run_queue()
+        reply = self.messages(provider_message_id='wamid.ANSWERS')
+        self.assertEqual((reply.body, reply.reply_to_id), ('Sent', out))
+        flow = reply.content['flow']
+        self.assertEqual((flow['name'], flow['response_json']), ('booking', answers), 'the JSON is kept as sent')
+        self.assertEqual(flow['fields'], [['date', '2025-03-02'], ['party', '4'],
+                                          ['notes', 'no <script>nuts</script>'], ['extras', 'terrace, cake']])
+        body = reply.mail_message_id.body
+        self.assertIn('Form "booking" answered', body)
+        for shown in ('<li><b>date</b>: 2025-03-02</li>', '<li><b>party</b>: 4</li>',
+                      '<li><b>notes</b>: no &lt;script&gt;nuts&lt;/script&gt;</li>', '<li><b>extras</b>: terrace, cake</li>'):
+            self.assertIn(shown, body)
+        self.assertNotIn('odoo-flow-7', body, 'our flow token is not shown')
+
     def test_reactions_go_on_the_message_they_react_to(self):
         out = self.posted_outbound('wamid.LIKED')
         Reaction = self.env['mail.message.reaction']
