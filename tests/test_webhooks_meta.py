@@ -293,6 +293,7 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
     @mute_logger(MEDIA_LOGGER)
     def test_message_posted_before_its_media_which_joins_it_later(self):
         self.media_routes('5550001', status=503)
+        self.bus_mark = self.env['bus.bus'].sudo().search([], order='id desc', limit=1).id or 0
         image = {'caption': 'Die Rechnung', 'mime_type': 'image/jpeg', 'sha256': 'x', 'id': '5550001'}
         self.assertAccepted(self.post(raw(webhook(value([message('image', image, 'wamid.HOSTAGE')],
                                                         contacts=[(CUSTOMER, 'Jonas')])))))
@@ -311,9 +312,21 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.assertIn('503', media.error)
         self.media_routes('5550001')
         media.next_try_at = '2000-01-01 00:00:00'
+        self.env.cr.precommit.run()       # what the commits did: the bus rows sent so far are written
         self.fetch_media()
         self.assertEqual(media.state, 'done')
         self.assertEqual(post.attachment_ids, message_.attachment_ids)
+        # the chatters open on the contact show the attachment at once, on the message they show
+        self.env.cr.precommit.run()
+        channel = json.dumps([self.env.cr.dbname, f'comm_gateway.thread_res.partner_{self.partner.id}'],
+                             separators=(',', ':'))
+        rows = self.env['bus.bus'].sudo().search([('channel', '=', channel), ('id', '>', self.bus_mark)])
+        inserts = [json.loads(row.message)['payload'] for row in rows
+                   if json.loads(row.message)['type'] == 'mail.record/insert']
+        shown = [item['attachment_ids'] for payload in inserts for item in payload.get('mail.message', [])
+                 if item['id'] == post.id and 'attachment_ids' in item]
+        self.assertEqual(shown, [[post.attachment_ids.id]], inserts)
+        self.assertIn(post.attachment_ids.id, [item['id'] for payload in inserts for item in payload['ir.attachment']])
         self.assertEqual((post.attachment_ids.raw, post.attachment_ids.res_id), (JPEG, self.partner.id))
         self.assertEqual(self.messages(), message_, 'one message, one post')
         self.assertEqual(len(self.partner.message_ids.filtered(lambda m: 'Die Rechnung' in (m.body or ''))), 1)
@@ -423,6 +436,24 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.assertIn("message without id not readable: KeyError 'id'", event.error)
         self.assertIn("status 'teleported'", event.error)
         self.assertIn('reported an error: (131000) Something went wrong — Unknown error', event.error)
+
+    @mute_logger(QUEUE_LOGGER)
+    def test_status_to_retry_and_unreadable_part_both_say_why(self):
+        """A status for a message not known yet is retried; an unreadable part of the same event is
+        parked: the event shows both reasons, and still both once it gives up."""
+        data = value(statuses=[status('wamid.NOT_YET', 'delivered'), status('wamid.OUT9', 'teleported')])
+        self.assertAccepted(self.post(raw(webhook(data))))
+        self.run_queue()
+        event = self.events(self.provider)
+        self.assertEqual(event.state, 'pending', 'retried for the status')
+        self.assertIn('No message wamid.NOT_YET yet', event.error)
+        self.assertIn("1 part(s) not processed, the rest was: Meta WhatsApp status 'teleported'", event.error)
+        self.env['ir.config_parameter'].set_param('comm_gateway.webhook_max_attempts', '1')
+        event._queue_write({'next_try_at': '2000-01-01 00:00:00'})
+        self.run_queue()
+        self.assertEqual(event.state, 'dead')
+        self.assertIn('No message wamid.NOT_YET yet', event.error)
+        self.assertIn("status 'teleported'", event.error)
 
     def test_sender_without_phone_number(self):
         """Business-scoped user ids: a user with a username may write without a phone number."""
