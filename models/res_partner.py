@@ -33,7 +33,6 @@ class ResPartner(models.Model):
     # wherever it was made from.
     comm_history_ids = fields.One2many('comm.history', 'partner_id')
 
-    @api.depends('phone', 'mobile', 'country_id')
     def init(self):
         super().init()
         self.env.cr.execute(SQL(
@@ -41,6 +40,7 @@ class ResPartner(models.Model):
                    ON res_partner (COALESCE(company_id, 0), comm_sender_number)
                 WHERE comm_sender_number IS NOT NULL AND active"""))
 
+    @api.depends('phone', 'mobile', 'country_id')
     def _compute_comm_phone_sanitized(self):
         for partner in self:
             partner.comm_phone_sanitized = partner._comm_e164('phone')
