@@ -179,8 +179,9 @@ class CommMessage(models.Model):
         names = {}
         for inbound in inbounds:
             names.setdefault(inbound.sender, inbound.profile_name or inbound.sender)
-        partners = self.env['res.partner'].sudo().create(
-            [{'name': name, 'mobile': number if number.startswith('+') else False, 'company_id': company.id}
+        partners = self.env['res.partner']._comm_create_for_senders(
+            [{'name': name, 'mobile': number if number.startswith('+') else False, 'company_id': company.id,
+              'comm_sender_number': number if number.startswith('+') else False}
              for number, name in names.items()])
         return dict(zip(names, partners))
 

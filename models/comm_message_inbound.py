@@ -153,6 +153,8 @@ class CommMessage(models.Model):
             html += Markup('<p><a href="/odoo/comm.message/%s">%s</a></p>') % (self.id, _('Create these contacts'))
         if order := content.get('order'):
             html += self._order_html(order)
+        if flow := content.get('flow'):
+            html += self._flow_html(flow)
         if 'reaction' in content:
             emoji = content['reaction'].get('emoji')
             html += Markup('<p>%s</p>') % (_('Reacted %(emoji)s to a message', emoji=emoji) if emoji
@@ -193,6 +195,13 @@ class CommMessage(models.Model):
         if order.get('catalog_id'):
             title = _('Order from catalog %(catalog)s', catalog=order['catalog_id'])
         return Markup('<p>🛒 <b>%s</b></p><ul>%s</ul>') % (title, rows)
+
+    def _flow_html(self, flow):
+        """A WhatsApp Flow's answers: each answered field and its value (the JSON is on the message)."""
+        name = flow.get('name') or ''
+        title = _('Form "%(name)s" answered', name=name) if name and name != 'flow' else _('Form answered')
+        rows = Markup().join(Markup('<li><b>%s</b>: %s</li>') % (field, value) for field, value in flow.get('fields') or [])
+        return Markup('<p>📋 <b>%s</b></p>') % title + (Markup('<ul>%s</ul>') % rows if rows else Markup())
 
     def action_create_shared_contacts(self):
         """Contacts for the cards the customer shared (name, first number, e-mail); a card whose

@@ -19,6 +19,7 @@ from ..providers.base import Media
 from ..providers.media import MAX_MEDIA_BYTES, MediaRefused, media_type_allowed
 from .comm_message_inbound import MEDIA_LABELS
 from .comm_webhook_event import _utcnow, claim_ids
+from .mail_thread import comm_live_channel
 
 _logger = logging.getLogger(__name__)
 
@@ -118,7 +119,12 @@ class CommMessageMedia(models.Model):
         message.sudo().attachment_ids = [Command.link(attachment.id)]
         if post:
             post.attachment_ids = [Command.link(attachment.id)]
-            post._bus_send_store(post, {'attachment_ids': Store.many(post.attachment_ids.sorted('id'))})
+            if post.model and post.res_id:
+                # the chatters open on the record show it at once (mail.message's own bus channel
+                # is the current user's: the cron's, nobody's screen)
+                self.env['bus.bus'].sudo()._sendone(
+                    comm_live_channel(post.model, post.res_id), 'mail.record/insert',
+                    Store(post, {'attachment_ids': Store.many(post.attachment_ids.sorted('id'))}).get_result())
         self.write({'state': 'done', 'attachment_id': attachment.id, 'error': False, 'next_try_at': False})
 
     def _fetch_failed(self, exc):

@@ -431,8 +431,11 @@ class CommWebhookEvent(models.Model):
                 self.env['comm.whatsapp.template']._receive_update(provider, item)
             else:
                 self._apply_call_event(provider, item)
-        if unparsed and not isinstance(outcome, RetryLater):
-            return UnprocessedParts(unparsed)
+        if unparsed:
+            if not isinstance(outcome, RetryLater):
+                return UnprocessedParts(unparsed)
+            # retried for the status; the event says why, and which parts will not be processed
+            outcome.args = (f'{outcome}; {UnprocessedParts(unparsed)}',)
         return outcome
 
     def _route(self, items):

@@ -1,6 +1,10 @@
-from odoo import api, fields, models
+import psycopg2.errors
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL, mute_logger
 
 from ..providers.base import to_e164
+from .comm_webhook_event import RetryLater
 
 
 class ResPartner(models.Model):
@@ -20,9 +24,21 @@ class ResPartner(models.Model):
     comm_mobile_sanitized = fields.Char(
         'Sanitized mobile', compute='_compute_comm_phone_sanitized', compute_sudo=True, store=True,
         index='btree_not_null')
+    # The number an unknown sender wrote from, on the contacts created for it: at most one active
+    # such contact per number and company (a unique index), whatever runs at the same moment.
+    # Contacts people made keep their duplicates: they have none.
+    comm_sender_number = fields.Char('Created for sender', readonly=True, copy=False,
+                                     help='The number this contact was created for when it first wrote.')
     # The "Communications" tab and smart buttons list every message and call of the contact,
     # wherever it was made from.
     comm_history_ids = fields.One2many('comm.history', 'partner_id')
+
+    def init(self):
+        super().init()
+        self.env.cr.execute(SQL(
+            """CREATE UNIQUE INDEX IF NOT EXISTS res_partner_comm_sender_number_uniq
+                   ON res_partner (COALESCE(company_id, 0), comm_sender_number)
+                WHERE comm_sender_number IS NOT NULL AND active"""))
 
     @api.depends('phone', 'mobile', 'country_id')
     def _compute_comm_phone_sanitized(self):
@@ -51,15 +67,29 @@ class ResPartner(models.Model):
         numbers = list({number for number in numbers if number})
         if not numbers:
             return {}
-        domain = ['|', '|', ('phone_sanitized', 'in', numbers), ('comm_phone_sanitized', 'in', numbers),
-                  ('comm_mobile_sanitized', 'in', numbers)]
+        domain = ['|', '|', '|', ('phone_sanitized', 'in', numbers), ('comm_phone_sanitized', 'in', numbers),
+                  ('comm_mobile_sanitized', 'in', numbers), ('comm_sender_number', 'in', numbers)]
         if company:
             domain = ['&', ('company_id', 'in', [False, company.id])] + domain
         wanted, found = set(numbers), {}
-        partners = self.sudo().with_context(active_test=True).search_fetch(
-            domain, ['phone_sanitized', 'comm_phone_sanitized', 'comm_mobile_sanitized'], order='id')
+        fnames = ['phone_sanitized', 'comm_phone_sanitized', 'comm_mobile_sanitized', 'comm_sender_number']
+        partners = self.sudo().with_context(active_test=True).search_fetch(domain, fnames, order='id')
         for partner in partners:
-            for number in (partner.phone_sanitized, partner.comm_phone_sanitized, partner.comm_mobile_sanitized):
+            for number in (partner[fname] for fname in fnames):
                 if number in wanted:
                     found.setdefault(number, partner)
         return found
+
+    @api.model
+    def _comm_create_for_senders(self, values):
+        """Create the contacts of unknown senders, each ``values`` dict naming its number in
+        ``comm_sender_number``. Two transactions creating one for the same number in one company
+        at the same moment (two workers, two servers) meet on the unique index: the second waits
+        for the first, then fails here and is retried (:class:`RetryLater`), and its retry finds
+        the contact the first created. :returns: the contacts, in the order of ``values``"""
+        try:
+            with mute_logger('odoo.sql_db'), self.env.cr.savepoint():
+                return self.sudo().create(values)
+        except psycopg2.errors.UniqueViolation:
+            raise RetryLater(_('Another transaction created the contact of this sender at the same moment: '
+                               'retried, to use that contact.')) from None

@@ -243,7 +243,8 @@ class InboundMessage:
     # structured content of rich types, rendered by the chatter (see comm_message_inbound.py):
     # reply {id, title, payload}, reaction {emoji} ('' = removed), location {latitude, longitude,
     # name, address, url}, contacts [{name, phones: [...]}], order {catalog_id, text, items:
-    # [{product, quantity, price, currency}]}, unsupported {type, reason}
+    # [{product, quantity, price, currency}]}, flow {name, body, fields: [[name, value]],
+    # response_json}, unsupported {type, reason}
     content: dict = dataclasses.field(default_factory=dict)
     raw: dict = dataclasses.field(default_factory=dict)
 
@@ -440,6 +441,41 @@ def order_content(order):
         'product': item.get('product_retailer_id') or '', 'quantity': item.get('quantity'),
         'price': item.get('item_price'), 'currency': item.get('currency') or '',
     } for item in order.get('product_items') or []]}
+
+
+def interactive_reply(interactive):
+    """``(text, structured content)`` of a WhatsApp interactive answer in Meta's shape
+    (``{type: button_reply | list_reply | nfm_reply, <type>: {...}}``), which Plivo relays too.
+
+    A button or list choice shows exactly its title and keeps its id (and description); a
+    WhatsApp Flow's answers (``nfm_reply``) keep the flow's name, the text the chat shows and the
+    JSON it returned, with the answered fields as ``[name, value]`` pairs (the ``flow_token``,
+    ours, is kept in the JSON only).
+    """
+    kind = interactive.get('type') or ''
+    reply = interactive.get(kind) or {}
+    if kind == 'nfm_reply':
+        answers = reply.get('response_json') or ''
+        try:
+            decoded = json.loads(answers) if isinstance(answers, str) else answers
+        except ValueError:
+            decoded = None
+        fields = [[str(name), _answer_text(value)] for name, value in (decoded or {}).items()
+                  if name != 'flow_token'] if isinstance(decoded, dict) else []
+        raw = answers if isinstance(answers, str) else json.dumps(answers, ensure_ascii=False)
+        return reply.get('body') or '', {'flow': {'name': reply.get('name') or '', 'body': reply.get('body') or '',
+                                                 'fields': fields, 'response_json': raw}}
+    return reply.get('title') or '', {'reply': {
+        'id': reply.get('id') or '', 'title': reply.get('title') or '', 'description': reply.get('description') or ''}}
+
+
+def _answer_text(value):
+    """One answer of a Flow as text: lists joined, objects as JSON."""
+    if isinstance(value, list):
+        return ', '.join(_answer_text(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return '' if value is None else str(value)
 
 
 def region_of(number):

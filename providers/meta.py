@@ -14,8 +14,8 @@ import mimetypes
 from . import register
 from .base import (
     AccountInfo, InboundMessage, Media, ProviderAdapter, ProviderError, SendResult, StatusUpdate,
-    TemplateInfo, TemplateUpdate, Unparsed, digits, error_from_http, hmac_equal, order_content,
-    parse_retry_after, parse_timestamp, to_e164,
+    TemplateInfo, TemplateUpdate, Unparsed, digits, error_from_http, hmac_equal, interactive_reply,
+    order_content, parse_retry_after, parse_timestamp, to_e164,
 )
 
 _logger = logging.getLogger(__name__)
@@ -398,14 +398,8 @@ class MetaAdapter(ProviderAdapter):
                                      ('latitude', 'longitude', 'name', 'address', 'url') if content.get(key)}}
         if message_type == 'contacts':
             return '', {'contacts': [_contact(contact) for contact in content or []]}
-        if message_type == 'interactive':
-            reply = content.get(content.get('type')) or {}
-            if content.get('type') == 'nfm_reply':     # a WhatsApp Flow's answers
-                return reply.get('body') or reply.get('name') or 'Flow answered', {'reply': {
-                    'id': reply.get('name') or '', 'payload': reply.get('response_json') or ''}}
-            return reply.get('title') or '', {'reply': {
-                'id': reply.get('id') or '', 'title': reply.get('title') or '',
-                'description': reply.get('description') or ''}}
+        if message_type == 'interactive':       # a button, list or WhatsApp Flow answer
+            return interactive_reply(content)
         if message_type == 'button':            # a template's quick-reply button
             return content.get('text') or '', {'reply': {'payload': content.get('payload') or '',
                                                          'title': content.get('text') or ''}}

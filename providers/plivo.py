@@ -6,6 +6,7 @@ SDK's V3 / V2 helpers. Facts and field names: PROTOCOLS.md section 2.
 """
 import functools
 import hashlib
+import json
 from datetime import timedelta
 import re
 import threading
@@ -20,7 +21,8 @@ from plivo.utils.template import Template as PlivoTemplate
 from . import register
 from .base import (CALL_CONTROL_PURPOSES, CALL_PURPOSES, AccountInfo, CallEvent, CallResult, InboundMessage,
                    ListedMessage, Media, ProviderAdapter, ProviderError, SendResult, digits, error_from_http,
-                   parse_retry_after, parse_timestamp, provider_number, sender_number, short_key, status_update)
+                   interactive_reply, parse_retry_after, parse_timestamp, provider_number, sender_number,
+                   short_key, status_update)
 
 SIGNATURE_V3_HEADER = 'X-Plivo-Signature-V3'
 SIGNATURE_V3_HEADERS = (SIGNATURE_V3_HEADER, 'X-Plivo-Signature-Ma-V3')   # account, then main account
@@ -84,6 +86,27 @@ PLIVO_EXCEPTION_FAILURES = {
 
 # MessageIntent -> InboundMessage.optout
 PLIVO_OPTOUT = {'optout': 'stop', 'optin': 'start', 'help': 'help'}
+
+
+def _snake(name):
+    """'ButtonReply' / 'MessageUUID' / 'button_reply' -> 'button_reply' / 'message_uuid' / 'button_reply'."""
+    return re.sub(r'([a-z0-9])([A-Z])', r'\1_\2', str(name)).lower()
+
+
+def _json_field(params, name):
+    """A WhatsApp detail Plivo posts as a JSON object in form field ``name``, its keys in Meta's
+    snake_case (``{'ButtonReply': {'Id': …}}`` -> ``{'button_reply': {'id': …}}``); {} when absent
+    or not an object."""
+    try:
+        value = json.loads(params.get(name) or '{}')
+    except ValueError:
+        return {}
+
+    def snake_keys(item):
+        if isinstance(item, dict):
+            return {_snake(key): snake_keys(val) for key, val in item.items()}
+        return [snake_keys(val) for val in item] if isinstance(item, list) else item
+    return snake_keys(value) if isinstance(value, dict) else {}
 
 
 class _PlivoClient(plivo.RestClient):
@@ -397,14 +420,54 @@ class PlivoAdapter(ProviderAdapter):
                           if (match := MEDIA_FIELD.fullmatch(key)) and value)
         media = [Media(url=url, content_type=params.get(f'MediaContentType{index}') or '')
                  for index, url in numbered]
+        if len(media) == 1 and not media[0].content_type and params.get('MimeType'):
+            media = [Media(url=media[0].url, content_type=params['MimeType'])]     # WhatsApp media
         channel = (params.get('Type') or 'sms').lower()
-        message_type = params.get('ContentType') or ('media' if media else 'text')
+        body = params.get('Text') or params.get('Body') or ''
+        message_type, content, reply_to = (params.get('ContentType') or ('media' if media else 'text')).lower(), {}, ''
+        if channel == 'whatsapp':
+            message_type, body, content, reply_to = self._whatsapp_content(params, message_type, body)
         return InboundMessage(
             provider_id=uuid, sender=sender_number(sender, params.get('To')),
-            recipient=provider_number(params.get('To')), body=params.get('Text') or params.get('Body') or '',
-            channel=channel if channel in ('mms', 'whatsapp') else 'sms', message_type=message_type.lower(),
+            recipient=provider_number(params.get('To')), body=body,
+            channel=channel if channel in ('mms', 'whatsapp') else 'sms', message_type=message_type,
             media=media, optout=PLIVO_OPTOUT.get((params.get('MessageIntent') or '').lower(), ''),
-            raw=params)
+            reply_to=reply_to, content=content, raw=params)
+
+    @staticmethod
+    def _whatsapp_content(params, message_type, body):
+        """``(message type, text, structured content, id of the message answered)`` of a WhatsApp
+        message, in the content the Meta adapter produces (see ``InboundMessage.content``).
+
+        ``ContentType`` says what it is (text, media, button, interactive, location, unknown); the
+        details come as JSON objects in form fields, with Meta's content in CamelCase keys
+        (``Button {Text, Payload}``, ``Interactive {Type, ButtonReply|ListReply|NfmReply}``,
+        ``Location {Latitude, Longitude, Name, Address}``, ``Context {MessageUUID}``); flat fields
+        (``ButtonText``/``ButtonPayload``, ``Latitude``/``Longitude``) are read too. A type whose
+        details cannot be read is shown as unsupported, never as nothing.
+        """
+        button, interactive = _json_field(params, 'Button'), _json_field(params, 'Interactive')
+        location, context = _json_field(params, 'Location'), _json_field(params, 'Context')
+        reply_to = next((str(context[key]) for key in ('message_uuid', 'message_id', 'id') if context.get(key)), '')
+        if button or params.get('ButtonText') or params.get('ButtonPayload'):
+            # a template's quick-reply button: the text the customer chose, and its payload
+            text = button.get('text') or params.get('ButtonText') or body
+            return 'button', text, {'reply': {
+                'title': text, 'payload': button.get('payload') or params.get('ButtonPayload') or ''}}, reply_to
+        if interactive.get('type'):
+            text, content = interactive_reply({**interactive, 'type': _snake(interactive['type'])})
+            return 'interactive', text or body, content, reply_to
+        for key in ('Latitude', 'Longitude', 'Name', 'Address'):
+            location.setdefault(key.lower(), params.get(key))
+        if location.get('latitude') not in (None, ''):
+            place = {key: location[key] for key in ('latitude', 'longitude', 'name', 'address', 'url')
+                     if location.get(key) not in (None, '')}
+            return 'location', '' if body in (place.get('name'), place.get('address')) else body, \
+                {'location': place}, reply_to
+        if message_type in ('text', 'media'):
+            return message_type, body, {}, reply_to
+        reason = f'Plivo error code {params["ErrorCode"]}' if params.get('ErrorCode') else ''
+        return message_type, body, {'unsupported': {'type': message_type, 'reason': reason}}, reply_to
 
     def _parse_call(self, params, purpose):
         # RequestUUID: what start_call returned; answer/hangup requests name it ALegRequestUUID

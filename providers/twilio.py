@@ -390,13 +390,18 @@ class TwilioAdapter(ProviderAdapter):
                 ('latitude', params.get('Latitude')), ('longitude', params.get('Longitude')),
                 ('name', params.get('Label')), ('address', params.get('Address'))) if value}}
             body = '' if body in (params.get('Label'), params.get('Address')) else body
-        elif params.get('ButtonText') or params.get('ButtonPayload'):
-            # a template quick reply: the text the customer chose, and its payload
-            body = params.get('ButtonText') or body
-            content = {'reply': {'title': params.get('ButtonText', ''), 'payload': params.get('ButtonPayload', '')}}
         elif params.get('ListId') or params.get('ListTitle'):
+            # a twilio/list-picker choice: the item's title (also in Body), and its id
             body = params.get('ListTitle') or body
-            content = {'reply': {'id': params.get('ListId', ''), 'title': params.get('ListTitle', '')}}
+            content = {'reply': {'id': params.get('ListId', ''), 'title': body}}
+        elif params.get('ButtonText') or params.get('ButtonPayload'):
+            # a quick-reply button of a template (MessageType=button) or of a session message
+            # (MessageType=interactive, twilio/quick-reply): the text chosen, and its payload —
+            # for a session message the button's id
+            body = params.get('ButtonText') or body
+            content = {'reply': {'title': body, 'payload': params.get('ButtonPayload', '')}}
+            if message_type == 'interactive':
+                content['reply']['id'] = params.get('ButtonPayload', '')
         return InboundMessage(
             provider_id=sid, sender=sender_number(sender, params.get('To')),
             recipient=provider_number(params.get('To')), body=body, channel=channel,

@@ -293,6 +293,7 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
     @mute_logger(MEDIA_LOGGER)
     def test_message_posted_before_its_media_which_joins_it_later(self):
         self.media_routes('5550001', status=503)
+        self.bus_mark = self.env['bus.bus'].sudo().search([], order='id desc', limit=1).id or 0
         image = {'caption': 'Die Rechnung', 'mime_type': 'image/jpeg', 'sha256': 'x', 'id': '5550001'}
         self.assertAccepted(self.post(raw(webhook(value([message('image', image, 'wamid.HOSTAGE')],
                                                         contacts=[(CUSTOMER, 'Jonas')])))))
@@ -311,9 +312,21 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.assertIn('503', media.error)
         self.media_routes('5550001')
         media.next_try_at = '2000-01-01 00:00:00'
+        self.env.cr.precommit.run()       # what the commits did: the bus rows sent so far are written
         self.fetch_media()
         self.assertEqual(media.state, 'done')
         self.assertEqual(post.attachment_ids, message_.attachment_ids)
+        # the chatters open on the contact show the attachment at once, on the message they show
+        self.env.cr.precommit.run()
+        channel = json.dumps([self.env.cr.dbname, f'comm_gateway.thread_res.partner_{self.partner.id}'],
+                             separators=(',', ':'))
+        rows = self.env['bus.bus'].sudo().search([('channel', '=', channel), ('id', '>', self.bus_mark)])
+        inserts = [json.loads(row.message)['payload'] for row in rows
+                   if json.loads(row.message)['type'] == 'mail.record/insert']
+        shown = [item['attachment_ids'] for payload in inserts for item in payload.get('mail.message', [])
+                 if item['id'] == post.id and 'attachment_ids' in item]
+        self.assertEqual(shown, [[post.attachment_ids.id]], inserts)
+        self.assertIn(post.attachment_ids.id, [item['id'] for payload in inserts for item in payload['ir.attachment']])
         self.assertEqual((post.attachment_ids.raw, post.attachment_ids.res_id), (JPEG, self.partner.id))
         self.assertEqual(self.messages(), message_, 'one message, one post')
         self.assertEqual(len(self.partner.message_ids.filtered(lambda m: 'Die Rechnung' in (m.body or ''))), 1)
@@ -424,6 +437,24 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.assertIn("status 'teleported'", event.error)
         self.assertIn('reported an error: (131000) Something went wrong — Unknown error', event.error)
 
+    @mute_logger(QUEUE_LOGGER)
+    def test_status_to_retry_and_unreadable_part_both_say_why(self):
+        """A status for a message not known yet is retried; an unreadable part of the same event is
+        parked: the event shows both reasons, and still both once it gives up."""
+        data = value(statuses=[status('wamid.NOT_YET', 'delivered'), status('wamid.OUT9', 'teleported')])
+        self.assertAccepted(self.post(raw(webhook(data))))
+        self.run_queue()
+        event = self.events(self.provider)
+        self.assertEqual(event.state, 'pending', 'retried for the status')
+        self.assertIn('No message wamid.NOT_YET yet', event.error)
+        self.assertIn("1 part(s) not processed, the rest was: Meta WhatsApp status 'teleported'", event.error)
+        self.env['ir.config_parameter'].set_param('comm_gateway.webhook_max_attempts', '1')
+        event._queue_write({'next_try_at': '2000-01-01 00:00:00'})
+        self.run_queue()
+        self.assertEqual(event.state, 'dead')
+        self.assertIn('No message wamid.NOT_YET yet', event.error)
+        self.assertIn("status 'teleported'", event.error)
+
     def test_sender_without_phone_number(self):
         """Business-scoped user ids: a user with a username may write without a phone number."""
         bsuid = 'DE.1502576394655843'
@@ -500,6 +531,29 @@ class TestWebhooksMeta(FakeProviderMixin, CommWebhookMixin, HttpCase):
                 data = Store(post, for_current_user=True).get_result()
                 stored = next(item for item in data['mail.message'] if item['id'] == post.id)
                 self.assertEqual(stored['parentMessage'], out.mail_message_id.id, 'the chatter shows it as a reply')
+
+    def test_flow_answers_are_listed_escaped_and_their_json_kept(self):
+        """A WhatsApp Flow's answers (``nfm_reply``): the fields answered, as a list, escaped; the
+        JSON Meta sent kept on the message; linked to the message that opened the flow."""
+        out = self.posted_outbound('wamid.FLOW')
+        answers = json.dumps({'flow_token': 'odoo-flow-7', 'date': '2025-03-02', 'party': 4,
+                              'notes': 'no <script>nuts</script>', 'extras': ['terrace', 'cake']})
+        self.assertAccepted(self.post(raw(webhook(value([message('interactive', {
+            'type': 'nfm_reply', 'nfm_reply': {'name': 'booking', 'body': 'Sent', 'response_json': answers}},
+            'wamid.ANSWERS', context={'from': BUSINESS, 'id': 'wamid.FLOW'})], contacts=[(CUSTOMER, 'Jonas')])))))
+        self.run_queue()
+        reply = self.messages(provider_message_id='wamid.ANSWERS')
+        self.assertEqual((reply.body, reply.reply_to_id), ('Sent', out))
+        flow = reply.content['flow']
+        self.assertEqual((flow['name'], flow['response_json']), ('booking', answers), 'the JSON is kept as sent')
+        self.assertEqual(flow['fields'], [['date', '2025-03-02'], ['party', '4'],
+                                          ['notes', 'no <script>nuts</script>'], ['extras', 'terrace, cake']])
+        body = reply.mail_message_id.body
+        self.assertIn('Form "booking" answered', body)
+        for shown in ('<li><b>date</b>: 2025-03-02</li>', '<li><b>party</b>: 4</li>',
+                      '<li><b>notes</b>: no &lt;script&gt;nuts&lt;/script&gt;</li>', '<li><b>extras</b>: terrace, cake</li>'):
+            self.assertIn(shown, body)
+        self.assertNotIn('odoo-flow-7', body, 'our flow token is not shown')
 
     def test_reactions_go_on_the_message_they_react_to(self):
         out = self.posted_outbound('wamid.LIKED')

@@ -3,6 +3,7 @@ helpers) or V2 scheme, then the queue's cron, down to the chatter. Facts: PROTOC
 import base64
 import hashlib
 import hmac
+import json
 import uuid as uuidlib
 from urllib.parse import urlencode
 
@@ -47,6 +48,14 @@ def inbound_form(uuid, text, sender=CUSTOMER, **extra):
     """An inbound SMS as Plivo posts it to the message_url (PROTOCOLS 2.3)."""
     return {'From': sender, 'To': OUR_NUMBER, 'Type': 'sms', 'Text': text, 'MessageUUID': uuid,
             'Units': '1', 'TotalRate': '0.00000', 'TotalAmount': '0.00000', 'MessageIntent': '', **extra}
+
+
+def whatsapp_form(uuid, content_type, body='', **details):
+    """An inbound WhatsApp message (PROTOCOLS 2.3): ``ContentType`` says what it is, the details
+    (Button, Interactive, Location, Context) come as JSON objects in form fields."""
+    form = {'From': CUSTOMER, 'To': OUR_NUMBER, 'Type': 'whatsapp', 'ContentType': content_type, 'Body': body,
+            'MessageUUID': uuid, 'Units': '1', 'TotalRate': '0.00000', 'TotalAmount': '0.00000'}
+    return {**form, **{key: json.dumps(value) for key, value in details.items()}}
 
 
 def status_form(uuid, status, sequence, error_code=None):
@@ -270,6 +279,52 @@ class TestWebhooksPlivo(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.assertIn('2 files', message.mail_message_id.body, 'Plivo does not say what they are')
         self.fetch_media()
         self.assertEqual(message.mail_message_id.attachment_ids.mapped('raw'), [PNG, b'GIF89a-fake'])
+
+    def test_whatsapp_button_list_and_quick_replies_show_the_choice_as_a_reply(self):
+        asked = self.outbound('0b1c2d3e-0a7d-11f0-9d2b-0242ac110002', state='read')
+        asked.write({'channel': 'whatsapp', 'mail_message_id': self.partner.message_post(
+            body='When suits you?', message_type='comment').id})
+        context = {'MessageUUID': asked.provider_message_id}
+        forms = [
+            whatsapp_form('1c2d3e4f-0a7d-11f0-9d2b-0242ac110002', 'interactive', Context=context, Interactive={
+                'Type': 'button_reply', 'ButtonReply': {'Id': 'slot-9', 'Title': 'Tomorrow <9>'}}),
+            whatsapp_form('2d3e4f5a-0a7d-11f0-9d2b-0242ac110002', 'interactive', Context=context, Interactive={
+                'Type': 'list_reply', 'ListReply': {'Id': 'row-2', 'Title': 'Downtown', 'Description': 'Main St 1'}}),
+            whatsapp_form('3e4f5a6b-0a7d-11f0-9d2b-0242ac110002', 'button', 'Yes, confirm', Context=context,
+                          Button={'Text': 'Yes, confirm', 'Payload': 'CONFIRM_42'}),
+        ]
+        for form in forms:
+            self.assertAccepted(self.post_v3('inbound', form))
+        self.run_queue()
+        for form, type_, text_, kept in (
+                (forms[0], 'interactive', 'Tomorrow <9>', {'id': 'slot-9'}),
+                (forms[1], 'interactive', 'Downtown', {'id': 'row-2', 'description': 'Main St 1'}),
+                (forms[2], 'button', 'Yes, confirm', {'payload': 'CONFIRM_42'})):
+            with self.subTest(text_):
+                reply = self.messages(provider_message_id=form['MessageUUID'])
+                self.assertEqual((reply.channel, reply.message_type, reply.body), ('whatsapp', type_, text_),
+                                 'exactly the text chosen, no prefix')
+                self.assertLessEqual(kept.items(), reply.content['reply'].items())
+                self.assertEqual(reply.reply_to_id, asked)
+                self.assertEqual(reply.mail_message_id.parent_id, asked.mail_message_id, 'posted as a reply')
+        self.assertIn('Tomorrow &lt;9&gt;', self.messages(provider_message_id=forms[0]['MessageUUID']).mail_message_id.body)
+
+    def test_whatsapp_location_and_unknown_type_are_readable(self):
+        location = whatsapp_form('4f5a6b7c-0a7d-11f0-9d2b-0242ac110002', 'location', Location={
+            'Latitude': 40.748817, 'Longitude': -73.985428, 'Name': 'Empire <State>', 'Address': '20 W 34th St'})
+        unknown = whatsapp_form('5a6b7c8d-0a7d-11f0-9d2b-0242ac110002', 'unknown')
+        for form in (location, unknown):
+            self.assertAccepted(self.post_v3('inbound', form))
+        self.run_queue()
+        message = self.messages(provider_message_id=location['MessageUUID'])
+        self.assertEqual((message.message_type, message.body), ('location', ''))
+        self.assertEqual(message.content['location'], {'latitude': 40.748817, 'longitude': -73.985428,
+                                                       'name': 'Empire <State>', 'address': '20 W 34th St'})
+        body = message.mail_message_id.body
+        for shown in ('Empire &lt;State&gt;', '20 W 34th St', 'mlat=40.748817&amp;mlon=-73.985428'):
+            self.assertIn(shown, body)
+        self.assertIn('Unsupported message type: unknown',
+                      self.messages(provider_message_id=unknown['MessageUUID']).mail_message_id.body)
 
     def test_national_format_sender_is_read_in_the_country_of_our_number(self):
         self.assertAccepted(self.post_v3('inbound', inbound_form(

@@ -215,6 +215,37 @@ class TestWebhooksTwilio(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.assertEqual(reply.reply_to_id, template_message)
         self.assertEqual(reply.mail_message_id.parent_id, template_message.mail_message_id)
 
+    def test_whatsapp_session_button_and_list_picker_replies(self):
+        """The fields Twilio really sends (captured payloads in public projects): a twilio/quick-reply
+        tap is MessageType=interactive with ButtonText/ButtonPayload, OriginalRepliedMessageSid and
+        Sender, ExternalUserId, Forwarded…; a twilio/list-picker choice carries ListId/ListTitle,
+        the title in Body too."""
+        asked = self.outbound('MM' + 'a8' * 16, state='read')
+        asked.write({'channel': 'whatsapp', 'mail_message_id': self.partner.message_post(
+            body='Pick a slot', message_type='comment').id})
+        whatsapp = {'To': 'whatsapp:' + OUR_NUMBER, 'WaId': '33623456789', 'ProfileName': 'Camille',
+                    'OriginalRepliedMessageSid': 'MM' + 'a8' * 16, 'OriginalRepliedMessageSender': 'whatsapp:' + OUR_NUMBER,
+                    'ExternalUserId': 'whatsapp:ID.4566546130240823', 'Forwarded': 'false',
+                    'FrequentlyForwarded': 'false', 'ReferralNumMedia': '0', 'MessageType': 'interactive'}
+        button = inbound_form('SM' + 'b9' * 16, 'whatsapp:+33623456789', 'Confirm <b>now</b>', **{
+            **whatsapp, 'ButtonText': 'Confirm <b>now</b>', 'ButtonPayload': '{confirm:slot-9}'})
+        listed = inbound_form('SM' + 'ca' * 16, 'whatsapp:+33623456789', 'Tuesday 9:00', **{
+            **whatsapp, 'ListId': 'slot-tue-9', 'ListTitle': 'Tuesday 9:00'})
+        for form in (button, listed):
+            self.assertEmptyTwiml(self.post_signed('inbound', form))
+        self.run_queue()
+        for sid, text_, kept in (('SM' + 'b9' * 16, 'Confirm <b>now</b>', {'id': '{confirm:slot-9}',
+                                                                            'payload': '{confirm:slot-9}'}),
+                                 ('SM' + 'ca' * 16, 'Tuesday 9:00', {'id': 'slot-tue-9'})):
+            with self.subTest(sid):
+                reply = self.messages(provider_message_id=sid)
+                self.assertEqual((reply.body, reply.message_type), (text_, 'interactive'), 'exactly the choice')
+                self.assertLessEqual(kept.items(), reply.content['reply'].items())
+                self.assertEqual(reply.content['reply']['title'], text_)
+                self.assertEqual(reply.reply_to_id, asked)
+                self.assertEqual(reply.mail_message_id.parent_id, asked.mail_message_id)
+        self.assertIn('Confirm &lt;b&gt;now&lt;/b&gt;', self.messages(provider_message_id='SM' + 'b9' * 16).mail_message_id.body)
+
     def test_whatsapp_location(self):
         form = inbound_form('SM' + 'e6' * 16, 'whatsapp:+33623456789', '', to='whatsapp:' + OUR_NUMBER,
                             MessageType='location', Latitude='48.858370', Longitude='2.294481',
