@@ -13,6 +13,7 @@
         'security/comm_security.xml',
         'security/ir.model.access.csv',
         'security/comm_message_media_security.xml',
+        'security/comm_governance_security.xml',
         'data/ir_cron.xml',
         'views/comm_provider_views.xml',
         'views/comm_message_views.xml',
@@ -21,11 +22,14 @@
         'views/crm_lead_views.xml',
         'views/res_users_views.xml',
         'views/comm_webhook_event_views.xml',
+        'wizard/comm_retention_preview_views.xml',
         'views/res_config_settings_views.xml',
         'views/comm_whatsapp_template_views.xml',
         'views/ir_actions_server_views.xml',
         'wizard/comm_whatsapp_composer_views.xml',
+
         'views/comm_menus.xml',
+        'views/comm_governance_views.xml',
     ],
     'demo': [
         'data/comm_demo.xml',
