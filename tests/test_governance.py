@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import TransactionCase
 from odoo.tools import SQL, mute_logger
 
@@ -124,7 +124,7 @@ class TestRetention(GovernanceCase):
         attachments = self.old_media.attachment_ids
         self.assertTrue(attachments)
         count = self.env['comm.message'].search_count([])
-        self.env['comm.retention']._cron_purge()
+        self.env.ref('comm_gateway.ir_cron_comm_retention').method_direct_trigger()     # the daily cron
 
         self.assertEqual(self.old_sms.body, '[removed after 30 days]')
         self.assertIn('[removed after 30 days]', self.old_sms.mail_message_id.body)
@@ -255,3 +255,27 @@ class TestCustomerRights(GovernanceCase):
                     if self.env.cr.fetchone()[0]:
                         found.append((model._table, fname))
         return found
+
+
+@tagged('post_install', '-at_install')
+class TestExportDownload(HttpCase):
+    """The export is downloaded over HTTP by the administrator who made it, and by nobody else."""
+
+    def test_download(self):
+        partner = self.env['res.partner'].create({'name': 'Carol', 'mobile': ALICE})
+        self.env['phone.blacklist'].create({'number': ALICE})
+        manager = new_test_user(self.env, 'gov_dl_manager', groups='comm_gateway.group_comm_manager,'
+                                'base.group_partner_manager')
+        new_test_user(self.env, 'gov_dl_other', groups='comm_gateway.group_comm_manager,base.group_partner_manager')
+        url = partner.with_user(manager).action_comm_export()['url']
+        self.authenticate('gov_dl_manager', 'gov_dl_manager')
+        response = self.url_open(url)
+        self.assertEqual(response.status_code, 200)
+        data = json.loads(zipfile.ZipFile(io.BytesIO(response.content)).read('communications.json'))
+        self.assertEqual((data['contact']['name'], data['opted_out']), ('Carol', [ALICE]))
+        self.assertEqual([(e['kind'], e['source']) for e in data['consent']], [('opt_out', 'manual')])
+        self.authenticate('gov_dl_other', 'gov_dl_other')
+        with mute_logger('odoo.http', 'odoo.addons.base.models.ir_rule', 'odoo.models'):
+            response = self.url_open(url)
+        self.assertNotEqual(response.status_code, 200, "another administrator's export is not theirs to download")
+        self.assertNotIn(ALICE.encode(), response.content)
