@@ -161,14 +161,16 @@ class CommRetentionPreview(models.TransientModel):
     _description = 'Preview of the next retention purge'
 
     company_id = fields.Many2one('res.company', required=True, readonly=True, default=lambda self: self.env.company)
-    body_sms = fields.Integer('SMS / MMS texts', compute='_compute_counts')
-    body_whatsapp = fields.Integer('WhatsApp texts', compute='_compute_counts')
-    media = fields.Integer('Messages with media', compute='_compute_counts')
-    recording = fields.Integer('Call recording links', compute='_compute_counts')
-    payload = fields.Integer('Raw webhook events', compute='_compute_counts')
+    body_sms = fields.Integer('SMS / MMS texts', readonly=True)
+    body_whatsapp = fields.Integer('WhatsApp texts', readonly=True)
+    media = fields.Integer('Messages with media', readonly=True)
+    recording = fields.Integer('Call recording links', readonly=True)
+    payload = fields.Integer('Raw webhook events', readonly=True)
 
-    @api.depends('company_id')
-    def _compute_counts(self):
-        for preview in self:
-            counts = self.env['comm.retention']._preview(preview.company_id.sudo())
-            preview.update(counts)
+    @api.model
+    def default_get(self, fields_list):
+        """The counts, when the preview opens (for the current company)."""
+        values = super().default_get(fields_list)
+        company = self.env['res.company'].browse(values.get('company_id') or self.env.company.id)
+        counts = self.env['comm.retention']._preview(company.sudo())
+        return {**values, **{fname: count for fname, count in counts.items() if fname in fields_list}}

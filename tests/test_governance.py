@@ -225,6 +225,10 @@ class TestCustomerRights(GovernanceCase):
         self.assertEqual((erasure.user_id, erasure.number_count, erasure.message_count, erasure.call_count),
                          (self.manager, 1, 3, 1))
         self.assertEqual((erasure.event_count, erasure.hashed_count), (2, 1))
+        # the person writes START later: the block is lifted, the trail says so
+        start = self.receive(ALICE, 'START')
+        self.assertFalse(self.env['phone.blacklist']._comm_opted_out([ALICE]))
+        self.assertEqual(self.env['comm.consent.event'].search([('message_id', '=', start.id)]).kind, 'opt_in')
 
     def test_only_administrators(self):
         user = new_test_user(self.env, 'gov_user', groups='comm_gateway.group_comm_user,base.group_partner_manager')
@@ -279,3 +283,37 @@ class TestExportDownload(HttpCase):
             response = self.url_open(url)
         self.assertNotEqual(response.status_code, 200, "another administrator's export is not theirs to download")
         self.assertNotIn(ALICE.encode(), response.content)
+
+
+@tagged('post_install', '-at_install')
+class TestGovernanceUi(HttpCase):
+
+    def setUp(self):
+        super().setUp()
+        self.provider = self.env['comm.provider'].create({
+            'name': 'Sandbox', 'code': 'sandbox', 'channel_whatsapp': True, 'sms_from': OWN})
+
+    def test_consent_trail_and_erasure(self):
+        partner = self.env['res.partner'].create({'name': 'Dora', 'mobile': ALICE})
+        self.env['comm.message'].create({
+            'direction': 'in', 'provider_id': self.provider.id, 'from_number': ALICE, 'to_number': OWN,
+            'body': 'Hi', 'state': 'received', 'partner_id': partner.id})
+        self.env['phone.blacklist'].create({'number': ALICE})
+        self.env.ref('base.user_admin').groups_id += self.env.ref('comm_gateway.group_comm_manager')
+        self.start_tour(f'/odoo/res.partner/{partner.id}', 'comm_gateway_consent_erase_tour', login='admin')
+        self.assertFalse(partner.mobile)
+        self.assertTrue(self.env['comm.erasure'].search([('partner_id', '=', partner.id)]))
+
+    def test_retention_preview(self):
+        message = self.env['comm.message'].create({
+            'direction': 'in', 'channel': 'whatsapp', 'provider_id': self.provider.id, 'from_number': ALICE,
+            'body': 'Old', 'state': 'received'})
+        self.env.cr.execute(SQL("UPDATE comm_message SET create_date = %s WHERE id = %s",
+                                fields.Datetime.now() - timedelta(days=40), message.id))
+        self.env.ref('base.user_admin').groups_id += self.env.ref('comm_gateway.group_comm_manager')
+        self.env.ref('base.main_company').comm_keep_whatsapp_days = 30
+        self.assertEqual(self.env['comm.retention']._preview(self.provider.company_id)['body_whatsapp'], 1,
+                         (self.provider.company_id, self.env.ref('base.main_company')))
+        self.start_tour('/odoo/action-comm_gateway.action_comm_config_settings',
+                        'comm_gateway_retention_preview_tour', login='admin')
+        self.assertEqual(message.body, 'Old', 'a preview removes nothing')
