@@ -4,6 +4,10 @@ import { registry } from "@web/core/registry";
 registry.category("web_tour.tours").add("comm_gateway_consent_erase_tour", {
     steps: () => [
         {
+            content: "The contact's form is loaded",
+            trigger: ".o_form_view .o_notebook .nav-link:contains('Communications'):visible",
+        },
+        {
             content: "Open the Consent tab",
             trigger: ".o_notebook a:contains('Consent')",
             run: "click",
