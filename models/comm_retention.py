@@ -106,8 +106,8 @@ class CommRetention(models.AbstractModel):
     @api.model
     def _cron_purge(self, batch_size=BATCH, budget=None):
         """Apply every company's retention, a batch at a time (each committed) within the budget;
-        then the queue's own clean-up of raw events. Reports progress: the runner calls again
-        while some is left."""
+        then the queue's own clean-up of raw events. When the budget is spent first, the cron is
+        triggered again to go on in a run of its own."""
         budget = budget or cron_budget(self.env)
         done, left = 0, False
         for company in self.env['res.company'].sudo().search([]):
@@ -125,9 +125,12 @@ class CommRetention(models.AbstractModel):
                     break
             if left:
                 break
-        if not left:
+        if left:
+            # the runner's further calls share this budget: a new run goes on, as the queue does
+            self.env.ref('comm_gateway.ir_cron_comm_retention')._trigger()
+        else:
             done += self.env['comm.webhook.event']._gc_done_events(budget)
-        self.env['ir.cron']._notify_progress(done=done, remaining=int(left))
+        self.env['ir.cron']._notify_progress(done=done, remaining=0)
         if done:
             _logger.info('comm.retention: %s items purged%s', done, ', more to come' if left else '')
         return done

@@ -97,7 +97,7 @@ class ResPartner(models.Model):
     def action_comm_export(self):
         """Download every message, call and consent event of this contact's numbers (ZIP: JSON + CSV)."""
         self.ensure_one()
-        self._comm_check_rights_admin()
+        self._comm_check_rights_admin('read')
         data = self._comm_export_data()
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
@@ -114,7 +114,7 @@ class ResPartner(models.Model):
         """Anonymize every message, call, raw event and chatter post of this contact's numbers;
         opted-out numbers stay blocked (hashed). Recorded as a ``comm.erasure``."""
         self.ensure_one()
-        self._comm_check_rights_admin()
+        self._comm_check_rights_admin('write')
         erasure = self._comm_erase()
         return {'type': 'ir.actions.client', 'tag': 'display_notification', 'params': {
             'title': self.env._('Communications erased'), 'type': 'success',
@@ -123,10 +123,11 @@ class ResPartner(models.Model):
                 messages=erasure.message_count, calls=erasure.call_count, events=erasure.event_count),
             'next': {'type': 'ir.actions.client', 'tag': 'soft_reload'}}}
 
-    def _comm_check_rights_admin(self):
+    def _comm_check_rights_admin(self, operation):
+        """A Communications Administrator who may ``operation`` (read: export, write: erase) the contact."""
         if not self.env.user.has_group(MANAGER_GROUP):
             raise AccessError(self.env._('Only Communications Administrators export or erase a contact\'s data.'))
-        self.check_access('write')
+        self.check_access(operation)
 
     # ------------------------------------------------------------------------------------------
     # What belongs to the contact
