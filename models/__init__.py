@@ -20,6 +20,9 @@ from . import res_company
 from . import res_config_settings
 from . import res_config_settings_operations
 from . import res_partner
+from . import comm_consent_event
+from . import comm_rights
+from . import comm_retention
 from . import crm_lead
 from . import res_users
 from . import sms_sms

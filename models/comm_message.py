@@ -266,7 +266,8 @@ class CommMessage(models.Model):
         word = (self.body or '').strip().upper()
         if word not in OPT_OUT_WORDS | OPT_IN_WORDS or not self.from_number:
             return
-        blacklist = self.env['phone.blacklist'].sudo()
+        # the consent trail (models/comm_consent_event.py) records this message as the cause
+        blacklist = self.env['phone.blacklist'].sudo().with_context(comm_consent_message_id=self.id)
         if word in OPT_OUT_WORDS:
             blacklist._add([self.from_number], message=_('Opted out by replying %(word)s', word=word))
             note = _('%(number)s replied %(word)s: no more SMS or WhatsApp messages will be sent to it.',
@@ -358,8 +359,7 @@ class CommMessage(models.Model):
         numbers = {sms.id: self.env['res.partner']._phone_format(
             number=sms.number, country=sms.partner_id.country_id or country, force_format='E164')
             for sms in sms_records}
-        blacklisted = set(self.env['phone.blacklist'].sudo().search(
-            [('number', 'in', [n for n in numbers.values() if n])]).mapped('number'))
+        blacklisted = self.env['phone.blacklist']._comm_opted_out(list(numbers.values()))
         values, queued_sms = [], self.env['sms.sms']
         for sms in sms_records:
             number = numbers[sms.id]
@@ -447,7 +447,7 @@ class CommMessage(models.Model):
         :returns: the queued ``comm.message`` records (those queued earlier, for a known key)
         :raises UserError: the number opted out
         """
-        if self.env['phone.blacklist'].sudo().search_count([('number', '=', to_number)], limit=1):
+        if self.env['phone.blacklist']._comm_opted_out([to_number]):
             raise UserError(_('%(number)s opted out: no more messages are sent to it.', number=to_number))
         keys = [idempotency_key and (idempotency_key if index == 0 else f'{idempotency_key}:{index}')
                 for index in range(len(chunks))]

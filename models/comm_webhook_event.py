@@ -512,25 +512,73 @@ class CommWebhookEvent(models.Model):
             raise UserError(_('An event being processed cannot be discarded.'))
         self._queue_write({'state': 'discarded', 'locked_at': False})
 
-    @api.autovacuum
-    def _gc_done_events(self, budget=None):
-        """Processed and discarded events are kept 30 days for audit, dead letters
-        ``comm_gateway.webhook_dead_kept_days`` days (90 by default; 0 keeps them), then deleted
-        in slices, each committed, until none is left or the budget is spent.
+    @api.model
+    def _erase_payloads(self, formats):
+        """The one path that changes an event's raw fields: a contact's erasure (models/comm_rights.py)
+        empties the payload of every event that mentions one of its numbers, written in any of
+        ``formats``; the row and its key stay, so a retry of the same event is still a duplicate.
+        An event waiting to be processed is discarded (it would bring the number back).
 
-        :returns: how many were deleted
+        :returns: how many events were anonymized
+        :raises AccessError: the caller is no Communications Administrator
         """
-        budget = budget or TimeBudget(cron_time_limit() / 4)
+        if not self.env.user.has_group('comm_gateway.group_comm_manager'):
+            raise AccessError(_('Only Communications Administrators erase webhook payloads.'))
+        patterns = [f'%{written}%' for written in formats if written]
+        if not patterns:
+            return 0
+        self.flush_model()
+        self.env.cr.execute(SQL(
+            """UPDATE comm_webhook_event
+                  SET body = NULL, form_data = NULL, url = NULL, headers = NULL, remote_addr = NULL, error = %s,
+                      state = CASE WHEN state IN ('pending', 'waiting') THEN 'discarded' ELSE state END,
+                      write_uid = %s, write_date = now() at time zone 'UTC'
+                WHERE state != 'processing'
+                  AND (body ILIKE ANY(%s) OR form_data::text ILIKE ANY(%s) OR url ILIKE ANY(%s)
+                       OR error ILIKE ANY(%s))""",
+            _('Payload erased on request of the person concerned.'), self.env.uid,
+            patterns, patterns, patterns, patterns))
+        count = self.env.cr.rowcount
+        self.invalidate_model()
+        return count
+
+    @api.model
+    def _gc_rules(self):
+        """What the clean-up deletes: processed and discarded events after their company's payload
+        retention (``res.company.comm_keep_payload_days``, 30 days by default), dead letters after
+        ``comm_gateway.webhook_dead_kept_days`` days (90 by default; 0 keeps them)."""
         now = fields.Datetime.now()
+        self.env['res.company'].flush_model(['comm_keep_payload_days'])
         dead_days = int(self.env['ir.config_parameter'].sudo().get_param(
             DEAD_KEPT_DAYS_PARAM, DEFAULT_DEAD_KEPT_DAYS) or 0)
-        rules = [SQL("state IN ('done', 'discarded') AND processed_at < %s", now - timedelta(days=DONE_KEPT_DAYS))]
+        rules = [SQL(
+            """state IN ('done', 'discarded') AND processed_at < %s - interval '1 day' * COALESCE(
+                   (SELECT GREATEST(c.comm_keep_payload_days, 1) FROM res_company c WHERE c.id = company_id), %s)""",
+            now, DONE_KEPT_DAYS)]
         if dead_days > 0:
             # a dead letter never processed has no processed_at: its last change counts
             rules.append(SQL("state = 'dead' AND COALESCE(processed_at, write_date) < %s",
                              now - timedelta(days=dead_days)))
+        return rules
+
+    @api.model
+    def _gc_count(self, company):
+        """How many events of ``company`` the next clean-up deletes (the retention preview)."""
+        self.flush_model()
+        self.env.cr.execute(SQL("SELECT count(*) FROM comm_webhook_event WHERE company_id = %s AND (%s)",
+                                company.id, SQL(' OR ').join(self._gc_rules())))
+        return self.env.cr.fetchone()[0]
+
+    @api.autovacuum
+    def _gc_done_events(self, budget=None):
+        """Delete what :meth:`_gc_rules` says in slices, each committed, until none is left or the
+        budget is spent (also run by the daily retention purge, models/comm_retention.py).
+
+        :returns: how many were deleted
+        """
+        budget = budget or TimeBudget(cron_time_limit() / 4)
         deleted = 0
-        for rule in rules:
+        for rule in self._gc_rules():
             while not budget.spent(1.0):
                 self.env.cr.execute(SQL(
                     "DELETE FROM comm_webhook_event WHERE id IN (SELECT id FROM comm_webhook_event WHERE %s LIMIT %s)",

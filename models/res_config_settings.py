@@ -17,6 +17,11 @@ class ResConfigSettings(models.TransientModel):
         domain="[('channel_voice', '=', True), ('company_id', '=', company_id)]")
     comm_sms_route = fields.Char(related='company_id.comm_sms_route')
     comm_unknown_sender = fields.Selection(related='company_id.comm_unknown_sender', readonly=False)
+    comm_keep_sms_days = fields.Integer(related='company_id.comm_keep_sms_days', readonly=False)
+    comm_keep_whatsapp_days = fields.Integer(related='company_id.comm_keep_whatsapp_days', readonly=False)
+    comm_keep_media_days = fields.Integer(related='company_id.comm_keep_media_days', readonly=False)
+    comm_keep_recording_days = fields.Integer(related='company_id.comm_keep_recording_days', readonly=False)
+    comm_keep_payload_days = fields.Integer(related='company_id.comm_keep_payload_days', readonly=False)
     comm_public_base_url = fields.Char(
         'Public webhook base URL', config_parameter=PUBLIC_BASE_URL_PARAM, groups='base.group_system',
         help='The scheme and host providers use to reach this Odoo (e.g. https://odoo.example.com), '

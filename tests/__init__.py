@@ -6,3 +6,4 @@ import pkgutil
 for _info in pkgutil.iter_modules(__path__):
     if _info.name.startswith('test_'):
         globals()[_info.name] = importlib.import_module(f'.{_info.name}', __name__)
+from . import test_governance

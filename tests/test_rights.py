@@ -34,6 +34,8 @@ TABLE = {
     ('res.partner', 'action_view_comm_calls'): (USER, lambda r: r.partner.action_view_comm_calls()),
     ('crm.lead', 'action_view_comm_messages'): (USER, lambda r: r.lead.action_view_comm_messages()),
     ('crm.lead', 'action_view_comm_calls'): (USER, lambda r: r.lead.action_view_comm_calls()),
+    ('res.partner', 'action_comm_export'): (MANAGER, lambda r: r.partner.action_comm_export()),
+    ('res.partner', 'action_comm_erase'): (MANAGER, lambda r: r.partner.action_comm_erase()),
     ('comm.message', 'action_create_shared_contacts'): (USER, lambda r: r.shared.action_create_shared_contacts()),
     ('comm.message', 'action_retry_now'): (USER, lambda r: r.shared.action_retry_now()),
     ('comm.message', 'action_cancel'): (USER, lambda r: r.shared.action_cancel()),
