@@ -14,6 +14,7 @@
         'security/ir.model.access.csv',
         'security/comm_message_media_security.xml',
         'data/ir_cron.xml',
+        'data/comm_alert_data.xml',
         'views/comm_provider_views.xml',
         'views/comm_message_views.xml',
         'views/comm_call_views.xml',
@@ -25,6 +26,7 @@
         'views/comm_whatsapp_template_views.xml',
         'views/ir_actions_server_views.xml',
         'wizard/comm_whatsapp_composer_views.xml',
+        'views/comm_alert_rule_views.xml',
         'views/comm_menus.xml',
     ],
     'demo': [
