@@ -74,7 +74,7 @@ class CommAlertRule(models.Model):
 
     @api.model
     def _cron_check(self):
-        rules = self.search([])
+        rules = self.sudo().search([])
         for index, rule in enumerate(rules):
             try:
                 with self.env.cr.savepoint():
