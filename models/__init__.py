@@ -26,4 +26,5 @@ from . import mail_thread
 from . import ir_websocket
 from . import ir_http
 from . import comm_overview
+from . import comm_stat
 from . import comm_alert_rule

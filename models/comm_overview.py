@@ -1,12 +1,11 @@
 """The Communications app's landing page: every figure of the overview (static/src/overview),
 served by one method, each with the list action that shows the records behind it.
 
-Aggregates are SQL ``GROUP BY`` over indexed columns (see the ``init`` of the inherited models
-below); ``bench/run.sh overview`` times them on 1,000,000 messages (docs/BENCHMARKS.md).
+Volumes and delivery come from the daily counts PostgreSQL keeps (models/comm_stat.py); the
+rest are SQL ``GROUP BY`` over small indexed sets (see the ``init`` of the inherited models
+below). ``bench/run.sh overview`` times them on 1,000,000 messages (docs/BENCHMARKS.md).
 """
 from datetime import datetime, time, timedelta
-
-import pytz
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
@@ -29,14 +28,14 @@ class CommMessage(models.Model):
 
     def init(self):
         super().init()
-        # volumes and delivery per day: an index-only scan of the period
-        create_index(self.env.cr, 'comm_message_overview_idx', self._table,
-                     ['create_date', 'provider_id', 'channel', 'direction', 'state'])
         # the last N outbound messages of an account (alert rule), failures by date
         create_index(self.env.cr, 'comm_message_out_provider_idx', self._table, ['provider_id', 'id'],
                      where="direction = 'out'")
         create_index(self.env.cr, 'comm_message_failed_at_idx', self._table, ['failed_at'],
                      where='failed_at IS NOT NULL')
+        # the top failure reasons of a period: its undelivered messages only
+        create_index(self.env.cr, 'comm_message_undelivered_idx', self._table, ['create_date'],
+                     where="direction = 'out' AND state IN ('failed', 'undelivered')")
 
 
 class CommCall(models.Model):
@@ -45,7 +44,7 @@ class CommCall(models.Model):
     def init(self):
         super().init()
         create_index(self.env.cr, 'comm_call_overview_idx', self._table,
-                     ['start_date', 'provider_id', 'direction', 'state'])
+                     ['start_date', 'provider_id', 'direction', 'state', 'answer_date', 'duration'])
 
 
 class CommOverview(models.AbstractModel):
@@ -96,13 +95,9 @@ class CommOverview(models.AbstractModel):
 
     @api.model
     def _window(self, period):
-        """UTC bounds of the last ``period`` days of the user's calendar."""
-        tz_name = self.env.user.tz or 'UTC'
-        tz = pytz.timezone(tz_name)
-        today = fields.Datetime.now().replace(tzinfo=pytz.utc).astimezone(tz).date()
-        first_day = today - timedelta(days=period - 1)
-        start = tz.localize(datetime.combine(first_day, time.min)).astimezone(pytz.utc).replace(tzinfo=None)
-        return {'tz': tz_name, 'first_day': first_day, 'start': start, 'now': fields.Datetime.now()}
+        """The last ``period`` days (UTC days, as the daily counts are kept)."""
+        first_day = fields.Date.today() - timedelta(days=period - 1)
+        return {'first_day': first_day, 'start': datetime.combine(first_day, time.min), 'now': fields.Datetime.now()}
 
     @staticmethod
     def _action(name, res_model, domain):
@@ -115,19 +110,12 @@ class CommOverview(models.AbstractModel):
     @api.model
     def _message_figures(self, accounts, window):
         """Volumes per day, channel and direction, totals per account, delivery per account and
-        channel: one GROUP BY over the period's messages and one over its calls."""
-        rows = []
-        for table, date_column, channel in (('comm_message', 'create_date', SQL('channel')),
-                                            ('comm_call', 'start_date', SQL("'voice'"))):
-            self.env.cr.execute(SQL(
-                """SELECT (%(date)s AT TIME ZONE 'UTC' AT TIME ZONE %(tz)s)::date, provider_id, %(channel)s,
-                          direction, state, count(*)
-                     FROM %(table)s
-                    WHERE provider_id = ANY(%(accounts)s) AND %(date)s >= %(start)s
-                    GROUP BY 1, 2, 3, 4, 5""",
-                date=SQL.identifier(date_column), tz=window['tz'], channel=channel, table=SQL.identifier(table),
-                accounts=accounts.ids, start=window['start']))
-            rows += self.env.cr.fetchall()
+        channel: from the daily counts (models/comm_stat.py)."""
+        self.env.cr.execute(SQL(
+            """SELECT day, provider_id, channel, direction, state, sum(count) FROM comm_stat
+                WHERE provider_id = ANY(%s) AND day >= %s
+                GROUP BY 1, 2, 3, 4, 5 HAVING sum(count) != 0""", accounts.ids, window['first_day']))
+        rows = self.env.cr.fetchall()
         names = {account.id: account.name for account in accounts}
         start = fields.Datetime.to_string(window['start'])
         volumes, table, delivery = {}, {}, {}
@@ -167,9 +155,10 @@ class CommOverview(models.AbstractModel):
                 'rate': round(100.0 * figure['delivered'] / (figure['delivered'] + figure['undelivered']), 1)
                 if figure['delivered'] + figure['undelivered'] else None,
                 'action': self._action(
-                    _('%(account)s: outbound %(channel)s', account=names[account_id], channel=channel_names[channel]),
+                    _('%(account)s: delivered %(channel)s', account=names[account_id], channel=channel_names[channel]),
                     'comm.message', [('provider_id', '=', account_id), ('channel', '=', channel),
-                                     ('direction', '=', 'out'), ('create_date', '>=', start)]),
+                                     ('direction', '=', 'out'), ('state', 'in', list(DELIVERED)),
+                                     ('create_date', '>=', start)]),
                 'failed_action': self._action(
                     _('%(account)s: undelivered %(channel)s', account=names[account_id],
                       channel=channel_names[channel]),

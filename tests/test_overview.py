@@ -119,7 +119,8 @@ class TestOverview(OverviewMixin, TransactionCase):
         self.assertEqual(delivery['Alpha', 'whatsapp']['rate'], 66.7)   # 2 / 3
         self.assertEqual(delivery['Beta', 'sms']['rate'], 0.0)          # the queued one has no final status
         self.assertListed(alpha_sms['failed_action'], 1)
-        self.assertListed(delivery['Beta', 'sms']['action'], 3)
+        self.assertListed(alpha_sms['action'], 5)
+        self.assertListed(delivery['Beta', 'sms']['action'], 0)
         top = data['failures'][0]
         self.assertEqual((top['error_code'], top['count']), ('30003', 3))
         self.assertEqual(top['provider_words'], 'Unreachable destination handset')
@@ -195,3 +196,32 @@ class TestOverviewUi(OverviewMixin, HttpCase):
         self.make_messages(account, 3, state='undelivered', error_code='30007', failure_type='unknown')
         self.make_messages(account, 2)
         self.start_tour('/odoo/action-comm_gateway.action_comm_overview', 'comm_gateway_overview_tour', login='admin')
+
+
+@tagged('post_install', '-at_install')
+class TestDailyCounts(OverviewMixin, TransactionCase):
+    """The daily counts PostgreSQL keeps follow every insert, update and delete, whoever makes them."""
+
+    def counts(self, account):
+        self.env.flush_all()
+        self.env.cr.execute(SQL(
+            """SELECT day, channel, direction, state, sum(count)::int FROM comm_stat WHERE provider_id = %s
+                GROUP BY 1, 2, 3, 4 HAVING sum(count) != 0 ORDER BY 1, 2, 3, 4""", account.id))
+        return self.env.cr.fetchall()
+
+    def test_counts_follow_the_tables(self):
+        account = self.make_account('Counted')
+        today = fields.Date.today()
+        messages = self.make_messages(account, 3, state='sent')
+        self.make_call(account, 'completed', answered=True, duration=10)
+        self.assertEqual(self.counts(account), [(today, 'sms', 'out', 'sent', 3), (today, 'voice', 'in', 'completed', 1)])
+        messages[:2].write({'state': 'delivered'})
+        self.env.cr.execute(SQL("UPDATE comm_message SET create_date = create_date - interval '3 days' WHERE id = %s",
+                                messages[2].id))
+        messages[0].unlink()
+        self.assertEqual(self.counts(account), [
+            (today - timedelta(days=3), 'sms', 'out', 'sent', 1),
+            (today, 'sms', 'out', 'delivered', 1), (today, 'voice', 'in', 'completed', 1)])
+        kept = self.counts(account)
+        self.env['comm.stat']._rebuild()
+        self.assertEqual(self.counts(account), kept, 'the kept counts are what a full count gives')
