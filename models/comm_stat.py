@@ -9,6 +9,8 @@ hook, and a batch costs one statement. Each database connection counts in its ow
 the same row; a day's figure is the sum of its rows (a row may be negative: a message counted
 "sent" by one connection, "delivered" by another).
 """
+from datetime import timedelta
+
 from odoo import api, fields, models
 from odoo.tools import SQL
 
@@ -84,3 +86,17 @@ class CommStat(models.Model):
                 """INSERT INTO comm_stat (day, provider_id, channel, direction, state, bucket, count)
                    SELECT %s::date, provider_id, %s, direction, state, 0, count(*) FROM %s GROUP BY 1, 2, 3, 4, 5""",
                 SQL.identifier(date_column), SQL(channel), SQL.identifier(table)))
+
+    @api.autovacuum
+    def _gc_merge_buckets(self):
+        """Fold the connections' rows of the days before yesterday into one row per key (bucket 0):
+        the table stays a few rows per account and day."""
+        self.env.cr.execute(SQL(
+            """WITH folded AS (
+                   DELETE FROM comm_stat WHERE day < %s AND bucket != 0
+                   RETURNING day, provider_id, channel, direction, state, count)
+               INSERT INTO comm_stat AS s (day, provider_id, channel, direction, state, bucket, count)
+               SELECT day, provider_id, channel, direction, state, 0, sum(count) FROM folded GROUP BY 1, 2, 3, 4, 5
+               ON CONFLICT (day, provider_id, channel, direction, state, bucket)
+               DO UPDATE SET count = s.count + EXCLUDED.count""",
+            fields.Date.today() - timedelta(days=1)))

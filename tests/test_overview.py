@@ -223,5 +223,10 @@ class TestDailyCounts(OverviewMixin, TransactionCase):
             (today - timedelta(days=3), 'sms', 'out', 'sent', 1),
             (today, 'sms', 'out', 'delivered', 1), (today, 'voice', 'in', 'completed', 1)])
         kept = self.counts(account)
+        self.env['comm.stat']._gc_merge_buckets()
+        self.assertEqual(self.counts(account), kept, 'merging the connections\' rows keeps the figures')
+        self.env.cr.execute(SQL("SELECT bucket FROM comm_stat WHERE provider_id = %s AND day < %s",
+                                account.id, today - timedelta(days=1)))
+        self.assertEqual(self.env.cr.fetchall(), [(0,)], 'one row for the old day')
         self.env['comm.stat']._rebuild()
         self.assertEqual(self.counts(account), kept, 'the kept counts are what a full count gives')
