@@ -105,7 +105,7 @@ class CommAlertRule(models.Model):
 
     def _query_delivery_rate(self, companies):
         """The last ``window`` outbound messages with a final status of each account, when it has
-        that many (one index scan per account: ``comm_message_out_provider_idx``)."""
+        that many (one index scan per account: ``comm_message_out_state_idx``)."""
         window = max(self.window, 1)
         return SQL(
             """SELECT p.name, round(100.0 * f.delivered / f.total, 1), f.total

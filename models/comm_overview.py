@@ -20,6 +20,7 @@ DELIVERED = ('delivered', 'read')
 UNDELIVERED = ('failed', 'undelivered')
 MAX_PERIOD = 366                # days
 TOP_FAILURES = 10
+WORDS_SAMPLE = 1000             # latest failures read for the providers' own words
 MISSED_CALL_STATES = ('busy', 'no_answer', 'failed', 'canceled')
 
 
@@ -28,14 +29,18 @@ class CommMessage(models.Model):
 
     def init(self):
         super().init()
-        # the last N outbound messages of an account (alert rule), failures by date
-        create_index(self.env.cr, 'comm_message_out_provider_idx', self._table, ['provider_id', 'id'],
+        # the last N outbound messages of an account and their status (alert rule): index only
+        create_index(self.env.cr, 'comm_message_out_state_idx', self._table, ['provider_id', 'id', 'state'],
                      where="direction = 'out'")
         create_index(self.env.cr, 'comm_message_failed_at_idx', self._table, ['failed_at'],
                      where='failed_at IS NOT NULL')
-        # the top failure reasons of a period: its undelivered messages only
-        create_index(self.env.cr, 'comm_message_undelivered_idx', self._table, ['create_date'],
+        # the top failure reasons of a period (its undelivered messages only), index only
+        create_index(self.env.cr, 'comm_message_undelivered_idx', self._table,
+                     ['create_date', 'provider_id', 'error_code', 'failure_type'],
                      where="direction = 'out' AND state IN ('failed', 'undelivered')")
+        # WhatsApp conversations open: customers who wrote in the last 24 hours, index only
+        create_index(self.env.cr, 'comm_message_whatsapp_in_idx', self._table,
+                     ['create_date', 'provider_id', 'from_number'], where="direction = 'in' AND channel = 'whatsapp'")
 
 
 class CommCall(models.Model):
@@ -181,24 +186,35 @@ class CommOverview(models.AbstractModel):
         """The most frequent provider error codes of the period, with what they mean: Odoo's
         failure type the adapter mapped the code to, and the provider's own words."""
         self.env.cr.execute(SQL(
-            """SELECT p.code, m.error_code, m.failure_type, count(*), max(m.error_message)
+            """SELECT p.code, m.error_code, m.failure_type, count(*)
                  FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
                 WHERE m.provider_id = ANY(%(accounts)s) AND m.create_date >= %(start)s AND m.direction = 'out'
                   AND m.state IN %(failed)s
                 GROUP BY 1, 2, 3 ORDER BY 4 DESC, 2 LIMIT %(limit)s""",
             accounts=accounts.ids, start=window['start'], failed=UNDELIVERED, limit=TOP_FAILURES))
+        top = self.env.cr.fetchall()
+        # the provider's words for each code, from its latest failures (a bounded sample)
+        self.env.cr.execute(SQL(
+            """SELECT DISTINCT ON (error_code) error_code, error_message
+                 FROM (SELECT error_code, error_message, create_date FROM comm_message
+                        WHERE provider_id = ANY(%(accounts)s) AND create_date >= %(start)s AND direction = 'out'
+                          AND state IN %(failed)s AND error_message IS NOT NULL
+                        ORDER BY create_date DESC LIMIT %(sample)s) latest
+                ORDER BY error_code, create_date DESC""",
+            accounts=accounts.ids, start=window['start'], failed=UNDELIVERED, sample=WORDS_SAMPLE))
+        words = dict(self.env.cr.fetchall())
         failure_types = dict(self.env['sms.sms']._fields['failure_type']._description_selection(self.env))
         codes = dict(self.env['comm.provider']._fields['code']._description_selection(self.env))
         start = fields.Datetime.to_string(window['start'])
         return [{
             'provider': codes.get(code, code), 'error_code': error_code or '', 'count': count,
             'meaning': failure_types.get(failure_type) or failure_type or _('Not given'),
-            'provider_words': error_message or '',
+            'provider_words': words.get(error_code) or '',
             'action': self._action(_('Undelivered: %(code)s', code=error_code or _('no code')), 'comm.message', [
                 ('provider_id', 'in', accounts.filtered(lambda account, code=code: account.code == code).ids),
                 ('direction', '=', 'out'), ('state', 'in', list(UNDELIVERED)), ('create_date', '>=', start),
                 ('error_code', '=', error_code or False), ('failure_type', '=', failure_type or False)]),
-        } for code, error_code, failure_type, count, error_message in self.env.cr.fetchall()]
+        } for code, error_code, failure_type, count in top]
 
     @api.model
     def _calls(self, accounts, window, figures):
