@@ -34,9 +34,8 @@ class CommMessage(models.Model):
                      where="direction = 'out'")
         create_index(self.env.cr, 'comm_message_failed_at_idx', self._table, ['failed_at'],
                      where='failed_at IS NOT NULL')
-        # the top failure reasons of a period (its undelivered messages only), index only
-        create_index(self.env.cr, 'comm_message_undelivered_idx', self._table,
-                     ['create_date', 'provider_id', 'error_code', 'failure_type'],
+        # the latest failures of a period (the providers' own words for the error codes)
+        create_index(self.env.cr, 'comm_message_undelivered_idx', self._table, ['create_date'],
                      where="direction = 'out' AND state IN ('failed', 'undelivered')")
         # WhatsApp conversations open: customers who wrote in the last 24 hours, index only
         create_index(self.env.cr, 'comm_message_whatsapp_in_idx', self._table,
@@ -186,12 +185,12 @@ class CommOverview(models.AbstractModel):
         """The most frequent provider error codes of the period, with what they mean: Odoo's
         failure type the adapter mapped the code to, and the provider's own words."""
         self.env.cr.execute(SQL(
-            """SELECT p.code, m.error_code, m.failure_type, count(*)
-                 FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
-                WHERE m.provider_id = ANY(%(accounts)s) AND m.create_date >= %(start)s AND m.direction = 'out'
-                  AND m.state IN %(failed)s
-                GROUP BY 1, 2, 3 ORDER BY 4 DESC, 2 LIMIT %(limit)s""",
-            accounts=accounts.ids, start=window['start'], failed=UNDELIVERED, limit=TOP_FAILURES))
+            """SELECT p.code, s.error_code, s.failure_type, sum(s.count)
+                 FROM comm_stat s JOIN comm_provider p ON p.id = s.provider_id
+                WHERE s.provider_id = ANY(%(accounts)s) AND s.day >= %(day)s AND s.direction = 'out'
+                  AND s.state IN %(failed)s
+                GROUP BY 1, 2, 3 HAVING sum(s.count) > 0 ORDER BY 4 DESC, 2 LIMIT %(limit)s""",
+            accounts=accounts.ids, day=window['first_day'], failed=UNDELIVERED, limit=TOP_FAILURES))
         top = self.env.cr.fetchall()
         # the provider's words for each code, from its latest failures (a bounded sample)
         self.env.cr.execute(SQL(
@@ -213,7 +212,8 @@ class CommOverview(models.AbstractModel):
             'action': self._action(_('Undelivered: %(code)s', code=error_code or _('no code')), 'comm.message', [
                 ('provider_id', 'in', accounts.filtered(lambda account, code=code: account.code == code).ids),
                 ('direction', '=', 'out'), ('state', 'in', list(UNDELIVERED)), ('create_date', '>=', start),
-                ('error_code', '=', error_code or False), ('failure_type', '=', failure_type or False)]),
+                ('error_code', 'in', [error_code, False] if not error_code else [error_code]),
+                ('failure_type', 'in', [failure_type, False] if not failure_type else [failure_type])]),
         } for code, error_code, failure_type, count in top]
 
     @api.model

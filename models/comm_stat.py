@@ -14,8 +14,12 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-# table -> (date column of the day, channel expression)
-SOURCES = {'comm_message': ('create_date', 'channel'), 'comm_call': ('start_date', "'voice'")}
+# table -> (date column of the day, channel, error code, failure type: never NULL, they are keys)
+SOURCES = {
+    'comm_message': ('create_date', "channel, COALESCE(error_code, ''), COALESCE(failure_type, '')"),
+    'comm_call': ('start_date', "'voice', '', ''"),
+}
+KEY = 'day, provider_id, channel, error_code, failure_type, direction, state'
 
 
 class CommStat(models.Model):
@@ -26,12 +30,14 @@ class CommStat(models.Model):
     day = fields.Date(required=True, index=True, help='UTC day the message was created or the call started.')
     provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade')
     channel = fields.Char(required=True, help='sms, mms, whatsapp or voice')
+    error_code = fields.Char(required=True, default='', help="The provider's error code ('' without one).")
+    failure_type = fields.Char(required=True, default='')
     direction = fields.Char(required=True)
     state = fields.Char(required=True)
     bucket = fields.Integer(required=True, default=0, help='The database connection that counted them.')
     count = fields.Integer()
 
-    _sql_constraints = [('key_unique', 'unique(day, provider_id, channel, direction, state, bucket)',
+    _sql_constraints = [('key_unique', 'unique(day, provider_id, channel, error_code, failure_type, direction, state, bucket)',
                          'One count per key and connection.')]
 
     def init(self):
@@ -52,12 +58,13 @@ class CommStat(models.Model):
 
         def branch(parts):
             return SQL(
-                """INSERT INTO comm_stat AS s (day, provider_id, channel, direction, state, bucket, count)
-                   SELECT day, provider_id, channel, direction, state, pg_backend_pid(), sum(delta)
-                     FROM (%s) AS changed (day, provider_id, channel, direction, state, delta)
-                    GROUP BY 1, 2, 3, 4, 5 HAVING sum(delta) != 0
-                   ON CONFLICT (day, provider_id, channel, direction, state, bucket)
-                   DO UPDATE SET count = s.count + EXCLUDED.count;""", SQL(' UNION ALL ').join(parts))
+                """INSERT INTO comm_stat AS s (%(key)s, bucket, count)
+                   SELECT %(key)s, pg_backend_pid(), sum(delta)
+                     FROM (%(parts)s) AS changed (day, provider_id, channel, error_code, failure_type, direction,
+                                                  state, delta)
+                    GROUP BY %(key)s HAVING sum(delta) != 0
+                   ON CONFLICT (%(key)s, bucket) DO UPDATE SET count = s.count + EXCLUDED.count;""",
+                key=SQL(KEY), parts=SQL(' UNION ALL ').join(parts))
         self.env.cr.execute(SQL(
             """CREATE OR REPLACE FUNCTION %(function)s() RETURNS trigger LANGUAGE plpgsql AS $$
                BEGIN
@@ -83,20 +90,17 @@ class CommStat(models.Model):
         self.env.cr.execute("DELETE FROM comm_stat")
         for table, (date_column, channel) in SOURCES.items():
             self.env.cr.execute(SQL(
-                """INSERT INTO comm_stat (day, provider_id, channel, direction, state, bucket, count)
-                   SELECT %s::date, provider_id, %s, direction, state, 0, count(*) FROM %s GROUP BY 1, 2, 3, 4, 5""",
-                SQL.identifier(date_column), SQL(channel), SQL.identifier(table)))
+                """INSERT INTO comm_stat (%s, bucket, count)
+                   SELECT %s::date, provider_id, %s, direction, state, 0, count(*) FROM %s GROUP BY 1, 2, 3, 4, 5, 6, 7""",
+                SQL(KEY), SQL.identifier(date_column), SQL(channel), SQL.identifier(table)))
 
     @api.autovacuum
     def _gc_merge_buckets(self):
         """Fold the connections' rows of the days before yesterday into one row per key (bucket 0):
         the table stays a few rows per account and day."""
         self.env.cr.execute(SQL(
-            """WITH folded AS (
-                   DELETE FROM comm_stat WHERE day < %s AND bucket != 0
-                   RETURNING day, provider_id, channel, direction, state, count)
-               INSERT INTO comm_stat AS s (day, provider_id, channel, direction, state, bucket, count)
-               SELECT day, provider_id, channel, direction, state, 0, sum(count) FROM folded GROUP BY 1, 2, 3, 4, 5
-               ON CONFLICT (day, provider_id, channel, direction, state, bucket)
-               DO UPDATE SET count = s.count + EXCLUDED.count""",
-            fields.Date.today() - timedelta(days=1)))
+            """WITH folded AS (DELETE FROM comm_stat WHERE day < %(day)s AND bucket != 0 RETURNING %(key)s, count)
+               INSERT INTO comm_stat AS s (%(key)s, bucket, count)
+               SELECT %(key)s, 0, sum(count) FROM folded GROUP BY %(key)s
+               ON CONFLICT (%(key)s, bucket) DO UPDATE SET count = s.count + EXCLUDED.count""",
+            day=fields.Date.today() - timedelta(days=1), key=SQL(KEY)))
