@@ -20,7 +20,6 @@ DELIVERED = ('delivered', 'read')
 UNDELIVERED = ('failed', 'undelivered')
 MAX_PERIOD = 366                # days
 TOP_FAILURES = 10
-WORDS_SAMPLE = 1000             # latest failures read for the providers' own words
 MISSED_CALL_STATES = ('busy', 'no_answer', 'failed', 'canceled')
 
 
@@ -34,8 +33,8 @@ class CommMessage(models.Model):
                      where="direction = 'out'")
         create_index(self.env.cr, 'comm_message_failed_at_idx', self._table, ['failed_at'],
                      where='failed_at IS NOT NULL')
-        # the latest failures of a period (the providers' own words for the error codes)
-        create_index(self.env.cr, 'comm_message_undelivered_idx', self._table, ['create_date'],
+        # the latest failure with an error code (the provider's own words for it)
+        create_index(self.env.cr, 'comm_message_error_code_idx', self._table, ['error_code', 'create_date'],
                      where="direction = 'out' AND state IN ('failed', 'undelivered')")
         # WhatsApp conversations open: customers who wrote in the last 24 hours, index only
         create_index(self.env.cr, 'comm_message_whatsapp_in_idx', self._table,
@@ -192,15 +191,16 @@ class CommOverview(models.AbstractModel):
                 GROUP BY 1, 2, 3 HAVING sum(s.count) > 0 ORDER BY 4 DESC, 2 LIMIT %(limit)s""",
             accounts=accounts.ids, day=window['first_day'], failed=UNDELIVERED, limit=TOP_FAILURES))
         top = self.env.cr.fetchall()
-        # the provider's words for each code, from its latest failures (a bounded sample)
+        # the provider's words for each code: its latest failure with that code (one index descent each)
         self.env.cr.execute(SQL(
-            """SELECT DISTINCT ON (error_code) error_code, error_message
-                 FROM (SELECT error_code, error_message, create_date FROM comm_message
-                        WHERE provider_id = ANY(%(accounts)s) AND create_date >= %(start)s AND direction = 'out'
-                          AND state IN %(failed)s AND error_message IS NOT NULL
-                        ORDER BY create_date DESC LIMIT %(sample)s) latest
-                ORDER BY error_code, create_date DESC""",
-            accounts=accounts.ids, start=window['start'], failed=UNDELIVERED, sample=WORDS_SAMPLE))
+            """SELECT code, (SELECT error_message FROM comm_message
+                              WHERE error_code = code AND direction = 'out' AND state IN %(failed)s
+                                AND create_date >= %(start)s AND provider_id = ANY(%(accounts)s)
+                                AND error_message IS NOT NULL
+                              ORDER BY create_date DESC LIMIT 1)
+                 FROM unnest(%(codes)s::varchar[]) AS code""",
+            failed=UNDELIVERED, start=window['start'], accounts=accounts.ids,
+            codes=[error_code for _code, error_code, _type, _count in top if error_code]))
         words = dict(self.env.cr.fetchall())
         failure_types = dict(self.env['sms.sms']._fields['failure_type']._description_selection(self.env))
         codes = dict(self.env['comm.provider']._fields['code']._description_selection(self.env))
