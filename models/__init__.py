@@ -32,3 +32,6 @@ from . import mail_notification
 from . import mail_thread
 from . import ir_websocket
 from . import ir_http
+from . import comm_overview
+from . import comm_stat
+from . import comm_alert_rule
