@@ -552,11 +552,11 @@ class CommMessage(models.Model):
     @api.model
     def _record_answers(self, answers):
         """Record the provider's answers ``[(message, SendResult or ProviderError)]`` that came in
-        together: in one savepoint (one flush), else — when one of them fails — one savepoint each."""
+        together: in one savepoint (one flush, Odoo's SMS tracking mirrored once), else — when one
+        of them fails — one savepoint each."""
         try:
             with self.env.cr.savepoint():
-                for message, result in answers:
-                    message._record_answer(result)
+                self._record_answer_group(answers)
             return
         except Exception:  # noqa: BLE001  one by one below: only the culprit fails
             if len(answers) == 1:
@@ -565,15 +565,21 @@ class CommMessage(models.Model):
         for message, result in answers:
             try:
                 with self.env.cr.savepoint():
-                    message._record_answer(result)
+                    self._record_answer_group([(message, result)])
             except Exception:  # noqa: BLE001  the attempt stays recorded: reconciliation decides, no blind resend
                 _logger.exception('comm.message %s: the provider answer could not be recorded', message.id)
 
-    def _record_answer(self, result):
-        if isinstance(result, ProviderError):
-            self._handle_send_error(result)
-        else:
-            self._apply_send_result(result)
+    @api.model
+    def _record_answer_group(self, answers):
+        """Record answers; Odoo's SMS tracking of the accepted messages is mirrored once for all."""
+        accepted = self.browse()
+        for message, result in answers:
+            if isinstance(result, ProviderError):
+                message._handle_send_error(result)
+            else:
+                message._record_send_result(result)
+                accepted |= message
+        accepted._after_accepted()
 
     def _to_outbound(self):
         self.ensure_one()
@@ -589,15 +595,22 @@ class CommMessage(models.Model):
         return outbound
 
     def _apply_send_result(self, result):
+        self._record_send_result(result)
+        self._after_accepted()
+
+    def _record_send_result(self, result):
         self.ensure_one()
         self.write({'provider_message_id': result.provider_id, 'dispatch_state': 'done', 'error_code': False,
                     'error_message': False, 'next_try_at': False})
         self.env['comm.message.ref']._remember(self, result.extra_ids)
         if result.status != 'queued':
             self._apply_state(result.status)
-        self._sync_sms_tracker('queued', '', '')
-        if self.provider_id.code == 'sandbox':
-            self.provider_id._sandbox_after_send(self)
+
+    def _after_accepted(self):
+        """Messages the provider accepted: Odoo's SMS tracking says so, once for all of them."""
+        self._sync_sms_trackers({message: ('queued', '', '') for message in self})
+        for message in self.filtered(lambda m: m.provider_id.code == 'sandbox'):
+            message.provider_id._sandbox_after_send(message)
 
     def _handle_send_error(self, error):
         self.ensure_one()
