@@ -269,3 +269,10 @@ def py_spy_stop(spy, out_path, top=20):
 
 def dump_json(path, data):
     Path(path).write_text(json.dumps(data, indent=2, default=str))
+
+
+def finish(results, json_path=None):
+    """Write the results (``--json``) and exit: 0 when the run's checks passed."""
+    if json_path:
+        dump_json(json_path, results)
+    raise SystemExit(0 if results['check_ok'] else 1)

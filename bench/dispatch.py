@@ -9,8 +9,14 @@
    messages/s and the ratio to the ideal (concurrency / 0.1 s); checks that every message was
    accepted once and the fake saw each To/Body exactly once; deletes the messages.
 
+With ``--composer``, each level is measured twice end to end, in turn: the SMS queued directly
+(``comm.message`` rows) then dispatched, and the same number of SMS from Odoo's mass SMS composer
+("Put in queue", on ``-n`` bench contacts whose company uses the bench account), then Odoo's SMS
+queue (``sms.sms._process_queue``, what its cron runs — woken at commit), then dispatched; the
+ratio composer / direct is the cost of Odoo's side (goal >= 0.97).
+
 Goal: >= 150 messages/s, every message sent exactly once.
-Run: ``bench/run.sh dispatch [-n 10000] [--concurrency 16 32] [--profile]``
+Run: ``bench/run.sh dispatch [-n 10000] [--concurrency 16 32] [--composer] [--profile]``
 """
 import argparse
 import json
@@ -18,6 +24,7 @@ import logging
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from datetime import datetime, timezone
 
@@ -96,6 +103,28 @@ def queue(registry, provider_id, count):
     say(f'queued {count} outbound SMS')
 
 
+def customers(registry, provider_id, count):
+    """``count`` bench contacts (created once), the company's SMS account set to ``provider_id``."""
+    with common.environment(registry) as env:
+        env.company.comm_sms_provider_id = provider_id
+        Partner = env['res.partner']
+        numbers = [f'+1415555{i:04d}' for i in range(count)]
+        known = set(Partner.search([('mobile', 'in', numbers)]).mapped('mobile'))
+        Partner.create([{'name': f'Bench dispatch {number[-4:]}', 'mobile': number}
+                        for number in numbers if number not in known])
+        return Partner.search([('mobile', 'in', numbers)]).ids
+
+
+def from_composer(registry, partner_ids):
+    """What a click on "Put in queue" does, then Odoo's SMS cron, each in its transaction."""
+    with common.environment(registry) as env:
+        env['sms.composer'].with_context(
+            active_model='res.partner', active_ids=partner_ids, default_composition_mode='mass').create(
+            {'body': 'Bench composer sale', 'mass_keep_log': False, 'mass_force_send': False}).action_send_sms()
+    with common.environment(registry) as env:
+        env['sms.sms']._process_queue()
+
+
 def left(cr, provider_id):
     cr.execute("""SELECT count(*) FROM comm_message
                    WHERE provider_id = %s AND dispatch_state IN ('todo', 'attempt')""", [provider_id])
@@ -122,23 +151,33 @@ def check(registry, provider_id, count, stats):
     return ok, {'dispatch_states': {k: v[0] for k, v in states.items()}, 'fake': stats}
 
 
-def measure(registry, provider_id, concurrency, fake_port, args):
-    """Queue, dispatch, check one concurrency level. :returns: the level's result dict"""
-    queue(registry, provider_id, args.messages)
+def measure(registry, provider_id, concurrency, fake_port, args, partner_ids=None):
+    """Queue, dispatch, check one concurrency level; with ``partner_ids``, from the composer and
+    timed from the click. :returns: the level's result dict"""
     fake(fake_port, '/_reset', 'POST')
     PoolFullCounter.count = 0
     load = common.machine_load()
+    started = time.perf_counter()
+    if partner_ids:
+        from_composer(registry, partner_ids)
+    else:
+        queue(registry, provider_id, args.messages)
+    queued = time.perf_counter() - started
     profile = common.LOG_DIR / f'dispatch-{concurrency}.prof' if args.profile else None
     with common.maybe_profile(profile):
         seconds = dispatch(registry, provider_id, args.messages, args.batch_size,
                            deadline=max(600, args.messages // 10))
+    if args.composer:       # end to end, the queueing included
+        say(f'{"composer" if partner_ids else "direct"}: queued in {queued:.1f}s')
+        seconds += queued
     rate, ideal = args.messages / seconds, concurrency / args.delay
     say(f'dispatch: concurrency {concurrency}: {args.messages} messages in {seconds:.1f}s = '
         f'{rate:.1f} msg/s; ideal {ideal:.0f} msg/s, ratio {rate / ideal:.2f}; goal >= {GOAL:.0f} '
         f'msg/s {"met" if rate >= GOAL else "NOT met"}; connections discarded because the pool was '
         f'full: {PoolFullCounter.count}')
     ok, counts = check(registry, provider_id, args.messages, fake(fake_port, '/_stats'))
-    return {'concurrency': concurrency, 'messages': args.messages, 'seconds': round(seconds, 1),
+    return {'concurrency': concurrency, 'path': 'composer' if partner_ids else 'direct',
+            'queued_s': round(queued, 1), 'messages': args.messages, 'seconds': round(seconds, 1),
             'msg_per_s': round(rate, 1), 'ideal': ideal, 'ratio': round(rate / ideal, 2),
             'pool_full_discards': PoolFullCounter.count, 'check_ok': ok, 'load_before': load, **counts}
 
@@ -149,6 +188,8 @@ def main():
     parser.add_argument('--concurrency', type=int, nargs='+', default=[16, 32], help='max_concurrency values')
     parser.add_argument('--batch-size', type=int, default=200, help='_cron_dispatch batch size (the cron uses 200)')
     parser.add_argument('--delay', type=float, default=0.1, help='the fake provider\'s answer time (s)')
+    parser.add_argument('--composer', action='store_true',
+                        help='each level also from Odoo\'s mass SMS composer, end to end (see above)')
     parser.add_argument('--profile', action='store_true', help='cProfile the dispatch loop (main thread)')
     parser.add_argument('--json', help='also write the results to this file')
     args = parser.parse_args()
@@ -164,6 +205,15 @@ def main():
                 provider_id = prepare(registry, fake_port, concurrency)
                 try:
                     results['runs'].append(measure(registry, provider_id, concurrency, fake_port, args))
+                    if args.composer:
+                        partner_ids = customers(registry, provider_id, args.messages)
+                        with common.environment(registry) as env:
+                            env.cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])
+                        results['runs'].append(measure(registry, provider_id, concurrency, fake_port, args,
+                                                       partner_ids))
+                        direct, composer = results['runs'][-2:]
+                        composer['to_direct'] = round(composer['msg_per_s'] / direct['msg_per_s'], 2)
+                        say(f'ratio   : composer / direct = {composer["to_direct"]} (goal >= 0.97)')
                 finally:
                     with common.environment(registry) as env:
                         env.cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])

@@ -317,9 +317,7 @@ def main():
                 if not args.no_baseline:
                     env.cr.execute('DELETE FROM comm_bench_bare_event')
             say('run data deleted')
-    if args.json:
-        common.dump_json(args.json, results)
-    raise SystemExit(0 if results['check_ok'] else 1)
+    common.finish(results, args.json)
 
 
 if __name__ == '__main__':

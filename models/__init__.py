@@ -7,6 +7,7 @@ from . import comm_message_media
 from . import comm_mms
 from . import comm_message_reconcile
 from . import comm_message_ref
+from . import comm_message_status
 from . import comm_dispatch
 from . import comm_message_step
 from . import comm_message_lifecycle

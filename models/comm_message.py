@@ -2,6 +2,7 @@ import dataclasses
 import json
 import logging
 import random
+import re
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -35,6 +36,7 @@ STATE_DATE_FIELD = {'queued': 'queued_at', 'sent': 'sent_at', 'delivered': 'deli
 OPT_OUT_WORDS = frozenset({'STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'})
 OPT_IN_WORDS = frozenset({'START', 'UNSTOP'})
 MAX_SEND_ATTEMPTS = 6
+E164_SHAPE = re.compile(r'\+[1-9]\d{6,14}')     # a number written in E.164 (nothing to parse)
 STALE_ATTEMPT = timedelta(minutes=10)   # an attempt older than this lost its worker mid-call
 ORPHAN_GROUPS = 50                      # orphan multipart messages posted per run
 WHATSAPP_WINDOW = timedelta(hours=24)   # customer-service window opened by the customer's last message
@@ -301,52 +303,39 @@ class CommMessage(models.Model):
     def _apply_state(self, state, error_code='', error_message='', failure_type='', when=None):
         """Move to ``state`` if it is forward; failures are terminal unless a later delivery wins."""
         self.ensure_one()
-        current = self.state
-        if state == current or state not in STATE_TO_SMS_STATE:
+        values = self._state_values(self.state, state, error_code, error_message, failure_type, when)
+        if not values:
             return False
-        if state in STATE_RANK:
-            if current in STATE_RANK and STATE_RANK[state] <= STATE_RANK[current]:
-                return False
-            if current in FINAL_FAILURES and state not in ('delivered', 'read'):
-                return False
-            if current in FINAL_FAILURES:
-                _logger.info('comm.message %s: %s after %s (reordered webhooks)', self.id, state, current)
-        elif current in FINAL_FAILURES or current == 'received':
-            return False
-        values = {'state': state, STATE_DATE_FIELD[state]: when or fields.Datetime.now()}
-        if state in FINAL_FAILURES:
-            values.update(error_code=error_code or False, error_message=error_message or False,
-                          failure_type=failure_type or 'unknown')
         self.write(values)
         self._sync_sms_tracker(state, failure_type, error_message)
         if self.channel in CHATTER_CHANNELS and self.direction == 'out':
             self._sync_chatter_notification()
         return True
 
+    def _state_values(self, current, state, error_code='', error_message='', failure_type='', when=None):
+        """The status ladder: the values that move this message from ``current`` to ``state``,
+        or None when that is no move forward (failures are terminal unless a later delivery wins)."""
+        if state == current or state not in STATE_TO_SMS_STATE:
+            return None
+        if state in STATE_RANK:
+            if current in STATE_RANK and STATE_RANK[state] <= STATE_RANK[current]:
+                return None
+            if current in FINAL_FAILURES and state not in ('delivered', 'read'):
+                return None
+            if current in FINAL_FAILURES:
+                _logger.info('comm.message %s: %s after %s (reordered webhooks)', self.id, state, current)
+        elif current in FINAL_FAILURES or current == 'received':
+            return None
+        values = {'state': state, STATE_DATE_FIELD[state]: when or fields.Datetime.now()}
+        if state in FINAL_FAILURES:
+            values.update(error_code=error_code or False, error_message=error_message or False,
+                          failure_type=failure_type or 'unknown')
+        return values
+
     def _sync_sms_tracker(self, state, failure_type, error_message):
         """Mirror the state on Odoo's own SMS tracking, so the chatter's SMS icon shows the truth."""
-        if not self.sms_uuid:
-            return
-        sms_state = STATE_TO_SMS_STATE[state]
-        sms = self.env['sms.sms'].sudo().search([('uuid', '=', self.sms_uuid)])
-        sms_failure = failure_type if failure_type in dict(sms._fields['failure_type'].selection) else 'unknown'
-        if sms:
-            sms.write({'state': sms_state, 'failure_type': sms_failure if sms_state == 'error' else False})
-        tracker = self.env['sms.tracker'].sudo().search([('sms_uuid', '=', self.sms_uuid)])
-        if tracker and state == 'undelivered':
-            # the carrier could not deliver: a delivery error for Odoo (SMS Marketing counts a
-            # number that does not exist as a bounce), not a sending error
-            tracker.with_context(sms_known_failure_reason=error_message or False)._action_update_from_provider_error(
-                UNDELIVERED_TO_DELIVERY_ERROR.get(failure_type, 'not_delivered'))
-            if error_message:   # the May 2025 layout drops the reason of a delivery error
-                tracker.mail_notification_id.filtered(lambda n: not n.failure_reason).write(
-                    {'failure_reason': error_message})
-        elif tracker:
-            tracker._action_update_from_sms_state(
-                sms_state, failure_type=sms_failure if sms_state == 'error' else False,
-                failure_reason=error_message or False)
-        if tracker:
-            self._comm_live_statuses(tracker.mail_notification_id.mail_message_id)
+        self.ensure_one()
+        self._sync_sms_trackers({self: (state, failure_type, error_message)})
 
     # ------------------------------------------------------------------------------------------
     # Outbound: queue
@@ -356,9 +345,7 @@ class CommMessage(models.Model):
     def _queue_sms(self, provider, sms_records, unlink_sent=True, unlink_failed=False):
         """Queue Odoo ``sms.sms`` records on ``provider``; the dispatch cron sends them."""
         country = provider.company_id.country_id
-        numbers = {sms.id: self.env['res.partner']._phone_format(
-            number=sms.number, country=sms.partner_id.country_id or country, force_format='E164')
-            for sms in sms_records}
+        numbers = {sms.id: self._sms_e164(sms, country) for sms in sms_records}
         blacklisted = self.env['phone.blacklist']._comm_opted_out(list(numbers.values()))
         values, queued_sms = [], self.env['sms.sms']
         for sms in sms_records:
@@ -389,6 +376,15 @@ class CommMessage(models.Model):
         _logger.info('comm.provider %s: queued %s SMS (%s refused before sending)',
                      provider.id, len(messages), len(sms_records) - len(messages))
         return messages
+
+    @api.model
+    def _sms_e164(self, sms, country):
+        """The number of ``sms`` in E.164 ('' when it has none): Odoo's composers store the number
+        they sanitized, which is not parsed again."""
+        if E164_SHAPE.fullmatch(sms.number or ''):
+            return sms.number
+        return self.env['res.partner']._phone_format(
+            number=sms.number, country=sms.partner_id.country_id or country, force_format='E164')
 
     @api.model
     def _whatsapp_window_end(self, number, provider):
@@ -547,11 +543,11 @@ class CommMessage(models.Model):
     @api.model
     def _record_answers(self, answers):
         """Record the provider's answers ``[(message, SendResult or ProviderError)]`` that came in
-        together: in one savepoint (one flush), else — when one of them fails — one savepoint each."""
+        together: in one savepoint (one flush, Odoo's SMS tracking mirrored once), else — when one
+        of them fails — one savepoint each."""
         try:
             with self.env.cr.savepoint():
-                for message, result in answers:
-                    message._record_answer(result)
+                self._record_answer_group(answers)
             return
         except Exception:  # noqa: BLE001  one by one below: only the culprit fails
             if len(answers) == 1:
@@ -560,15 +556,21 @@ class CommMessage(models.Model):
         for message, result in answers:
             try:
                 with self.env.cr.savepoint():
-                    message._record_answer(result)
+                    self._record_answer_group([(message, result)])
             except Exception:  # noqa: BLE001  the attempt stays recorded: reconciliation decides, no blind resend
                 _logger.exception('comm.message %s: the provider answer could not be recorded', message.id)
 
-    def _record_answer(self, result):
-        if isinstance(result, ProviderError):
-            self._handle_send_error(result)
-        else:
-            self._apply_send_result(result)
+    @api.model
+    def _record_answer_group(self, answers):
+        """Record answers; Odoo's SMS tracking of the accepted messages is mirrored once for all."""
+        accepted = self.browse()
+        for message, result in answers:
+            if isinstance(result, ProviderError):
+                message._handle_send_error(result)
+            else:
+                message._record_send_result(result)
+                accepted |= message
+        accepted._after_accepted()
 
     def _to_outbound(self):
         self.ensure_one()
@@ -584,15 +586,22 @@ class CommMessage(models.Model):
         return outbound
 
     def _apply_send_result(self, result):
+        self._record_send_result(result)
+        self._after_accepted()
+
+    def _record_send_result(self, result):
         self.ensure_one()
         self.write({'provider_message_id': result.provider_id, 'dispatch_state': 'done', 'error_code': False,
                     'error_message': False, 'next_try_at': False})
         self.env['comm.message.ref']._remember(self, result.extra_ids)
         if result.status != 'queued':
             self._apply_state(result.status)
-        self._sync_sms_tracker('queued', '', '')
-        if self.provider_id.code == 'sandbox':
-            self.provider_id._sandbox_after_send(self)
+
+    def _after_accepted(self):
+        """Messages the provider accepted: Odoo's SMS tracking says so, once for all of them."""
+        self._sync_sms_trackers({message: ('queued', '', '') for message in self})
+        for message in self.filtered(lambda m: m.provider_id.code == 'sandbox'):
+            message.provider_id._sandbox_after_send(message)
 
     def _handle_send_error(self, error):
         self.ensure_one()

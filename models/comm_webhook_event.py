@@ -203,21 +203,23 @@ class CommWebhookEvent(models.Model):
             key = body_key(request)
         headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
         cron_id = self._processing_cron_id()
-        # one round trip: the insert, and whether a wake-up of the cron is already due
+        now = fields.Datetime.now()
+        # one round trip: the insert, and whether a wake-up of the cron is already due; no
+        # create_uid / write_uid: the public user's id says nothing, and costs two foreign-key checks
         self.env.cr.execute(SQL(
             """WITH new AS (
                    INSERT INTO comm_webhook_event (provider_id, company_id, purpose, event_key, method, url,
                                                    headers, form_data, body, remote_addr, state, attempts,
-                                                   next_try_at, create_date, write_date, create_uid, write_uid)
+                                                   next_try_at, create_date, write_date)
                    VALUES (%s, (SELECT company_id FROM comm_provider WHERE id = %s), %s, %s, %s, %s, %s, %s,
-                           %s, %s, 'pending', 0, %s, now() at time zone 'UTC', now() at time zone 'UTC', %s, %s)
+                           %s, %s, 'pending', 0, %s, now() at time zone 'UTC', now() at time zone 'UTC')
                    ON CONFLICT (provider_id, event_key) DO NOTHING RETURNING id)
                SELECT (SELECT id FROM new),
                       EXISTS(SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= %s)""",
             provider.id, provider.id, purpose, key, request.method, request.url, json.dumps(headers),
             json.dumps(request.form) if request.form else None,
             request.body.decode('utf-8') if request.body else None, request.remote_addr,
-            fields.Datetime.now(), self.env.uid, self.env.uid, cron_id, fields.Datetime.now()))
+            now, cron_id, now))
         event_id, wake_up_due = self.env.cr.fetchone()
         if not event_id:
             return 'duplicate'
@@ -331,26 +333,35 @@ class CommWebhookEvent(models.Model):
 
     def _process_batch(self, budget=None):
         """Process claimed events: plain inbound messages together (one query per step and one
-        chatter post per document model for all of them), everything else one by one. Each
-        event of the one-by-one path has its own savepoint; when the together path fails, its
-        events take the one-by-one path, so one bad event never blocks the others. Committed
-        after the group and after each event; once ``budget`` is spent the rest is given back.
+        chatter post per document model for all of them), status callbacks together (their
+        messages read in one query, Odoo's SMS tracking mirrored once), everything else one by
+        one. Each event of the one-by-one path has its own savepoint; when a together path
+        fails, its events take the one-by-one path, so one bad event never blocks the others.
+        Committed after each group and after each event; once ``budget`` is spent the rest is
+        given back.
 
         :returns: how many events were processed
         """
-        parsed = self._parse_inbound()
-        together = self.filtered(lambda e: e.id in parsed and all(item.kind == 'message' for item in parsed[e.id]))
-        alone = self - together
-        if together:
+        parsed = self._parse_events()
+        messages = self.filtered(lambda e: e.purpose == 'inbound' and e.id in parsed
+                                 and all(item.kind == 'message' for item in parsed[e.id]))
+        # statuses on the ladder; the others (Meta's "deleted", "warning") are noted one by one
+        statuses = self.filtered(lambda e: e.purpose == 'status' and e.id in parsed
+                                 and all(item.kind == 'status' and item.status for item in parsed[e.id]))
+        alone = self - messages - statuses
+        for together, process in ((messages, self._process_together), (statuses, self._process_statuses)):
+            if not together:
+                continue
             try:
                 with self.env.cr.savepoint():
-                    together._process_together(parsed)
+                    alone |= process(together, parsed)
             except Exception:  # noqa: BLE001  retried one by one below, where the culprit fails alone
-                _logger.info('comm.webhook.event: %s inbound messages failed together, processing them one '
-                             'by one', len(together), exc_info=True)
-                alone = self
+                _logger.info('comm.webhook.event: %s %s events failed together, processing them one by one',
+                             len(together), together[0].purpose, exc_info=True)
+                alone |= together
             else:
                 self._commit()
+        alone = self & alone        # in claim order
         done = len(self) - len(alone)
         for index, event in enumerate(alone):
             if budget is not None and budget.spent((event.provider_id.timeout or 15.0) + 1.0):
@@ -375,12 +386,13 @@ class CommWebhookEvent(models.Model):
             except Exception as exc:  # noqa: BLE001  one bad event never stops the batch
                 event._schedule_retry(exc)
 
-    def _parse_inbound(self):
-        """``{event id: normalized items}`` of the inbound events that parse: those carrying only
-        messages are processed together (their media are fetched afterwards, apart:
-        ``comm.message.media``); the others are not parsed twice."""
+    def _parse_events(self):
+        """``{event id: normalized items}`` of the inbound and status events that parse: those
+        carrying only messages, or only statuses, are processed together (the media of
+        messages are fetched afterwards, apart: ``comm.message.media``); the others are not
+        parsed twice."""
         parsed = {}
-        for event in self.filtered(lambda e: e.purpose == 'inbound'):
+        for event in self.filtered(lambda e: e.purpose in ('inbound', 'status')):
             try:
                 parsed[event.id] = event._parse()
             except Exception:  # noqa: BLE001  the one-by-one path parses again and records the error
@@ -391,14 +403,38 @@ class CommWebhookEvent(models.Model):
         self.ensure_one()
         return self.provider_id._get_adapter().parse_webhook(self._as_webhook_request(), self.purpose)
 
-    def _process_together(self, parsed):
+    @api.model
+    def _process_together(self, events, parsed):
+        """Plain inbound messages of ``events``, recorded and posted together.
+
+        :returns: the events left for the one-by-one path (none)"""
         by_provider = {}
-        for event in self:
+        for event in events:
             for provider, item in event._route(parsed[event.id]):
                 by_provider.setdefault(provider, []).append(item)
         for provider, inbounds in by_provider.items():
             self.env['comm.message']._receive_inbound(provider, inbounds, provider._get_adapter())
-        self._mark_done('done')
+        events._mark_done('done')
+        return self.browse()
+
+    @api.model
+    def _process_statuses(self, events, parsed):
+        """Status callbacks of ``events`` applied together, in the order they came
+        (``comm.message._apply_statuses``), and marked done in one statement.
+
+        :returns: the events left for the one-by-one path: those naming a message not found by
+            the id its send returned (a part of a long SMS, our reference, a message not committed
+            yet: ``_receive_status`` finds it, or retries later)
+        """
+        routed = [(event, provider, status) for event in events for provider, status in event._route(parsed[event.id])]
+        Message = self.env['comm.message']
+        found = Message._status_messages([(provider, status) for _event, provider, status in routed])
+        unknown = self.browse({event.id for event, provider, status in routed
+                               if (provider.id, status.provider_id) not in found})
+        Message._apply_statuses([(found[provider.id, status.provider_id], status)
+                                 for event, provider, status in routed if event not in unknown])
+        (events - unknown)._mark_done('done')
+        return unknown
 
     def _mark_done(self, state):
         self._queue_write({'state': state, 'processed_at': fields.Datetime.now(), 'error': False, 'locked_at': False})

@@ -21,8 +21,9 @@ from werkzeug.datastructures import MultiDict
 
 from . import register
 from .base import (CALL_CONTROL_PURPOSES, CALL_PURPOSES, AccountInfo, CallEvent, CallResult, InboundMessage,
-                   ListedMessage, Media, ProviderAdapter, ProviderError, SendResult, TemplateInfo, error_from_http,
-                   parse_retry_after, provider_number, sender_number, status_update)
+                   ListedMessage, Media, ProviderAdapter, ProviderError, SendResult, TemplateInfo,
+                   error_from_http, parse_retry_after, provider_number, sender_number, short_key,
+                   status_update)
 
 _logger = logging.getLogger(__name__)
 
@@ -362,6 +363,20 @@ class TwilioAdapter(ProviderAdapter):
         if purpose in CALL_PURPOSES:
             return [self._parse_call(params, purpose)]
         raise ValueError(f'unknown Twilio webhook purpose {purpose!r}')
+
+    def event_key(self, request, purpose):
+        """The base class's key for messages and statuses, read from the ids alone: on the request
+        path, without parsing the numbers of the whole event."""
+        params = request.params()
+        if purpose == 'inbound' and params.get('From'):
+            if sid := params.get('MessageSid') or params.get('SmsMessageSid'):
+                return short_key(f'm:{sid}')
+        if purpose == 'status':
+            sid = params.get('MessageSid') or params.get('SmsSid')
+            status = params.get('MessageStatus') or params.get('SmsStatus')
+            if sid and status in TWILIO_MESSAGE_STATES:
+                return short_key(f's:{sid}:{status}')
+        return super().event_key(request, purpose)
 
     @classmethod
     def webhook_ack(cls, purpose):

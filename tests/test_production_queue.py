@@ -48,9 +48,16 @@ class QueueCase(CronMixinCase, TransactionCase):
 class TestQueueProduction(QueueCase):
 
     def test_budget_stops_processing_and_hands_the_rest_over(self):
-        for provider_message_id in ('SB-1', 'SB-2', 'SB-3'):
-            self.outbound(provider_message_id)
-        events = self.status_events('SB-1', 'SB-2', 'SB-3')
+        """Events processed one by one (call events here: statuses and plain messages go in
+        batches) look at the budget before each: what is left is given back."""
+        adapter = self.provider._get_adapter()
+        for call_id in ('SC-1', 'SC-2', 'SC-3'):
+            self.env['comm.call'].create({'provider_id': self.provider.id, 'direction': 'out',
+                                          'provider_call_id': call_id, 'to_number': '+32470123456'})
+            [ringing, *_later] = adapter.simulate_call(self.provider._webhook_url('voice_status'), call_id,
+                                                       '+14155550132', '+32470123456')
+            self.Event._receive(self.provider, 'voice_status', ringing)
+        events = self.Event.search([('provider_id', '=', self.provider.id)], order='id')
         # every look at the clock "costs" 30 s: room for one event out of three
         with self.capture_triggers(self.cron.id) as capture:
             reported = self.progress(budget=TimeBudget(130, clock=TickingClock(step=30)))

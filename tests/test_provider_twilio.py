@@ -334,6 +334,19 @@ class TestTwilioAdapter(CommAdapterCase):
         self.assertNotEqual(self.adapter.event_key(request('sent'), 'status'),
                             self.adapter.event_key(request('delivered'), 'status'))
 
+    def test_event_keys_read_from_the_ids_are_the_parsed_ones(self):
+        """The request path keys messages and statuses without parsing their numbers: the same
+        keys as the base class derives from the parsed events (a queue filled before dedupes alike)."""
+        base = super(type(self.adapter), self.adapter)
+        cases = [('inbound', [('MessageSid', 'SM0f'), ('From', '0470 11 22 33'), ('To', '+15005550006')]),
+                 ('inbound', [('SmsMessageSid', 'SM1f'), ('From', 'whatsapp:+447700900123')]),
+                 ('status', [('MessageSid', 'SM1'), ('MessageStatus', 'delivered')]),
+                 ('status', [('SmsSid', 'SM2'), ('SmsStatus', 'undelivered'), ('ErrorCode', '30003')]),
+                 ('status', [('MessageSid', 'SM3'), ('MessageStatus', 'no-such-status')])]
+        for purpose, form in cases:
+            request = WebhookRequest(method='POST', url=HOOK.format(purpose), form=form)
+            self.assertEqual(self.adapter.event_key(request, purpose), base.event_key(request, purpose), form)
+
     def test_parse_call_events(self):
         [incoming] = self.parse('voice', [
             ('CallSid', 'CA1'), ('From', '+14155550123'), ('To', '+15005550006'), ('CallStatus', 'ringing'),
