@@ -110,6 +110,21 @@ class CommMessage(models.Model):
         report = (status.status, status.provider_status or '', status.error_code or '')
         return super(CommMessage, self.with_context(comm_status_report=report))._receive_status(provider, status)
 
+    @api.model
+    def _apply_statuses(self, statuses, event_ids=None):
+        """A batch's statuses: one step per status as reported (linked to its webhook event) and
+        one per change it made, all noted together (one insert with the batch's commit)."""
+        applied = super()._apply_statuses(statuses, event_ids=event_ids)
+        moved = {id(status) for _message, status in applied}
+        for (message, status), event_id in zip(statuses, event_ids or [False] * len(statuses)):
+            message.with_context(comm_webhook_event_id=event_id)._comm_step(
+                'webhook' if event_id else 'poll', state=status.status,
+                provider_status=status.provider_status or False, error_code=status.error_code or False)
+            if id(status) in moved:
+                message._comm_step('status', state=status.status, error_code=status.error_code or False,
+                                   detail=status.error_message or False)
+        return applied
+
     def _apply_state(self, state, error_code='', error_message='', failure_type='', when=None):
         report = self.env.context.get('comm_status_report')
         if report:      # the status as the provider reported it, before what it changed

@@ -41,12 +41,13 @@ class CommMessage(models.Model):
         return found
 
     @api.model
-    def _apply_statuses(self, statuses):
+    def _apply_statuses(self, statuses, event_ids=None):
         """Apply a batch's statuses in the order given, never backwards (``_state_values``): one
         write per message that moved (one UPDATE when flushed), then Odoo's SMS tracking and the
         chatter's icons mirrored once for the whole batch.
 
         :param statuses: ``[(comm.message, StatusUpdate)]`` in arrival order
+        :param event_ids: the webhook event of each status, when they come from the queue
         :returns: ``[(comm.message, StatusUpdate)]``, the statuses that moved their message, in
             order: the one place where a batch's applied statuses are known
         """

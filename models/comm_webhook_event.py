@@ -431,8 +431,9 @@ class CommWebhookEvent(models.Model):
         found = Message._status_messages([(provider, status) for _event, provider, status in routed])
         unknown = self.browse({event.id for event, provider, status in routed
                                if (provider.id, status.provider_id) not in found})
-        Message._apply_statuses([(found[provider.id, status.provider_id], status)
-                                 for event, provider, status in routed if event not in unknown])
+        known = [(event, provider, status) for event, provider, status in routed if event not in unknown]
+        Message._apply_statuses([(found[provider.id, status.provider_id], status) for _event, provider, status in known],
+                                event_ids=[event.id for event, _provider, _status in known])
         (events - unknown)._mark_done('done')
         return unknown
 
