@@ -44,9 +44,10 @@ class PoolFullCounter(logging.Filter):
 logging.getLogger('urllib3.connectionpool').addFilter(PoolFullCounter())
 
 
-def fake_provider(port, delay):
+def fake_provider(port, delay, options=()):
+    """bench/fake_twilio.py in its own process; ``options``: more of its arguments (``--mix`` …)."""
     proc = subprocess.Popen([sys.executable, str(common.ROOT / 'bench' / 'fake_twilio.py'), '--port', str(port),
-                             '--delay', str(delay), '--lifetime', '7200'], stdout=subprocess.PIPE, text=True)
+                             '--delay', str(delay), '--lifetime', '7200', *options], stdout=subprocess.PIPE, text=True)
     if proc.stdout.readline().strip() != 'ready':
         proc.kill()
         raise SystemExit('the fake provider did not start')
