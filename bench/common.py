@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -106,17 +107,20 @@ def _get(url, timeout=2.0):
 
 
 @contextlib.contextmanager
-def odoo_server(odoo_args, log_name, shim=True, start_timeout=900):
-    """``./dev.sh run`` with ``odoo_args`` as ODOO_ARGS; yields the Popen once /web/health answers."""
+def odoo_server(odoo_args, log_name, shim=True, start_timeout=900, port=None):
+    """``./dev.sh run`` with ``odoo_args`` as ODOO_ARGS; yields the Popen once /web/health answers.
+    ``port``: another server on the same database (its gevent port is the next one)."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log_path = LOG_DIR / f'{log_name}.log'
-    env = dict(os.environ, ODOO_DB=DB, ODOO_HTTP_PORT=str(HTTP_PORT),
-               ODOO_ARGS=f'{odoo_args} --gevent-port={GEVENT_PORT}')
+    port, gevent_port = (port, port + 1) if port else (HTTP_PORT, GEVENT_PORT)
+    env = dict(os.environ, ODOO_DB=DB, ODOO_HTTP_PORT=str(port),
+               ODOO_ARGS=f'{odoo_args} --gevent-port={gevent_port}')
     if shim and '--workers' in odoo_args and (folder := gevent_shim()):
         say(f'gevent shim on PYTHONPATH ({folder}): see gevent_shim() in bench/common.py')
         env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(folder), env.get('PYTHONPATH')]))
-    say(f'starting ./dev.sh run (ODOO_DB={DB} port {HTTP_PORT} ODOO_ARGS="{env["ODOO_ARGS"]}"), log {log_path}')
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # a kill still stops the server below
+    say(f'starting ./dev.sh run (ODOO_DB={DB} port {port} ODOO_ARGS="{env["ODOO_ARGS"]}"), log {log_path}')
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # a kill still stops the server below
     with open(log_path, 'w') as log:
         proc = subprocess.Popen([str(ROOT / 'dev.sh'), 'run'], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -128,7 +132,7 @@ def odoo_server(odoo_args, log_name, shim=True, start_timeout=900):
             if time.monotonic() > deadline:
                 sys.exit(f'Odoo did not answer /web/health within {start_timeout}s: see {log_path}')
             try:
-                if _get(f'{BASE_URL}/web/health')[0] == 200:
+                if _get(f'http://127.0.0.1:{port}/web/health')[0] == 200:
                     break
             except OSError:
                 pass

@@ -189,6 +189,9 @@ class CommProvider(models.Model):
 class CommMessage(models.Model):
     _inherit = 'comm.message'
 
+    attempt_unstarted = fields.Boolean(copy=False, help='Claimed for a send not handed to the provider yet: '
+                                       'a worker that dies now sent nothing, and the message is sent again.')
+
     @api.model
     def _cron_dispatch(self, batch_size=200, budget=None):
         """Send what is due, account by account, within the run's time budget.
@@ -275,7 +278,7 @@ class CommMessage(models.Model):
         ``provider``: claim that account's messages only; ``trial``: even though its breaker is
         half-open (this worker holds the test)."""
         ids = claim_ids(self.env, SQL(
-            """UPDATE comm_message SET dispatch_state = 'attempt', attempt_at = %s,
+            """UPDATE comm_message SET dispatch_state = 'attempt', attempt_at = %s, attempt_unstarted = TRUE,
                       attempts = COALESCE(attempts, 0) + 1
                 WHERE id IN (SELECT m.id FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
                               WHERE m.dispatch_state = 'todo' AND m.next_try_at <= %s AND p.active
@@ -286,16 +289,24 @@ class CommMessage(models.Model):
         self.invalidate_model()
         return self.browse(ids)
 
+    def _mark_started(self):
+        """These claimed sends go to the provider now: once committed, a crash leaves them to
+        reconciliation (they may have gone out) instead of the queue."""
+        self.flush_recordset()
+        self.env.cr.execute(SQL("UPDATE comm_message SET attempt_unstarted = FALSE WHERE id IN %s",
+                                tuple(self.ids)))
+        self.invalidate_recordset(['attempt_unstarted'])
+
     def _release(self):
         """Claimed, never handed to the provider: back in the queue, the attempt not counted."""
         if not self:
             return
         self.flush_model()
         self.env.cr.execute(SQL(
-            """UPDATE comm_message SET dispatch_state = 'todo', attempt_at = NULL,
+            """UPDATE comm_message SET dispatch_state = 'todo', attempt_at = NULL, attempt_unstarted = FALSE,
                       attempts = GREATEST(COALESCE(attempts, 0) - 1, 0)
                 WHERE id IN %s AND dispatch_state = 'attempt'""", tuple(self.ids)))
-        self.invalidate_recordset(['dispatch_state', 'attempt_at', 'attempts'])
+        self.invalidate_recordset(['dispatch_state', 'attempt_at', 'attempt_unstarted', 'attempts'])
 
     @api.model
     def _reconcile_stale_attempts(self, budget=None, limit=RECONCILE_LIMIT):
@@ -350,6 +361,7 @@ class CommMessage(models.Model):
         with SendPool(adapter, provider.max_concurrency or 1, f'comm-send-{provider.id}', budget, timeout,
                       interval) as pool:
             while True:
+                batch, outbounds = [], []
                 if waiting and pool.room():
                     if budget.spent(timeout):     # a send started now could outlive the run
                         self.browse([m.id for m in waiting])._release()
@@ -357,8 +369,11 @@ class CommMessage(models.Model):
                     else:
                         batch = [waiting.popleft() for _index in range(min(pool.room(), len(waiting)))]
                         outbounds = [message._to_outbound() for message in batch]   # before the slots start
-                        for message, outbound, at in zip(batch, outbounds, provider._pace_reserve(len(batch))):
-                            pool.submit(message, outbound, at)
+                        self.browse([message.id for message in batch])._mark_started()
+                # the answers so far, and the start of the sends about to go out, in one commit
+                self._commit()
+                for message, outbound, at in zip(batch, outbounds, provider._pace_reserve(len(batch))):
+                    pool.submit(message, outbound, at)
                 if not len(pool):
                     break
                 answers = pool.collect()
@@ -380,7 +395,6 @@ class CommMessage(models.Model):
                     not_sent |= self.browse([message.id for message in waiting])
                     waiting.clear()
                 not_sent._release()
-                self._commit()
                 if (chunk and state == 'closed' and len(pool) + len(waiting) <= pool.workers
                         and not budget.spent(provider._send_reserve())):
                     more = self._claim_outbound(chunk, provider)      # committed with the answers so far

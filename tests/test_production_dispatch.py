@@ -6,6 +6,7 @@ import itertools
 import threading
 import time
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 from odoo import api, fields
 from odoo.addons.base.tests.test_ir_cron import CronMixinCase
@@ -14,7 +15,7 @@ from odoo.tests import BaseCase, TransactionCase, tagged
 from odoo.tests.common import get_db_name
 from odoo.tools import mute_logger
 
-from ..tools.dispatch import TimeBudget
+from ..tools.dispatch import SendPool, TimeBudget
 from .common import FakeProviderMixin, reported_progress
 
 SID = 'AC' + '9' * 32
@@ -222,6 +223,46 @@ class TestDispatchCrashes(DispatchCase):
         self.assertEqual((message.dispatch_state, message.state, message.error_code), ('failed', 'failed', 'interrupted'))
         self.assertIn('interrupted 6 times', message.error_message)
         self.assertFalse(self.sends())
+
+    @mute_logger(*LOGGERS)
+    def test_claim_never_started_is_sent_once_after_a_crash(self):
+        """A worker died between its claim and the provider call: the message is queued again and
+        sent once, without asking the provider; one that died during the call (Sandbox: no lookup)
+        stays "uncertain"."""
+        sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox'})
+        self.queue(3)
+        claimed = self.env['comm.message']._claim_outbound(3, self.twilio)     # then the worker died
+        self.queue(1, provider=sandbox)
+        during = self.env['comm.message']._claim_outbound(1, sandbox)
+        during._mark_started()                                                 # died during the call
+        self.assertEqual(claimed.mapped('attempt_unstarted'), [True] * 3)
+        (claimed | during).write({'attempt_at': fields.Datetime.now() - timedelta(minutes=11)})
+        self.env['comm.message']._cron_dispatch()
+        self.assertEqual(set(claimed.mapped('dispatch_state')), {'done'})
+        self.assertEqual(claimed.mapped('attempts'), [2] * 3, 'the crash counts: a poison claim ends')
+        self.assertEqual(sorted(r.form_dict()['Body'] for r in self.sends()), sorted(claimed.mapped('body')),
+                         'each sent exactly once')
+        self.assertFalse([r for r in self.fake.requests if r.method == 'GET'], 'no lookup needed')
+        self.assertEqual((during.dispatch_state, during.error_code), ('failed', 'uncertain'))
+
+    @mute_logger(*LOGGERS)
+    def test_sends_are_marked_started_before_they_reach_the_provider(self):
+        """What the pool gets is marked started in the database before its calls."""
+        self.twilio.max_concurrency = 2
+        messages = self.queue(9)
+        seen = []
+        submit = SendPool.submit
+
+        def spy(pool, message, outbound, at=None):
+            self.env.cr.execute('SELECT attempt_unstarted FROM comm_message WHERE id = %s', [message.id])
+            seen.append(self.env.cr.fetchone()[0])
+            return submit(pool, message, outbound, at)
+        with patch.object(SendPool, 'submit', spy):
+            self.env['comm.message']._cron_dispatch()
+        self.assertEqual(seen, [False] * 9, 'marked before the call')
+        self.assertEqual(set(messages.mapped('dispatch_state')), {'done'})
+        self.assertEqual(set(messages.mapped('attempt_unstarted')), {False})
+        self.assertEqual(len(self.sends()), 9)
 
 
 @tagged('post_install', '-at_install')
