@@ -64,7 +64,10 @@ class CommMessage(models.Model):
             return
         # a message deleted since (in this transaction) takes its steps with it
         existing = set(self.sudo().browse({row['message_id'] for row in rows}).exists().ids)
-        self.env['comm.message.step'].sudo().create([row for row in rows if row['message_id'] in existing])
+        # every row with the same columns: one INSERT for the lot, whatever the kinds of steps
+        columns = dict.fromkeys(key for row in rows for key in row)
+        self.env['comm.message.step'].sudo().create([
+            {**dict.fromkeys(columns, False), **row} for row in rows if row['message_id'] in existing])
 
     @api.model_create_multi
     def create(self, vals_list):
