@@ -1,2 +1,4 @@
 from . import comm_whatsapp_composer
 from . import sms_composer
+from . import comm_whatsapp_composer_mass
+from . import comm_agent_phone
