@@ -13,7 +13,8 @@ class CommWhatsappTemplate(models.Model):
             wanted = template._placeholders()
             existing = {(v.component, v.button_index, v.position): v for v in template.variable_ids}
             kept = Variable.concat(*(existing[key] for key in wanted if key in existing))
-            new = Variable.concat(*(Variable.new({'component': component, 'button_index': index, 'position': position})
+            new = Variable.concat(*(Variable.new({'template_id': template.id, 'component': component,
+                                                  'button_index': index, 'position': position})
                                     for component, index, position in wanted
                                     if (component, index, position) not in existing))
             template.variable_ids = kept | new

@@ -58,5 +58,5 @@ class TestConversationUi(WhatsappMixin, HttpCase):
         self.message(self.ines, 'in', 'Is my table ready?')
         self.message(self.ines, 'in', 'We are four')
         self.message(lukas, 'in', 'Can I change the date?')
-        with readme_screenshot('inbox_systray'):
+        with self.running_server(lambda env: True), readme_screenshot('inbox_systray'):   # the bus on
             self.start_tour('/odoo', 'comm_inbox_tour', login='admin')

@@ -9,12 +9,14 @@ class TestTemplateDraftHelpers(WhatsappCase):
     once (with their bindings)."""
 
     def test_rows_follow_the_placeholders(self):
-        self.account('sandbox')
+        sandbox = self.account('sandbox')
         form = Form(self.env['comm.whatsapp.template'])
+        form.provider_id = sandbox
         form.name = 'order_ready'
         form.body = 'Hi {{1}}'
         self.assertEqual(len(form.variable_ids), 1)
         with form.variable_ids.edit(0) as row:
+            self.assertEqual(row.model, 'res.partner', 'the field picker of a new row knows the model')
             row.field_path = 'name'
         form.body = 'Hi {{1}}, your order {{2}} is ready'
         self.assertEqual(len(form.variable_ids), 2, 'a row appears for {{2}}')

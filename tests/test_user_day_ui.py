@@ -137,7 +137,8 @@ class TestUserDayUi(WhatsappMixin, HttpCase):
     @mute_logger(*UI_LOGGERS)
     def test_template_drafting(self):
         """A new template: a variable row per {{n}} as it is typed, each bound with the field picker."""
-        self.account('sandbox')
+        self.env['comm.provider'].search([]).write({'active': False})
+        self.account('sandbox')     # the only account: the new template gets it
         action = self.env.ref('comm_gateway.action_comm_whatsapp_template')
         self.start_tour(f'/odoo/action-{action.id}', 'comm_template_draft_tour', login='admin')
         template = self.env['comm.whatsapp.template'].search([('name', '=', 'order_ready')])

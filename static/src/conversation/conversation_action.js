@@ -3,7 +3,7 @@ import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 
-import { useInboxRefresh } from "./inbox_refresh";
+import { COMM_INBOX_READ, useInboxRefresh } from "./inbox_refresh";
 
 /**
  * The conversation with a number: every SMS, MMS and WhatsApp message in and out with it, oldest
@@ -54,6 +54,7 @@ export class CommConversation extends Component {
         }
         this.state.number = number;
         this.state.conversation = conversation;
+        this.env.bus.trigger(COMM_INBOX_READ); // this tab's counter at once (other tabs: the server's notification)
         const listed = this.state.conversations.find((c) => c.number === number);
         if (listed) {
             listed.unread = 0;

@@ -4,9 +4,9 @@ import { Dropdown } from "@web/core/dropdown/dropdown";
 import { useDropdownState } from "@web/core/dropdown/dropdown_hooks";
 import { registry } from "@web/core/registry";
 import { user } from "@web/core/user";
-import { useService } from "@web/core/utils/hooks";
+import { useBus, useService } from "@web/core/utils/hooks";
 
-import { useInboxRefresh } from "./inbox_refresh";
+import { COMM_INBOX_READ, useInboxRefresh } from "./inbox_refresh";
 
 /**
  * The systray's count of unread inbound SMS, MMS and WhatsApp messages (those the user may read),
@@ -31,6 +31,7 @@ export class CommInboxMenu extends Component {
             }
         });
         useInboxRefresh(() => this.state.allowed && this.load());
+        useBus(this.env.bus, COMM_INBOX_READ, () => this.state.allowed && this.load());
     }
 
     async load() {

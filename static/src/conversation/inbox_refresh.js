@@ -2,6 +2,8 @@ import { onWillUnmount, useComponent } from "@odoo/owl";
 import { useService } from "@web/core/utils/hooks";
 
 const DEBOUNCE_MS = 500;
+/** Sent on the client's bus when a conversation was opened (its messages are read now). */
+export const COMM_INBOX_READ = "comm_gateway:inbox-read";
 
 /**
  * Call ``reload`` when the server says what ``types`` watch moved (models/comm_conversation.py
