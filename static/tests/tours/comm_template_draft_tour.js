@@ -10,8 +10,8 @@ function pickField(position, fieldName) {
             run: "click",
         },
         {
-            content: `The field picker of {{${position}}}`,
-            trigger: `.o_data_row:contains('{{${position}}}') td[name='field_path'] .o_model_field_selector`,
+            content: `The field picker of {{${position}}}, once its row is being edited`,
+            trigger: `.o_data_row.o_selected_row:contains('{{${position}}}') td[name='field_path'] .o_model_field_selector.o_edit_mode`,
             run: "click",
         },
         {
