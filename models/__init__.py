@@ -14,9 +14,13 @@ from . import comm_message_lifecycle
 from . import comm_message_review
 from . import comm_media_token
 from . import comm_whatsapp_template
+from . import comm_whatsapp_template_draft
 from . import comm_call
 from . import comm_history
 from . import comm_access
+from . import comm_conversation
+from . import comm_whatsapp_mass
+from . import comm_sms_length
 from . import res_company
 from . import res_config_settings
 from . import res_config_settings_operations

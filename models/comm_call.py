@@ -111,8 +111,8 @@ class CommCall(models.Model):
         :param number: the number as shown on the record
         :param res_model: model of the record the call is made from (its chatter gets the summary)
         :param res_id: id of that record
-        :returns: a notification client action
-        :raises UserError: no voice account, no phone for the agent, or not a dialable number
+        :returns: a notification client action, or the dialog asking the agent's phone when it is not set
+        :raises UserError: no voice account, or not a dialable number
         """
         if not self.env.user.has_group('comm_gateway.group_comm_user'):
             raise AccessError(_('Only Communications users can place calls.'))
@@ -121,9 +121,8 @@ class CommCall(models.Model):
         if not provider.channel_voice:
             raise UserError(_('No voice account: choose one in Settings → Communications.'))
         agent = self.env.user._comm_agent_number()
-        if not agent:
-            raise UserError(_('Set your phone for calls in your preferences first: a call rings your own '
-                              'phone, then connects you to the customer.'))
+        if not agent:   # asked where it is needed, then the call goes on (wizard/comm_agent_phone.py)
+            return self.env['comm.agent.phone']._ask(number, res_model, res_id)
         partner = self._record_partner(record)
         to = self.env['res.partner']._phone_format(
             number=number, country=partner.country_id or self.env.company.country_id, force_format='E164')

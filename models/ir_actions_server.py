@@ -1,5 +1,5 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ValidationError
 
 
 class IrActionsServer(models.Model):
@@ -62,25 +62,5 @@ class IrActionsServer(models.Model):
         records = eval_context.get('records') or eval_context.get('record')
         if not template or not records or self._is_recompute():
             return False
-        Message = self.env['comm.message']
-        queued = no_number = refused = 0
-        for record in records:
-            partner, number = record._comm_whatsapp_recipient(self.comm_whatsapp_recipient_field_id.name)
-            values = template._render_values(record)
-            try:
-                Message._queue_whatsapp(template.provider_id, record, partner, number, template=template,
-                                        values=values)
-                queued += 1
-            except UserError as exc:
-                no_number += not number
-                refused += bool(number)
-                record._message_log(body=_('WhatsApp “%(template)s” not sent: %(reason)s',
-                                           template=template.name, reason=exc.args[0]))
-        summary = [_('%(count)s queued', count=queued)]
-        if no_number:
-            summary.append(_('%(count)s without a number', count=no_number))
-        if refused:
-            summary.append(_('%(count)s refused (the reason is in their chatter)', count=refused))
-        return {'type': 'ir.actions.client', 'tag': 'display_notification', 'params': {
-            'title': _('WhatsApp “%(template)s”', template=template.name), 'message': ', '.join(summary),
-            'type': 'success' if queued == len(records) else 'warning'}}
+        return self.env['comm.message']._queue_whatsapp_mass(
+            template, records, self.comm_whatsapp_recipient_field_id.name)

@@ -192,6 +192,9 @@ def _int(value):
 class VonageAdapter(ProviderAdapter):
     code = 'vonage'
     name = 'Vonage'
+    # the Vonage SDK's own cap on an SMS text (vonage_messages.models.sms: text max_length=3200);
+    # longer texts are refused by the SMS API (status 12, "message too long": PROTOCOLS 3.2)
+    max_sms_chars = 3200
     default_base_url = 'https://api.nexmo.com'
     credential_hosts = ('nexmo.com', 'vonage.com')     # api.nexmo.com, api-eu.nexmo.com…
     channels = ('sms', 'mms', 'whatsapp', 'voice')

@@ -48,6 +48,14 @@ TABLE = {
         MANAGER, lambda r: r.reconcile().action_refresh_statuses()),
     ('comm.overview', 'get_overview'): (MANAGER, lambda r: r.overview.get_overview(7)),
     ('comm.alert.rule', 'action_check_now'): (MANAGER, lambda r: r.alert.action_check_now()),
+    ('comm.message', 'action_open_conversation'): (USER, lambda r: r.shared.action_open_conversation()),
+    ('comm.message', 'comm_conversation_list'): (USER, lambda r: r.shared.comm_conversation_list()),
+    ('comm.message', 'comm_conversation_open'): (USER, lambda r: r.shared.comm_conversation_open('+32470000001')),
+    ('comm.message', 'comm_conversation_reply'): (
+        USER, lambda r: r.shared.comm_conversation_reply('+32470000001', 'Thanks')),
+    ('res.partner', 'action_comm_conversation'): (USER, lambda r: r.partner.action_comm_conversation()),
+    ('comm.agent.phone', 'action_save_and_call'): (USER, lambda r: r.call.env['comm.agent.phone'].create(
+        {'phone': '+32470123456', 'number': '+4915123456780'}).action_save_and_call()),
 }
 
 

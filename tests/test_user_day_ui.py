@@ -133,3 +133,14 @@ class TestUserDayUi(WhatsappMixin, HttpCase):
         action = self.env.ref('comm_gateway.action_comm_message')
         self.start_tour(f'/odoo/action-{action.id}', 'comm_retry_tour', login='admin')
         self.assertEqual((message.state, message.dispatch_state), ('queued', 'todo'))
+
+    @mute_logger(*UI_LOGGERS)
+    def test_template_drafting(self):
+        """A new template: a variable row per {{n}} as it is typed, each bound with the field picker."""
+        self.env['comm.provider'].search([]).write({'active': False})
+        self.account('sandbox')     # the only account: the new template gets it
+        action = self.env.ref('comm_gateway.action_comm_whatsapp_template')
+        self.start_tour(f'/odoo/action-{action.id}', 'comm_template_draft_tour', login='admin')
+        template = self.env['comm.whatsapp.template'].search([('name', '=', 'order_ready')])
+        self.assertEqual([(v.key, v.source, v.field_path) for v in template.variable_ids],
+                         [('body.1', 'field', 'name'), ('body.2', 'field', 'ref')])

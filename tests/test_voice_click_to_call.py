@@ -146,15 +146,24 @@ class TestVoice(FakeProviderMixin, CommWebhookMixin, TransactionCase):
                 self.assertEqual(action['params']['message'], call.error_message)
                 self.assertTrue(call.end_date)
 
-    def test_missing_agent_phone_is_a_clear_error(self):
+    def test_missing_agent_phone_is_asked(self):
+        """No phone for calls (or one that is no number): a dialog asks it, saves it on the user
+        and the call goes on."""
         self.account('sandbox')
-        self.env.user.comm_agent_phone = False
-        with self.assertRaisesRegex(UserError, 'phone for calls'):
-            self.click()
-        self.env.user.comm_agent_phone = 'not a number'
-        with self.assertRaisesRegex(UserError, 'phone for calls'):
-            self.click()
+        for phone in (False, 'not a number'):
+            self.env.user.comm_agent_phone = phone
+            action = self.click()
+            self.assertEqual((action['res_model'], action['target']), ('comm.agent.phone', 'new'), phone)
         self.assertFalse(self.env['comm.call'].search([]), 'nothing is logged, nothing is called')
+        dialog = self.env['comm.agent.phone'].with_context(action['context']).create({'phone': 'still no number'})
+        with self.assertRaisesRegex(UserError, 'is not a phone number'):
+            dialog.action_save_and_call()
+        dialog.phone = '06 12 34 56 78'
+        result = dialog.action_save_and_call()
+        self.assertEqual(self.env.user.comm_agent_phone, '06 12 34 56 78', 'saved on the user')
+        self.assertEqual(result['tag'], 'display_notification')
+        self.assertEqual((self.last_call().res_model, self.last_call().res_id), ('res.partner', self.partner.id),
+                         'the call goes on, from the record it was asked from')
 
     def test_no_voice_account_or_bad_number(self):
         self.env.company.comm_voice_provider_id = False

@@ -26,6 +26,21 @@ class TestVoiceUi(CommWebhookMixin, HttpCase):
         self.assertRecordValues(call, [{'state': 'completed', 'duration': 42}])
         self.assertIn('Outgoing call with Sofie Peeters — 42 s, answered', partner.message_ids[0].body)
 
+    @mute_logger('odoo.addons.comm_gateway.models.comm_call')
+    def test_agent_phone_asked_at_first_call(self):
+        """An agent without a phone for calls is asked for it in a dialog; it is saved on the user
+        and the call is placed."""
+        sandbox = self.env['comm.provider'].create({
+            'name': 'Sandbox voice', 'code': 'sandbox', 'channel_voice': True, 'voice_from': '+15005550006'})
+        self.env.ref('base.main_company').comm_voice_provider_id = sandbox
+        admin = self.env.ref('base.user_admin')
+        admin.comm_agent_phone = False
+        partner = self.env['res.partner'].create({
+            'name': 'Sofie Peeters', 'mobile': '0470 12 34 56', 'country_id': self.env.ref('base.be').id})
+        self.start_tour(f'/odoo/res.partner/{partner.id}', 'comm_agent_phone_tour', login='admin')
+        self.assertEqual(admin.comm_agent_phone, '+1 415 555 0111')
+        self.assertEqual(self.env['comm.call'].search([('partner_id', '=', partner.id)]).to_number, '+32470123456')
+
     def test_tab_and_smart_buttons_count_messages_and_calls(self):
         provider = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'channel_voice': True})
         partner, other = self.env['res.partner'].create([{'name': 'Camille'}, {'name': 'Other'}])

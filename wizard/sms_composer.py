@@ -1,6 +1,6 @@
 import math
 
-from odoo import _, models
+from odoo import models
 from odoo.exceptions import UserError
 
 GSM7 = frozenset('@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ'
@@ -34,11 +34,6 @@ class SmsComposer(models.TransientModel):
 
     def _action_send_sms(self):
         """Refuse, before anything is queued, a text longer than the company's SMS account takes."""
-        provider = self.env.company.sudo().comm_sms_provider_id
-        limit = provider.active and provider._get_adapter().max_sms_chars
-        if limit and len(self.body or '') > limit:
-            raise UserError(_('This SMS has %(length)s characters (%(segments)s SMS): %(provider)s accepts at most '
-                              '%(limit)s. Shorten it or split it in several messages.',
-                              length=len(self.body), segments=sms_segments(self.body),
-                              provider=provider.display_name, limit=limit))
+        if reason := self.env.company.sudo().comm_sms_provider_id._sms_too_long(self.body):
+            raise UserError(reason)
         return super()._action_send_sms()

@@ -1,0 +1,122 @@
+import { Component, onWillStart, onWillUnmount, useRef, useState } from "@odoo/owl";
+import { _t } from "@web/core/l10n/translation";
+import { registry } from "@web/core/registry";
+import { useService } from "@web/core/utils/hooks";
+
+import { COMM_INBOX_READ, useInboxRefresh } from "./inbox_refresh";
+
+/**
+ * The conversation with a number: every SMS, MMS and WhatsApp message in and out with it, oldest
+ * at the top, and a reply box that sends on the conversation's channel and account (the server
+ * decides: models/comm_conversation.py). The list on the left shows the conversations, unread
+ * ones in bold. Both follow the inbox's bus notification, and are read with the user's rights.
+ */
+export class CommConversation extends Component {
+    static template = "comm_gateway.Conversation";
+    static props = ["*"];
+
+    setup() {
+        this.orm = useService("orm");
+        this.action = useService("action");
+        this.notification = useService("notification");
+        this.thread = useRef("thread");
+        this.state = useState({
+            conversations: [],
+            number: this.props.action.params?.number || false,
+            conversation: null,
+            body: "",
+            sending: false,
+        });
+        this.idempotencyKey = crypto.randomUUID?.() || String(Math.random());
+        onWillStart(() => this.load());
+        useInboxRefresh(() => this.load(), ["comm_gateway.inbox/refresh", "comm_gateway.conversation/refresh"]);
+        onWillUnmount(() => (this.unmounted = true));
+    }
+
+    async load() {
+        const { conversations } = await this.orm.call("comm.message", "comm_conversation_list", []);
+        if (this.unmounted) {
+            return;
+        }
+        this.state.conversations = conversations;
+        if (!this.state.number && conversations.length) {
+            this.state.number = conversations[0].number;
+        }
+        if (this.state.number) {
+            await this.open(this.state.number);
+        }
+    }
+
+    async open(number) {
+        const conversation = await this.orm.call("comm.message", "comm_conversation_open", [number]);
+        if (this.unmounted) {
+            return;
+        }
+        this.state.number = number;
+        this.state.conversation = conversation;
+        this.env.bus.trigger(COMM_INBOX_READ); // this tab's counter at once (other tabs: the server's notification)
+        const listed = this.state.conversations.find((c) => c.number === number);
+        if (listed) {
+            listed.unread = 0;
+        }
+        requestAnimationFrame(() => {
+            const el = this.thread.el;
+            if (el) {
+                el.scrollTop = el.scrollHeight;
+            }
+        });
+    }
+
+    get canReply() {
+        const reply = this.state.conversation?.reply;
+        return Boolean(reply && reply.record && reply.window_open);
+    }
+
+    async send() {
+        if (!this.state.body.trim() || this.state.sending) {
+            return;
+        }
+        this.state.sending = true;
+        try {
+            await this.orm.call("comm.message", "comm_conversation_reply", [
+                this.state.number,
+                this.state.body,
+                this.idempotencyKey,
+            ]);
+            this.state.body = "";
+            this.idempotencyKey = crypto.randomUUID?.() || String(Math.random());
+            await this.load();
+        } finally {
+            this.state.sending = false;
+        }
+    }
+
+    onKeydown(ev) {
+        if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+            ev.preventDefault();
+            this.send();
+        }
+    }
+
+    async sendTemplate() {
+        await this.action.doAction(this.state.conversation.reply.template_action, {
+            onClose: () => this.load(),
+        });
+    }
+
+    channelIcon(channel) {
+        return { sms: "fa-mobile", mms: "fa-picture-o", whatsapp: "fa-whatsapp" }[channel] || "fa-comment";
+    }
+
+    get replyPlaceholder() {
+        const reply = this.state.conversation?.reply;
+        return reply
+            ? _t("Reply by %(channel)s through %(account)s…", {
+                  channel: reply.channel === "whatsapp" ? _t("WhatsApp") : _t("SMS"),
+                  account: reply.account,
+              })
+            : "";
+    }
+}
+
+registry.category("actions").add("comm_gateway.conversation", CommConversation);
