@@ -260,7 +260,8 @@ class CommMessage(models.Model):
             self._trigger_dispatch(at)
 
     def _dispatch_account(self, provider, batch_size, budget):
-        """Claim and send this account's due messages. :returns: how many were claimed"""
+        """Claim and send this account's due messages. :returns: how many got an answer (sent or
+        failed); those given back count for nothing"""
         admitted = provider._breaker_admit()
         if not admitted:
             return 0
@@ -268,9 +269,9 @@ class CommMessage(models.Model):
         if admitted == 'trial':
             # one message tests the water; the others keep their place and their attempts
             messages = self._claim_outbound(1, provider, trial=True)
-            return len(messages) + messages._send_through(provider, 0, budget)
+            return messages._send_through(provider, 0, budget)
         messages = self._claim_outbound(chunk, provider)
-        return len(messages) + messages._send_through(provider, chunk, budget)
+        return messages._send_through(provider, chunk, budget)
 
     @api.model
     def _claim_outbound(self, limit, provider=None, trial=False):
@@ -349,13 +350,13 @@ class CommMessage(models.Model):
         With ``chunk``, once the sends left fit in the pool, ``chunk`` more of this account are
         claimed, until the breaker opens or the budget is spent: failures are the breaker's call.
 
-        :returns: how many messages were claimed on the way
+        :returns: how many messages got an answer (sent or failed), those claimed on the way included
         """
         budget = budget or TimeBudget(cron_time_limit())
         adapter = provider._get_adapter()
         timeout = provider.timeout or 15.0
         waiting = deque(self)
-        state, claimed = provider.breaker_state, 0
+        state, answered = provider.breaker_state, 0
         clean = state == 'closed' and not provider.breaker_failures
         interval = 1.0 / provider.rate_limit if provider.rate_limit and provider.rate_limit > 0 else 0.0
         with SendPool(adapter, provider.max_concurrency or 1, f'comm-send-{provider.id}', budget, timeout,
@@ -381,6 +382,7 @@ class CommMessage(models.Model):
                 answers = [(message, result) for message, result in answers if result is not NOT_SENT]
                 if answers:
                     self._record_answers(answers)
+                    answered += len(answers)
                 outcomes = [_answered(result) for _message, result in answers]
                 pauses = [result.retry_after or 1.0 for _message, result in answers
                           if isinstance(result, ProviderError) and not result.per_recipient
@@ -398,7 +400,6 @@ class CommMessage(models.Model):
                 if (chunk and state == 'closed' and len(pool) + len(waiting) <= pool.workers
                         and not budget.spent(provider._send_reserve())):
                     more = self._claim_outbound(chunk, provider)      # committed with the answers so far
-                    claimed += len(more)
                     chunk = chunk if more else 0
                     waiting.extend(more)
-        return claimed
+        return answered
