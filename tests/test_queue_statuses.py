@@ -8,8 +8,9 @@ from odoo.tests.common import TransactionCase
 from odoo.tools import mute_logger
 
 OWN = '+15005550006'
-# Reading the messages, the ladder, Odoo's trackers, the events done, the lifecycle steps' insert
-QUERIES = 22
+# Reading the messages, the ladder, Odoo's trackers, the events done, the lifecycle steps' insert,
+# the conversation views' refresh (one bus notification)
+QUERIES = 23
 
 
 @tagged('post_install', '-at_install')

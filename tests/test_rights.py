@@ -4,6 +4,7 @@ call it), against one table. A refused call raises AccessError, changes nothing 
 provider. A public method missing from the table fails the test: a new one must say who may call it.
 """
 import inspect
+from contextlib import closing
 
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
@@ -169,8 +170,8 @@ class TestRights(WhatsappCase):
                     records = Records(self, user)
                     before, requests = self.snapshot(), len(self.fake.requests)
                     if group in allowed_groups[kind]:
-                        try:
-                            with self.env.cr.savepoint(), mute_logger('odoo.addons.comm_gateway'):
+                        try:    # rolled back: the next calls meet the same records
+                            with closing(self.env.cr.savepoint()), mute_logger('odoo.addons.comm_gateway'):
                                 call(records)
                         except AccessError as exc:
                             self.fail(f'{kind} may call {key}: {exc}')
@@ -193,7 +194,8 @@ class TestRights(WhatsappCase):
                 continue
             with self.subTest(method=key):
                 try:
-                    with self.env.cr.savepoint(), mute_logger('odoo.addons.comm_gateway'):
+                    # always rolled back: what one call changes (an erasure…) never reaches the next
+                    with closing(self.env.cr.savepoint()), mute_logger('odoo.addons.comm_gateway'):
                         call(Records(self, manager))
                 except AccessError as exc:
                     if key[0] != 'comm.whatsapp.composer':   # someone else's composer: refused, rightly
