@@ -13,6 +13,7 @@
         'security/comm_security.xml',
         'security/ir.model.access.csv',
         'security/comm_message_media_security.xml',
+        'security/comm_send_batch_security.xml',
         'data/ir_cron.xml',
         'views/comm_provider_views.xml',
         'views/comm_message_views.xml',
@@ -26,6 +27,7 @@
         'views/ir_actions_server_views.xml',
         'wizard/comm_whatsapp_composer_views.xml',
         'views/comm_menus.xml',
+        'views/comm_send_batch_views.xml',
     ],
     'demo': [
         'data/comm_demo.xml',

@@ -123,6 +123,12 @@ pg_stop() {
     fi
 }
 psql_q() { "$(pg_bin)/psql" -X -q -d postgres -tAc "$1"; }
+db_has_modules() {  # db_has_modules DB a,b,c: DB exists with every one of them installed
+    local names="'${2//,/\',\'}'"
+    [ "$(psql_q "SELECT 1 FROM pg_database WHERE datname='$1'")" = 1 ] || return 1
+    [ "$("$(pg_bin)/psql" -X -q -d "$1" -tAc "SELECT count(*) FROM ir_module_module
+            WHERE state = 'installed' AND name IN ($names)" 2>/dev/null)" = "$(tr ',' '\n' <<< "$2" | wc -l)" ]
+}
 
 # --------------------------------------------------------------------------------------------
 # Odoo invocation
@@ -194,13 +200,13 @@ cmd_run() {
 # the current-layout tree, mass_mailing_sms's own tests do not even import with the newer sms).
 run_tests() {
     local db="$1" modules="$2" tags="$3" pre="$4"; shift 4
-    local port="${ODOO_HTTP_PORT:-8069}" log="$STATE/test-$db.log" install=-i
+    local port="${ODOO_HTTP_PORT:-8069}" log="$STATE/test-$db.log" update=()
     odoo_args "$port"
-    # TEST_KEEP_DB=1 (development only, never CI): reuse the database a previous run left and
-    # update the modules instead of installing them in a fresh one — a quicker loop.
-    if [ "${TEST_KEEP_DB:-}" = 1 ] && [ "$(psql_q "SELECT 1 FROM pg_database WHERE datname='$db'")" = 1 ]; then
+    # TEST_KEEP_DB=1 (development only, never CI): reuse the database a previous run left with
+    # every module installed, and update them instead of installing them in a fresh one.
+    if [ "${TEST_KEEP_DB:-}" = 1 ] && db_has_modules "$db" "$modules"; then
         say "TEST_KEEP_DB=1: updating $modules in the existing database $db"
-        install=-u pre=""
+        update=(-u "$modules") pre=""
     else
         psql_q "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1
         rm -rf "$STATE/data/filestore/$db"
@@ -219,7 +225,7 @@ run_tests() {
     # outlive the run: the whole session is killed at the end.
     # shellcheck disable=SC2086
     setsid "$VENV/bin/python" "$HERE/scripts/odoo_test_runner.py" "$STATE/test-result-$db.json" \
-        "$ODOO_SRC/odoo-bin" "${ODOO_ARGV[@]}" -d "$db" "$install" "$modules" --test-enable \
+        "$ODOO_SRC/odoo-bin" "${ODOO_ARGV[@]}" -d "$db" -i "$modules" "${update[@]}" --test-enable \
         --test-tags="$tags" --stop-after-init --log-level=test "$@" \
         ${ODOO_ARGS:-} > "$log" 2>&1 < /dev/null &
     local odoo_pid=$!

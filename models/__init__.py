@@ -8,6 +8,8 @@ from . import comm_mms
 from . import comm_message_reconcile
 from . import comm_message_ref
 from . import comm_dispatch
+from . import comm_send_batch
+from . import comm_send_guard
 from . import comm_media_token
 from . import comm_whatsapp_template
 from . import comm_call

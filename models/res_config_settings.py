@@ -17,6 +17,7 @@ class ResConfigSettings(models.TransientModel):
         domain="[('channel_voice', '=', True), ('company_id', '=', company_id)]")
     comm_sms_route = fields.Char(related='company_id.comm_sms_route')
     comm_unknown_sender = fields.Selection(related='company_id.comm_unknown_sender', readonly=False)
+    comm_approval_threshold = fields.Integer(related='company_id.comm_approval_threshold', readonly=False)
     comm_public_base_url = fields.Char(
         'Public webhook base URL', config_parameter=PUBLIC_BASE_URL_PARAM, groups='base.group_system',
         help='The scheme and host providers use to reach this Odoo (e.g. https://odoo.example.com), '

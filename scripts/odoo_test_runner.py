@@ -26,8 +26,7 @@ def run(result_path, odoo_bin, args):
     import odoo.service.server as server  # noqa: PLC0415
 
     outcome = {"loaded": False}
-    flag = "-i" if "-i" in args else "-u" if "-u" in args else None
-    modules = args[args.index(flag) + 1].split(",") if flag else ["comm_gateway"]
+    modules = args[args.index("-i") + 1].split(",") if "-i" in args else ["comm_gateway"]
     preload = server.preload_registries
 
     def preload_and_report(dbnames):

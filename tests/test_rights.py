@@ -37,6 +37,9 @@ TABLE = {
     ('comm.message', 'action_create_shared_contacts'): (USER, lambda r: r.shared.action_create_shared_contacts()),
     ('comm.message', 'action_retry_now'): (USER, lambda r: r.shared.action_retry_now()),
     ('comm.message', 'action_cancel'): (USER, lambda r: r.shared.action_cancel()),
+    ('comm.send.batch', 'action_approve'): (MANAGER, lambda r: r.batch.action_approve()),
+    ('comm.send.batch', 'action_refuse'): (MANAGER, lambda r: r.batch.action_refuse()),
+    ('sms.sms', 'send'): (SYSTEM, lambda r: r.sms.send()),     # Odoo's own rights (sms.sms: Settings)
 }
 
 
@@ -54,6 +57,8 @@ class Records:
         self.partner = env['res.partner'].browse(case.partner.id)
         self.lead = env['crm.lead'].browse(case.lead.id)
         self.shared = env['comm.message'].browse(case.shared.id)
+        self.batch = env['comm.send.batch'].browse(case.batch.id)
+        self.sms = env['sms.sms'].browse(case.sms.id)
 
 
 @tagged('post_install', '-at_install')
@@ -75,6 +80,8 @@ class TestRights(WhatsappCase):
             'from_number': '+32470000001', 'partner_id': self.partner.id,
             'res_model': 'res.partner', 'res_id': self.partner.id,
             'content': {'contacts': [{'name': 'Card', 'phones': [{'phone': '+32470999888'}]}]}})
+        self.batch = self.env['comm.send.batch'].create({'name': 'Bulk', 'channel': 'sms', 'recipient_count': 9})
+        self.sms = self.env['sms.sms'].create({'number': '+32470000002', 'body': 'Hi', 'state': 'error'})
         self.users = {
             'portal': new_test_user(self.env, 'rights_portal', groups='base.group_portal'),
             'internal': new_test_user(self.env, 'rights_internal', groups=f'base.group_user,{DOCUMENT_GROUPS}'),
@@ -117,7 +124,7 @@ class TestRights(WhatsappCase):
     def snapshot(self):
         """What a refused call must leave as it was."""
         self.env.invalidate_all()
-        records = (self.twilio.sudo(), self.event, self.draft)
+        records = (self.twilio.sudo(), self.event, self.draft, self.batch)
         return (
             [record.read([f for f, field in record._fields.items()
                           if field.store and field.type not in ('binary',) and f not in ('write_date',)])

@@ -1,2 +1,3 @@
 from . import comm_whatsapp_composer
 from . import sms_composer
+from . import comm_send_approval
