@@ -28,6 +28,7 @@
         'wizard/comm_whatsapp_composer_views.xml',
         'views/comm_menus.xml',
         'views/comm_send_batch_views.xml',
+        'views/comm_contact_review_views.xml',
     ],
     'demo': [
         'data/comm_demo.xml',

@@ -27,3 +27,4 @@ from . import mail_notification
 from . import mail_thread
 from . import ir_websocket
 from . import ir_http
+from . import comm_contact_review

@@ -39,6 +39,7 @@ TABLE = {
     ('comm.message', 'action_cancel'): (USER, lambda r: r.shared.action_cancel()),
     ('comm.send.batch', 'action_approve'): (MANAGER, lambda r: r.batch.action_approve()),
     ('comm.send.batch', 'action_refuse'): (MANAGER, lambda r: r.batch.action_refuse()),
+    ('res.partner', 'action_comm_mark_reviewed'): (USER, lambda r: r.partner.action_comm_mark_reviewed()),
     ('sms.sms', 'send'): (SYSTEM, lambda r: r.sms.send()),     # Odoo's own rights (sms.sms: Settings)
 }
 
