@@ -26,6 +26,7 @@
         'views/comm_whatsapp_template_views.xml',
         'views/ir_actions_server_views.xml',
         'wizard/comm_whatsapp_composer_views.xml',
+        'wizard/comm_number_warning_views.xml',
         'views/comm_menus.xml',
         'views/comm_send_batch_views.xml',
         'views/comm_contact_review_views.xml',

@@ -94,3 +94,29 @@ class TestContactReview(TransactionCase):
         self.assertEqual((call.partner_id, call.res_id), (existing, existing.id))
         self.assertEqual(post.res_id, existing.id, 'the chatter post moved too')
         self.assertIn(message, existing.comm_history_ids.mapped('message_id'))
+
+
+@tagged('post_install', '-at_install')
+class TestFixedLineWarning(TransactionCase):
+    """The composers warn before texting a fixed line."""
+
+    def setUp(self):
+        super().setUp()
+        self.provider = self.env['comm.provider'].create({
+            'name': 'Sandbox', 'code': 'sandbox', 'channel_whatsapp': True, 'whatsapp_from': '+14155238886'})
+        self.partner = self.env['res.partner'].create({'name': 'Office', 'phone': FRENCH_FIXED})
+
+    def test_whatsapp_composer(self):
+        composer = self.env['comm.whatsapp.composer'].with_context(
+            default_res_model='res.partner', default_res_id=self.partner.id).create({'provider_id': self.provider.id})
+        self.assertIn('fixed line number', composer.number_warning)
+        composer.to_number = FRENCH_MOBILE
+        self.assertFalse(composer.number_warning)
+
+    def test_sms_composer(self):
+        composer = self.env['sms.composer'].with_context(
+            active_model='res.partner', active_id=self.partner.id).create({'body': 'Hi'})
+        self.assertEqual(composer.recipient_single_number_itf.replace(' ', ''), FRENCH_FIXED)
+        self.assertIn('fixed line number', composer.comm_number_warning)
+        composer.recipient_single_number_itf = FRENCH_MOBILE
+        self.assertFalse(composer.comm_number_warning)
