@@ -28,3 +28,4 @@ from . import mail_thread
 from . import ir_websocket
 from . import ir_http
 from . import comm_contact_review
+from . import comm_field_mapping

@@ -163,6 +163,7 @@ class CommMessage(models.Model):
                 }) for index, media in enumerate(inbound.media or [])],
             })
         messages = self.sudo().with_context(clean_context(self.env.context)).create(values)
+        messages._comm_apply_field_mappings(provider, fresh)     # models/comm_field_mapping.py
         targets = dict(zip(messages.ids, targets))
         reacted = messages._comm_apply_reactions()
         (messages - reacted)._post_inbound(targets)
