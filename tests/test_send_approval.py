@@ -2,10 +2,10 @@
 nothing of them leaves before (our dispatch, Odoo's SMS queue), nothing at all once refused."""
 from odoo.addons.sms.tests.common import MockSMS
 from odoo.exceptions import AccessError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from .test_sms_native import MESSAGES, twilio_accepts
-from .whatsapp_common import WhatsappCase
+from .whatsapp_common import WhatsappCase, WhatsappMixin
 from .common import FakeProviderMixin
 
 DOCUMENTS = 'base.group_partner_manager'
@@ -162,3 +162,27 @@ class TestWhatsappApproval(ApprovalMixin, WhatsappCase):
         self.assertEqual(set(self.messages().mapped('dispatch_state')), {'failed'})
         self.assertEqual(set(self.messages().mapped('state')), {'canceled'})
         self.assertFalse(self.messages().mapped('attempts') != [0, 0])
+
+
+@tagged('post_install', '-at_install')
+class TestSendApprovalUi(ApprovalMixin, WhatsappMixin, FakeProviderMixin, HttpCase):
+    """An administrator approves a bulk send in the browser."""
+
+    def test_approve_in_browser(self):
+        self.setup_whatsapp()
+        self.setup_people()
+        sandbox = self.account('sandbox')
+        self.env['comm.provider.price'].create({'provider_id': sandbox.id, 'price': 0.05})
+        template = self.make_template(sandbox, 'Hello {{1}}', name='hello', bindings=[('body.1', {'field_path': 'name'})])
+        action = self.env['ir.actions.server'].create({
+            'name': 'Hello on WhatsApp', 'model_id': self.env['ir.model']._get_id('res.partner'),
+            'state': 'comm_whatsapp', 'comm_whatsapp_template_id': template.id})
+        other = self.env['res.partner'].create({'name': 'Bob', 'mobile': '+32 470 12 34 56'})
+        action.with_user(self.agent).with_context(active_model='res.partner',
+                                                  active_ids=(self.partner | other).ids).run()
+        batch = self.batch()
+        self.assertEqual(batch.state, 'to_approve')
+        self.assertIn('Total: 0.10', batch.cost_estimate)
+        self.start_tour('/odoo/action-comm_gateway.action_comm_send_batch', 'comm_send_batch_tour', login='admin')
+        self.assertEqual(batch.state, 'approved')
+        self.assertEqual(set(batch.comm_message_ids.mapped('dispatch_state')), {'todo'})
