@@ -89,7 +89,7 @@ class CommMessage(models.Model):
             partners.update(created)
         if rule == 'hold':      # new or not, a contact still to review gets nothing attached
             partners = {sender: partner for sender, partner in partners.items() if not partner.comm_to_review}
-        leads = self._comm_create_leads(provider, unknown, partners) if provider.comm_lead_unknown else {}
+        leads = self._comm_create_leads(provider, unknown, partners) if unknown and provider.comm_lead_unknown else {}
         return partners, leads
 
     @api.model

@@ -100,7 +100,7 @@ class CommProvider(models.Model):
     _inherit = 'comm.provider'
 
     field_mapping_ids = fields.One2many('comm.field.mapping', 'provider_id', 'Field mapping',
-                                        context={'active_test': False})
+                                        context={'active_test': False}, groups='comm_gateway.group_comm_manager')
 
 
 class CommMessage(models.Model):
