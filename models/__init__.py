@@ -12,6 +12,8 @@ from . import comm_dispatch
 from . import comm_message_step
 from . import comm_message_lifecycle
 from . import comm_message_review
+from . import comm_send_batch
+from . import comm_send_guard
 from . import comm_media_token
 from . import comm_whatsapp_template
 from . import comm_whatsapp_template_draft
@@ -40,3 +42,5 @@ from . import ir_http
 from . import comm_overview
 from . import comm_stat
 from . import comm_alert_rule
+from . import comm_contact_review
+from . import comm_field_mapping

@@ -18,6 +18,7 @@ from odoo.tools import SQL
 from ..providers import ProviderError
 from ..tools.dispatch import NOT_SENT, SendPool, TimeBudget, cron_budget, cron_time_limit
 from .comm_message import STALE_ATTEMPT
+from .comm_send_guard import guarded_claim
 from .comm_webhook_event import _utcnow, claim_ids
 
 _logger = logging.getLogger(__name__)
@@ -278,17 +279,17 @@ class CommMessage(models.Model):
         """Record the attempt (committed) before any provider call: the base of exactly-once.
         ``provider``: claim that account's messages only; ``trial``: even though its breaker is
         half-open (this worker holds the test)."""
-        ids = claim_ids(self.env, SQL(
-            """UPDATE comm_message SET dispatch_state = 'attempt', attempt_at = %s, attempt_unstarted = TRUE,
-                      attempts = COALESCE(attempts, 0) + 1
-                WHERE id IN (SELECT m.id FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
-                              WHERE m.dispatch_state = 'todo' AND m.next_try_at <= %s AND p.active
-                                AND (%s OR p.breaker_state = 'closed') %s
-                              ORDER BY m.id LIMIT %s FOR NO KEY UPDATE OF m SKIP LOCKED)
-            RETURNING id""", fields.Datetime.now(), _utcnow(), bool(trial),
-            SQL('AND m.provider_id = %s', provider.id) if provider else SQL(), limit))
+        now = _utcnow()
+        candidates = SQL(
+            """SELECT m.id FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
+                WHERE m.dispatch_state = 'todo' AND m.next_try_at <= %s AND p.active
+                  AND (%s OR p.breaker_state = 'closed') %s
+                ORDER BY m.id LIMIT %s FOR NO KEY UPDATE OF m SKIP LOCKED""",
+            now, bool(trial), SQL('AND m.provider_id = %s', provider.id) if provider else SQL(), limit)
+        # the account's daily cap and allowed destinations, in the same statement (models/comm_send_guard.py)
+        ids = claim_ids(self.env, guarded_claim(now, candidates))
         self.invalidate_model()
-        return self.browse(ids)
+        return self.browse(ids)._guard_refused()
 
     def _mark_started(self):
         """These claimed sends go to the provider now: once committed, a crash leaves them to

@@ -138,10 +138,10 @@ class CommMessage(models.Model):
             return self.browse()
         senders = [inbound.sender for inbound in fresh if inbound.sender]
         partners = self._comm_sender_partners(senders, provider.company_id)
-        if provider.company_id.comm_unknown_sender == 'create':
-            partners.update(self._create_senders(
-                [inbound for inbound in fresh if inbound.sender and inbound.sender not in partners], provider.company_id))
+        # the company's rule for unknown senders (models/comm_contact_review.py)
+        partners, leads = self._comm_unknown_senders(provider, fresh, partners)
         records = self._conversation_records(senders, partners, provider.company_id)
+        records.update(leads)
         answered = self._comm_answered(provider, [inbound.reply_to for inbound in fresh])
         values, targets = [], []
         for inbound in fresh:
@@ -165,6 +165,7 @@ class CommMessage(models.Model):
                 }) for index, media in enumerate(inbound.media or [])],
             })
         messages = self.sudo().with_context(clean_context(self.env.context)).create(values)
+        messages._comm_apply_field_mappings(provider, fresh)     # models/comm_field_mapping.py
         targets = dict(zip(messages.ids, targets))
         reacted = messages._comm_apply_reactions()
         (messages - reacted)._post_inbound(targets)
@@ -175,7 +176,7 @@ class CommMessage(models.Model):
 
     @api.model
     def _create_senders(self, inbounds, company):
-        """Contacts for unknown senders (Settings rule 'create'), named from the WhatsApp profile,
+        """Contacts for unknown senders (the Settings rule creates them), named from the WhatsApp profile,
         in the account's company (a number that wrote to one company is none of the others');
         a sender that is no phone number (a WhatsApp business-scoped user id) gets no mobile."""
         names = {}

@@ -22,6 +22,7 @@ class ResConfigSettings(models.TransientModel):
     comm_keep_media_days = fields.Integer(related='company_id.comm_keep_media_days', readonly=False)
     comm_keep_recording_days = fields.Integer(related='company_id.comm_keep_recording_days', readonly=False)
     comm_keep_payload_days = fields.Integer(related='company_id.comm_keep_payload_days', readonly=False)
+    comm_approval_threshold = fields.Integer(related='company_id.comm_approval_threshold', readonly=False)
     comm_public_base_url = fields.Char(
         'Public webhook base URL', config_parameter=PUBLIC_BASE_URL_PARAM, groups='base.group_system',
         help='The scheme and host providers use to reach this Odoo (e.g. https://odoo.example.com), '

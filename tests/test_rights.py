@@ -57,6 +57,10 @@ TABLE = {
     ('res.partner', 'action_comm_conversation'): (USER, lambda r: r.partner.action_comm_conversation()),
     ('comm.agent.phone', 'action_save_and_call'): (USER, lambda r: r.call.env['comm.agent.phone'].create(
         {'phone': '+32470123456', 'number': '+4915123456780'}).action_save_and_call()),
+    ('comm.send.batch', 'action_approve'): (MANAGER, lambda r: r.batch.action_approve()),
+    ('comm.send.batch', 'action_refuse'): (MANAGER, lambda r: r.batch.action_refuse()),
+    ('res.partner', 'action_comm_mark_reviewed'): (USER, lambda r: r.partner.action_comm_mark_reviewed()),
+    ('sms.sms', 'send'): (SYSTEM, lambda r: r.sms.send()),     # Odoo's own rights (sms.sms: Settings)
 }
 
 
@@ -74,6 +78,8 @@ class Records:
         self.partner = env['res.partner'].browse(case.partner.id)
         self.lead = env['crm.lead'].browse(case.lead.id)
         self.shared = env['comm.message'].browse(case.shared.id)
+        self.batch = env['comm.send.batch'].browse(case.batch.id)
+        self.sms = env['sms.sms'].browse(case.sms.id)
         self.overview = env['comm.overview']
         self.alert = env['comm.alert.rule'].browse(case.alert.id)
         self.env = env
@@ -106,6 +112,8 @@ class TestRights(WhatsappCase):
             'from_number': '+32470000001', 'partner_id': self.partner.id,
             'res_model': 'res.partner', 'res_id': self.partner.id,
             'content': {'contacts': [{'name': 'Card', 'phones': [{'phone': '+32470999888'}]}]}})
+        self.batch = self.env['comm.send.batch'].create({'name': 'Bulk', 'channel': 'sms', 'recipient_count': 9})
+        self.sms = self.env['sms.sms'].create({'number': '+32470000002', 'body': 'Hi', 'state': 'error'})
         self.users = {
             'portal': new_test_user(self.env, 'rights_portal', groups='base.group_portal'),
             'internal': new_test_user(self.env, 'rights_internal', groups=f'base.group_user,{DOCUMENT_GROUPS}'),
@@ -149,7 +157,7 @@ class TestRights(WhatsappCase):
     def snapshot(self):
         """What a refused call must leave as it was."""
         self.env.invalidate_all()
-        records = (self.twilio.sudo(), self.event, self.draft)
+        records = (self.twilio.sudo(), self.event, self.draft, self.batch)
         return (
             [record.read([f for f, field in record._fields.items()
                           if field.store and field.type not in ('binary',) and f not in ('write_date',)])
