@@ -160,3 +160,17 @@ class BasePartnerMergeAutomaticWizard(models.TransientModel):
                 "UPDATE %s SET res_id = %s WHERE res_model = 'res.partner' AND res_id IN %s",
                 SQL.identifier(table), dst_partner.id, tuple(src_partners.ids)))
             self.env[table.replace('_', '.')].invalidate_model(['res_id'])
+
+    @api.model
+    def _update_values(self, src_partners, dst_partner):
+        """The contact kept takes the sender number of a merged one (one contact per number and
+        company: the merged ones give theirs up first, or Odoo's copy of the value would meet
+        the unique index while they still exist)."""
+        givers = src_partners.sudo().filtered('comm_sender_number')
+        number = dst_partner.comm_sender_number or givers[:1].comm_sender_number
+        if givers:
+            givers.write({'comm_sender_number': False})
+            givers.flush_recordset(['comm_sender_number'])
+        super()._update_values(src_partners, dst_partner)
+        if number and not dst_partner.comm_sender_number:
+            dst_partner.sudo().comm_sender_number = number

@@ -1,6 +1,6 @@
 """Contact matching review: messages attached to no contact, or to a contact created from a
 number, listed for an administrator to re-attach (wizard/comm_message_reattach.py)."""
-from odoo import SUPERUSER_ID, _, api, models
+from odoo import _, api, models
 from odoo.exceptions import AccessError
 
 
@@ -9,11 +9,9 @@ class CommMessage(models.Model):
 
     @api.model
     def _contact_review_domain(self):
-        """The messages to review, in this one place: attached to no contact, or to one made from
-        the number when it wrote (created by the queue, which runs as the superuser, with no e-mail).
-        A "to review" flag on such contacts would replace the second part."""
-        return ['|', ('partner_id', '=', False),
-                '&', ('partner_id.create_uid', '=', SUPERUSER_ID), ('partner_id.email', '=', False)]
+        """The messages to review, in this one place: attached to no contact (held for review
+        included), or to a contact the queue created for an unknown sender (``comm_sender_number``)."""
+        return ['|', ('partner_id', '=', False), ('partner_id.comm_sender_number', '!=', False)]
 
     def _check_review_access(self):
         if not self.env.user.has_group('comm_gateway.group_comm_manager'):

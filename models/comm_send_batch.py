@@ -15,6 +15,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..tools.number_info import number_info
+from ..tools.sms_text import sms_segments
 
 _logger = logging.getLogger(__name__)
 
@@ -103,7 +104,6 @@ class CommSendBatch(models.Model):
         provider = self.provider_id
         if not provider or not provider.price_ids:
             return False
-        from ..wizard.sms_composer import sms_segments  # noqa: PLC0415  (the wizard imports models)
         units = sms_segments(self.body) if self.channel == 'sms' and self.body else 1
         countries = Counter((number_info(number) or ('', '', ''))[1] for number in self._numbers() if number)
         prices = {price.country_id.code or '': price.price for price in provider.price_ids}

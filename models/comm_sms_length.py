@@ -1,6 +1,6 @@
 from odoo import _, api, fields, models
 
-from ..wizard.sms_composer import sms_segments
+from ..tools.sms_text import sms_segments
 
 
 class CommProvider(models.Model):

@@ -36,6 +36,7 @@ from vonage_sms import SmsError, SmsMessage
 from vonage_utils.errors import VonageError
 from vonage_voice.models import Connect, CreateCallRequest, Phone, PhoneEndpoint, Talk, ToPhone
 
+from ..tools.sms_text import GSM7
 from . import register
 from .base import (
     CALL_CONTROL_PURPOSES, AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter, ProviderError,
@@ -51,11 +52,6 @@ MESSAGES_CLIENT_REF_MAX = 100
 MAX_SIGNATURE_AGE = 300        # seconds: older signed SMS webhooks are replays
 JWT_LEEWAY = 300               # seconds: a JWT issued longer ago (or later from now) is refused
 POOL_SIZE = 16
-
-# GSM 03.38 basic + extension tables: anything else is sent as 'unicode' (70 chars / part).
-GSM7 = frozenset(
-    '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ'
-    'ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà' '\f^{}\\[~]|€')
 
 # SMS API submit status -> (sms.sms failure_type, retryable); any other non-zero status is permanent.
 SMS_SUBMIT_ERRORS = {

@@ -296,7 +296,7 @@ class TestContactReview(OperationsCase):
     def test_reattach_moves_every_message_of_the_number(self):
         manager = new_test_user(self.env, 'review_manager', groups='comm_gateway.group_comm_manager,base.group_partner_manager')
         self.env.company.comm_unknown_sender = 'create'
-        auto = self.env['res.partner'].sudo().create({'name': TO, 'mobile': TO})        # made from the number
+        auto = self.env['res.partner'].sudo().create({'name': TO, 'mobile': TO, 'comm_sender_number': TO})  # by the queue
         known = self.env['res.partner'].create({'name': 'Ann', 'email': 'ann@example.com'})
         loose = self.env['comm.message'].create({
             'direction': 'in', 'provider_id': self.twilio.id, 'from_number': '+14155550199', 'state': 'received',

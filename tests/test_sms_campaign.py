@@ -79,7 +79,7 @@ class TestSmsCampaign(CronMixinCase, SMSCase):
             ['+32470000010', '+32470000001', '0470 00 00 12'] * 4)
         self.env['comm.message']._queue_sms(self.account, sms_of(['+32470000099']))   # caches warm
         self.env.flush_all()
-        with patch.object(Partner, '_phone_format', phone_format), self.assertQueryCount(13):
+        with patch.object(Partner, '_phone_format', phone_format), self.assertQueryCount(14):
             self.env['comm.message']._queue_sms(self.account, few)
         self.assertEqual(parsed, ['0470 00 00 02'], 'only the number not in E.164 is parsed')
         self.assertEqual(few.mapped('state'), ['process', 'error', 'process'])
@@ -87,6 +87,6 @@ class TestSmsCampaign(CronMixinCase, SMSCase):
         self.assertEqual(sorted(self.queued().mapped('to_number')), ['+32470000000', '+32470000002'])
         self.assertEqual(few[2].number, '0470 00 00 02', "Odoo's record is left as it was")
         self.env.flush_all()
-        with self.assertQueryCount(13):
+        with self.assertQueryCount(14):
             self.env['comm.message']._queue_sms(self.account, many)
         self.assertEqual(many.mapped('state'), ['process', 'error', 'process'] * 4, 'the same queries for 12 SMS as for 3')

@@ -195,7 +195,7 @@ class TestWhatsappServerActionWords(WhatsappCase):
 class TestLongSms(CommWebhookMixin, MockSMS):
 
     def test_segments(self):
-        from ..wizard.sms_composer import sms_segments
+        from ..tools.sms_text import sms_segments  # noqa: PLC0415
         self.assertEqual([sms_segments('a' * n) for n in (1, 160, 161, 306, 307)], [1, 1, 2, 2, 3])
         self.assertEqual([sms_segments('é' * 70), sms_segments('ł' * 70), sms_segments('ł' * 71)], [1, 1, 2])
 

@@ -1,18 +1,5 @@
-import math
-
 from odoo import models
 from odoo.exceptions import UserError
-
-GSM7 = frozenset('@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ'
-                 'ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€')
-
-
-def sms_segments(body):
-    """How many SMS a body is sent as: 160 GSM-7 characters (153 per part when split), else 70
-    UCS-2 characters (67 per part)."""
-    length = len(body or '')
-    single, part = (160, 153) if set(body or '') <= GSM7 else (70, 67)
-    return 1 if length <= single else math.ceil(length / part)
 
 
 class SmsComposer(models.TransientModel):
