@@ -1,4 +1,6 @@
+import logging
 import threading
+import time
 from contextlib import contextmanager
 from unittest.mock import patch
 
@@ -10,6 +12,7 @@ from odoo.tools import mute_logger
 
 from .whatsapp_common import LOGGERS, WhatsappMixin
 
+_logger = logging.getLogger(__name__)
 UI_LOGGERS = LOGGERS + ('odoo.addons.mail.models.mail_mail',)
 
 
@@ -46,13 +49,15 @@ class TestUserDayUi(WhatsappMixin, HttpCase):
                 try:
                     with self.registry.cursor() as cr:
                         env = api.Environment(cr, SUPERUSER_ID, {})
+                        env['sms.sms']._process_queue()     # Odoo's SMS cron, triggered at commit
                         env['comm.message']._cron_dispatch()
                         env['comm.webhook.event']._cron_process()
                         finished = done(env)
                     for websockets in list(dispatch._channels_to_ws.values()):
                         for websocket in list(websockets):
                             websocket.trigger_notification_dispatching()
-                except Exception as exc:  # noqa: BLE001  reported by the test
+                except Exception as exc:  # noqa: BLE001  reported by the test (and logged: a tour may fail first)
+                    _logger.exception('the test crons failed')
                     errors.append(exc)
                     return
                 if finished:
@@ -92,6 +97,32 @@ class TestUserDayUi(WhatsappMixin, HttpCase):
             self.start_tour(f'/odoo/res.partner/{partner.id}', 'comm_live_chatter_tour', login='admin')
         message = self.env['comm.message'].search([('provider_id', '=', sandbox.id), ('direction', '=', 'out')])
         self.assertEqual(message.state, 'delivered')
+
+    @mute_logger(*UI_LOGGERS)
+    def test_mass_sms_from_the_list_every_message_delivered(self):
+        """Contacts list → select → Action → Send SMS → *Put in queue* (Odoo's mass SMS): every
+        SMS leaves through our account and is delivered, each contact's chatter shows it."""
+        self.env['ir.config_parameter'].set_param('comm_gateway.public_base_url', self.base_url())
+        sandbox = self.env['comm.provider'].create({'name': 'Sandbox', 'code': 'sandbox', 'sms_from': '+15005550006'})
+        self.env.company.comm_sms_provider_id = sandbox
+        partners = self.env['res.partner'].create([
+            {'name': f'Mass Sale {index}', 'mobile': f'+3247012340{index}'} for index in range(3)])
+
+        def delivered(env):
+            return env['comm.message'].search_count([
+                ('provider_id', '=', sandbox.id), ('direction', '=', 'out'), ('state', '=', 'delivered')]) == 3
+
+        with self.running_server(delivered):
+            self.start_tour('/odoo/contacts?view_type=list', 'comm_mass_sms_tour', login='admin')
+            for _poll in range(150):     # the other two, if the tour saw one first
+                self.env.invalidate_all()
+                if delivered(self.env):
+                    break
+                time.sleep(0.2)
+        messages = self.env['comm.message'].search([('provider_id', '=', sandbox.id), ('direction', '=', 'out')])
+        self.assertEqual(sorted(messages.mapped('to_number')), sorted(partners.mapped('mobile')))
+        self.assertEqual(set(messages.mapped('state')), {'delivered'}, 'every SMS of the mass send delivered')
+        self.assertEqual(set(messages.mapped('body')), {'Our sale starts today'})
 
     @mute_logger(*UI_LOGGERS)
     def test_mms_failure_says_why(self):
