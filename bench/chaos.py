@@ -20,9 +20,9 @@ while the provider fails, the cron workers are killed and a second server joins.
    --max-cron-threads=1``) on the same database; a second ``kill -9`` of the dispatch worker,
    wherever it runs. Claims and events a killed worker left are aged by 10 minutes (their stale
    threshold) instead of waiting for it: what runs then is the real reconciliation. So are the
-   claims of a worker Odoo's watchdog killed (that fails a check, though).
+   claims of a worker Odoo's watchdog killed while it ran one of our crons (that fails a check).
 5. Until every message and event is final (or ``--deadline``), then the checks, printed; the exit
-   status is 1 when one fails: every message final; each one sent (accepted by the fake) exactly
+   status is 1 when one fails: no SMS left in Odoo's SMS queue; every message final; each one sent (accepted by the fake) exactly
    once, none recorded failed that the fake accepted, every failure with a reason; every webhook
    stored once and processed (one message, one chatter post); both crons active with no failure;
    the breaker seen open during the outage and closed at the end; never more sends in one second
@@ -49,6 +49,7 @@ from common import say
 DISPATCH_CRON, WEBHOOK_CRON = 'Communications: send queued messages', 'Communications: process webhook events'
 JOB_LINE = re.compile(r"^\S+ \S+ (\d+) \w+ \S+ odoo\.addons\.base\.models\.ir_cron: Job '(.+?)' \(\d+\) (starting|done)")
 WATCHDOG_LINE = re.compile(r'^(\S+ \S+),\d+ \d+ ERROR \S+ odoo\.service\.server: WorkerCron \((\d+)\) timeout after')
+CONTACTS_PREFIX = '+1415556'                # the mass SMS contacts' mobiles (bench/webhooks.py's: +1415555)
 STALE = timedelta(minutes=10)            # comm_message.STALE_ATTEMPT, comm_webhook_event.STALE_AFTER
 
 
@@ -68,6 +69,17 @@ def running_job(logs, cron_name):
         if what == 'starting' and os.path.exists(f'/proc/{pid}'):
             return pid
     return None
+
+
+def last_job(logs, pid):
+    """The name of the last job the server process ``pid`` started."""
+    last = None
+    for log in logs:
+        with contextlib.suppress(FileNotFoundError), open(log, errors='replace') as lines:
+            for line in lines:
+                if (match := JOB_LINE.match(line)) and int(match[1]) == pid and match[3] == 'starting':
+                    last = match[2]
+    return last
 
 
 def watchdog_kills(logs):
@@ -138,13 +150,18 @@ class Chaos:
         return True
 
     def watch_the_watchdog(self):
-        """A worker Odoo's watchdog killed leaves claims too (of either cron: they are aged alike;
-        one cron never runs in two workers at once, so the claims before the kill were its own)."""
+        """A worker Odoo's watchdog killed leaves claims too when it ran one of our crons (one cron
+        never runs in two workers at once, so the claims before the kill were its own)."""
         for pid, at in watchdog_kills(self.logs):
             if pid not in self.watchdog_pids:
                 self.watchdog_pids.add(pid)
-                say(f'Odoo\'s watchdog killed the cron worker {pid} at {at} (its sleep counts in limit_time_real_cron)')
-                self.to_age += [('comm_message', pid, at), ('comm_webhook_event', pid, at)]
+                job = last_job(self.logs, pid)
+                say(f'Odoo\'s watchdog killed the cron worker {pid} at {at}, running {job!r} '
+                    '(its sleep counts in limit_time_real_cron)')
+                if job == DISPATCH_CRON:
+                    self.to_age.append(('comm_message', pid, at))
+                elif job == WEBHOOK_CRON:
+                    self.to_age.append(('comm_webhook_event', pid, at))
 
     def age_claims_of_dead_workers(self):
         """Once a killed worker's connections are gone, its claims look 10 minutes old."""
@@ -206,7 +223,7 @@ def mass_sms(registry, provider_id, count):
         previous = env.company.comm_sms_provider_id.id
         env.company.comm_sms_provider_id = provider_id
         Partner = env['res.partner']
-        numbers = [f'+1415556{i:04d}' for i in range(count)]
+        numbers = [f'{CONTACTS_PREFIX}{i:04d}' for i in range(count)]
         known = set(Partner.search([('mobile', 'in', numbers)]).mapped('mobile'))
         Partner.create([{'name': f'Bench chaos {number[-4:]}', 'mobile': number}
                         for number in numbers if number not in known])
@@ -299,6 +316,7 @@ def check(args, chaos, fake_stats, plan, inbound_sids, webhook_result):
     attempts = sum(row[3] or 0 for row in rows)
     done_bodies = {row[0] for row in chaos.query(
         "SELECT body FROM comm_message WHERE provider_id = %s AND dispatch_state = 'done'", [chaos.provider_id])}
+    sms_waiting = chaos.query("SELECT count(*) FROM sms_sms WHERE state = 'outgoing'")[0][0]
     failed = chaos.query("""SELECT body, error_code, error_message FROM comm_message
                              WHERE provider_id = %s AND dispatch_state = 'failed'""", [chaos.provider_id])
     accepted = set(fake_stats['accepted_bodies'])
@@ -312,6 +330,7 @@ def check(args, chaos, fake_stats, plan, inbound_sids, webhook_result):
     seen = [state for at, state in chaos.breaker_states
             if chaos.outage and chaos.outage[0] <= at <= (chaos.outage[1] or at) + 15]
     checks = {
+        'every SMS left Odoo\'s SMS queue': not sms_waiting,
         'every message final': sum(by_state.values()) == args.messages
                                and not by_state.get('todo') and not by_state.get('attempt'),
         'done ones sent exactly once': done_bodies == accepted and not fake_stats['accepted_duplicates'],
@@ -326,7 +345,7 @@ def check(args, chaos, fake_stats, plan, inbound_sids, webhook_result):
         'rate kept (per second)': fake_stats['max_accepted_per_second'] <= math.floor(args.rate) + 1,
         'every chaos step happened': all(plan.values()),
     }
-    figures = {'by_state': by_state, 'attempts': attempts, 'retries': attempts - args.messages,
+    figures = {'by_state': by_state, 'sms_left_in_odoo_queue': sms_waiting, 'attempts': attempts, 'retries': attempts - args.messages,
                'fake': {k: v for k, v in fake_stats.items() if k != 'accepted_bodies'}, 'inbound': inbound,
                'webhooks_posted': webhook_result, 'kills': chaos.kills, 'breaker': chaos.breaker_states,
                'outage': chaos.outage, 'all_queued_at': chaos.all_queued_at, 'recovered_after': chaos.recovered_after, 'crons': crons,
@@ -410,6 +429,7 @@ def main():
                 with common.environment(registry) as env:
                     env.cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])
                     webhooks._cleanup(env.cr, inbound_provider_id)
+                    env.cr.execute("DELETE FROM sms_sms WHERE number LIKE %s", [f'{CONTACTS_PREFIX}%'])
     finally:
         fake.terminate()
         fake.wait(timeout=10)
