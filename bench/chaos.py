@@ -7,8 +7,12 @@ while the provider fails, the cron workers are killed and a second server joins.
    answers, timeouts that hold the request past the account's timeout), which counts the sends
    it accepted (2xx) per (To, Body) and per second.
 3. A Twilio account on the fake (``--rate`` msg/s, ``--concurrency``, 2 s timeout, breaker after
-   5 failures, 10 s cool-down); ``-n`` SMS queued and the dispatch cron triggered; meanwhile
-   ``--inbound`` signed inbound webhooks are posted to the server (the webhook cron processes them).
+   5 failures, 10 s cool-down), the company's default SMS account; ``-n`` SMS from Odoo's mass SMS
+   composer (``--mass-sms``, the default: "Put in queue" on ``-n`` bench contacts with distinct
+   mobiles, one body per contact, no log; Odoo's SMS cron, woken as the composer commits, hands
+   them to our queue in a cron worker) or, with ``--direct``, queued as ``comm.message`` rows and
+   the dispatch cron triggered; meanwhile ``--inbound`` signed inbound webhooks are posted to the
+   server (the webhook cron processes them).
 4. While Odoo's crons send and process, driven by progress: ``kill -9`` of the worker running the
    dispatch cron while sends are in flight; a full outage of the fake (every send 503) for
    ``--outage`` seconds, then recovery; ``kill -9`` of the worker running the webhook cron while
@@ -16,15 +20,15 @@ while the provider fails, the cron workers are killed and a second server joins.
    --max-cron-threads=1``) on the same database; a second ``kill -9`` of the dispatch worker,
    wherever it runs. Claims and events a killed worker left are aged by 10 minutes (their stale
    threshold) instead of waiting for it: what runs then is the real reconciliation. So are the
-   claims of a worker Odoo's watchdog killed (that fails a check, though).
+   claims of a worker Odoo's watchdog killed while it ran one of our crons (that fails a check).
 5. Until every message and event is final (or ``--deadline``), then the checks, printed; the exit
-   status is 1 when one fails: every message final; each one sent (accepted by the fake) exactly
+   status is 1 when one fails: no SMS left in Odoo's SMS queue; every message final; each one sent (accepted by the fake) exactly
    once, none recorded failed that the fake accepted, every failure with a reason; every webhook
    stored once and processed (one message, one chatter post); both crons active with no failure;
    the breaker seen open during the outage and closed at the end; never more sends in one second
    than the account's rate (+1 for the second's edges).
 
-Run: ``bench/run.sh chaos [-n 2000] [--inbound 2000] [--rate 40] [--outage 30] [--keep]``
+Run: ``bench/run.sh chaos [-n 2000] [--inbound 2000] [--rate 40] [--outage 30] [--direct] [--keep]``
 """
 import argparse
 import asyncio
@@ -45,6 +49,7 @@ from common import say
 DISPATCH_CRON, WEBHOOK_CRON = 'Communications: send queued messages', 'Communications: process webhook events'
 JOB_LINE = re.compile(r"^\S+ \S+ (\d+) \w+ \S+ odoo\.addons\.base\.models\.ir_cron: Job '(.+?)' \(\d+\) (starting|done)")
 WATCHDOG_LINE = re.compile(r'^(\S+ \S+),\d+ \d+ ERROR \S+ odoo\.service\.server: WorkerCron \((\d+)\) timeout after')
+CONTACTS_PREFIX = '+1415556'                # the mass SMS contacts' mobiles (bench/webhooks.py's: +1415555)
 STALE = timedelta(minutes=10)            # comm_message.STALE_ATTEMPT, comm_webhook_event.STALE_AFTER
 
 
@@ -64,6 +69,17 @@ def running_job(logs, cron_name):
         if what == 'starting' and os.path.exists(f'/proc/{pid}'):
             return pid
     return None
+
+
+def last_job(logs, pid):
+    """The name of the last job the server process ``pid`` started."""
+    last = None
+    for log in logs:
+        with contextlib.suppress(FileNotFoundError), open(log, errors='replace') as lines:
+            for line in lines:
+                if (match := JOB_LINE.match(line)) and int(match[1]) == pid and match[3] == 'starting':
+                    last = match[2]
+    return last
 
 
 def watchdog_kills(logs):
@@ -97,6 +113,7 @@ class Chaos:
         self.starting = None            # the thread starting it
         self.second_error = None
         self.watchdog_pids = set()
+        self.all_queued_at = None       # seconds since start when all ``-n`` messages were in our queue
         self.started = time.monotonic()
 
     def elapsed(self):
@@ -133,13 +150,18 @@ class Chaos:
         return True
 
     def watch_the_watchdog(self):
-        """A worker Odoo's watchdog killed leaves claims too (of either cron: they are aged alike;
-        one cron never runs in two workers at once, so the claims before the kill were its own)."""
+        """A worker Odoo's watchdog killed leaves claims too when it ran one of our crons (one cron
+        never runs in two workers at once, so the claims before the kill were its own)."""
         for pid, at in watchdog_kills(self.logs):
             if pid not in self.watchdog_pids:
                 self.watchdog_pids.add(pid)
-                say(f'Odoo\'s watchdog killed the cron worker {pid} at {at} (its sleep counts in limit_time_real_cron)')
-                self.to_age += [('comm_message', pid, at), ('comm_webhook_event', pid, at)]
+                job = last_job(self.logs, pid)
+                say(f'Odoo\'s watchdog killed the cron worker {pid} at {at}, running {job!r} '
+                    '(its sleep counts in limit_time_real_cron)')
+                if job == DISPATCH_CRON:
+                    self.to_age.append(('comm_message', pid, at))
+                elif job == WEBHOOK_CRON:
+                    self.to_age.append(('comm_webhook_event', pid, at))
 
     def age_claims_of_dead_workers(self):
         """Once a killed worker's connections are gone, its claims look 10 minutes old."""
@@ -190,6 +212,37 @@ class Chaos:
             self.second.__exit__(None, None, None)
 
 
+def mass_sms(registry, provider_id, count):
+    """What "Put in queue" of Odoo's mass SMS composer does on ``count`` bench contacts (created
+    once; distinct mobiles, none of bench/webhooks.py's senders), the company's default SMS account
+    set to ``provider_id``: one SMS per contact, its body rendered per contact (``Chaos <id>``, so
+    the checks tell them apart), no log. Odoo's SMS cron, triggered as this commits (see
+    models/sms_sms.py), queues them. :returns: the company's previous default SMS account"""
+    started = time.monotonic()
+    with common.environment(registry) as env:
+        previous = env.company.comm_sms_provider_id.id
+        env.company.comm_sms_provider_id = provider_id
+        Partner = env['res.partner']
+        numbers = [f'{CONTACTS_PREFIX}{i:04d}' for i in range(count)]
+        known = set(Partner.search([('mobile', 'in', numbers)]).mapped('mobile'))
+        Partner.create([{'name': f'Bench chaos {number[-4:]}', 'mobile': number}
+                        for number in numbers if number not in known])
+        partner_ids = Partner.search([('mobile', 'in', numbers)]).ids
+    with common.environment(registry) as env:
+        env['sms.composer'].with_context(
+            active_model='res.partner', active_ids=partner_ids, default_composition_mode='mass').create(
+            {'body': 'Chaos {{ object.id }}', 'mass_keep_log': False, 'mass_force_send': False}).action_send_sms()
+        waiting = env['sms.sms'].search_count([('state', '=', 'outgoing')])
+        say(f'mass SMS composer: {waiting} SMS in Odoo\'s queue in {time.monotonic() - started:.1f}s '
+            f'({len(partner_ids)} contacts)')
+    return previous
+
+
+def restore_sms_account(registry, previous):
+    with common.environment(registry) as env:
+        env.company.comm_sms_provider_id = previous
+
+
 def post_webhooks(requests, concurrency, deadline, result):
     result['seconds'], result['statuses'], _latencies = asyncio.run(webhooks._hammer(requests, concurrency, deadline))
 
@@ -207,6 +260,9 @@ def run(args, chaos):
         time.sleep(0.5)
         messages, events = chaos.counts()
         done = messages.get('done', 0) + messages.get('failed', 0)
+        if chaos.all_queued_at is None and sum(messages.values()) >= n:
+            chaos.all_queued_at = round(chaos.elapsed(), 1)
+            say(f'all {n} SMS in our queue at {chaos.all_queued_at}s ({done} final)')
         state = chaos.query('SELECT breaker_state FROM comm_provider WHERE id = %s', [chaos.provider_id])[0][0]
         if not chaos.breaker_states or chaos.breaker_states[-1][1] != state:
             chaos.breaker_states.append((round(chaos.elapsed(), 1), state))
@@ -260,6 +316,7 @@ def check(args, chaos, fake_stats, plan, inbound_sids, webhook_result):
     attempts = sum(row[3] or 0 for row in rows)
     done_bodies = {row[0] for row in chaos.query(
         "SELECT body FROM comm_message WHERE provider_id = %s AND dispatch_state = 'done'", [chaos.provider_id])}
+    sms_waiting = chaos.query("SELECT count(*) FROM sms_sms WHERE state = 'outgoing'")[0][0]
     failed = chaos.query("""SELECT body, error_code, error_message FROM comm_message
                              WHERE provider_id = %s AND dispatch_state = 'failed'""", [chaos.provider_id])
     accepted = set(fake_stats['accepted_bodies'])
@@ -273,6 +330,7 @@ def check(args, chaos, fake_stats, plan, inbound_sids, webhook_result):
     seen = [state for at, state in chaos.breaker_states
             if chaos.outage and chaos.outage[0] <= at <= (chaos.outage[1] or at) + 15]
     checks = {
+        'every SMS left Odoo\'s SMS queue': not sms_waiting,
         'every message final': sum(by_state.values()) == args.messages
                                and not by_state.get('todo') and not by_state.get('attempt'),
         'done ones sent exactly once': done_bodies == accepted and not fake_stats['accepted_duplicates'],
@@ -287,10 +345,10 @@ def check(args, chaos, fake_stats, plan, inbound_sids, webhook_result):
         'rate kept (per second)': fake_stats['max_accepted_per_second'] <= math.floor(args.rate) + 1,
         'every chaos step happened': all(plan.values()),
     }
-    figures = {'by_state': by_state, 'attempts': attempts, 'retries': attempts - args.messages,
+    figures = {'by_state': by_state, 'sms_left_in_odoo_queue': sms_waiting, 'attempts': attempts, 'retries': attempts - args.messages,
                'fake': {k: v for k, v in fake_stats.items() if k != 'accepted_bodies'}, 'inbound': inbound,
                'webhooks_posted': webhook_result, 'kills': chaos.kills, 'breaker': chaos.breaker_states,
-               'outage': chaos.outage, 'recovered_after': chaos.recovered_after, 'crons': crons,
+               'outage': chaos.outage, 'all_queued_at': chaos.all_queued_at, 'recovered_after': chaos.recovered_after, 'crons': crons,
                'watchdog_kills': sorted(chaos.watchdog_pids), 'failed_examples': failed[:3]}
     for name, ok in checks.items():
         say(f'check   : {"OK    " if ok else "FAILED"} {name}')
@@ -309,11 +367,15 @@ def main():
                         help='120 = limit_time_real\'s default; below ~110 s the watchdog kills cron workers '
                              'that slept their 60-69 s and then work (docs/BENCHMARKS.md)')
     parser.add_argument('--deadline', type=float, default=1200.0)
+    parser.add_argument('--mass-sms', dest='mass_sms', action='store_true', default=True,
+                        help='the SMS from Odoo\'s mass SMS composer (the default)')
+    parser.add_argument('--direct', dest='mass_sms', action='store_false',
+                        help='the SMS queued directly as comm.message rows')
     parser.add_argument('--keep', action='store_true', help='keep the run\'s messages and events')
     parser.add_argument('--json', help='also write the figures to this file')
     args = parser.parse_args()
     args.run = f'{int(time.time()):x}'
-    say(f'chaos: {args.messages} SMS at {args.rate}/s (concurrency {args.concurrency}), {args.inbound} webhooks, '
+    say(f'chaos: {args.messages} SMS {"from the mass SMS composer" if args.mass_sms else "queued directly"} at {args.rate}/s (concurrency {args.concurrency}), {args.inbound} webhooks, '
         f'mix {args.mix}, outage {args.outage}s, limit_time_real_cron {args.limit_time_real_cron}; '
         f'{common.machine_load()}')
     fake_port = bench.free_port()
@@ -336,10 +398,14 @@ def main():
             stack.callback(chaos.stop_second_server)
             requests, sids = webhooks.signed_webhooks(token, args.run, args.inbound)
             bench.fake(fake_port, '/_reset', 'POST')
-            bench.queue(registry, provider_id, args.messages)
-            with common.environment(registry) as env:
-                env.ref('comm_gateway.ir_cron_comm_message_dispatch')._trigger()
             chaos.started = time.monotonic()
+            if args.mass_sms:
+                previous = mass_sms(registry, provider_id, args.messages)
+                stack.callback(restore_sms_account, registry, previous)
+            else:
+                bench.queue(registry, provider_id, args.messages)
+                with common.environment(registry) as env:
+                    env.ref('comm_gateway.ir_cron_comm_message_dispatch')._trigger()
             poster = threading.Thread(target=post_webhooks, args=(requests, 4, args.deadline, webhook_result),
                                       daemon=True)
             poster.start()
@@ -363,6 +429,7 @@ def main():
                 with common.environment(registry) as env:
                     env.cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])
                     webhooks._cleanup(env.cr, inbound_provider_id)
+                    env.cr.execute("DELETE FROM sms_sms WHERE number LIKE %s", [f'{CONTACTS_PREFIX}%'])
     finally:
         fake.terminate()
         fake.wait(timeout=10)
