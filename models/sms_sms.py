@@ -1,8 +1,10 @@
 import logging
 from collections import defaultdict
+from datetime import timedelta
 
 from odoo import api, fields, models
 
+from ..tools.dispatch import cron_budget
 from ..tools.sms_api import CommSmsApi
 
 _logger = logging.getLogger(__name__)
@@ -11,6 +13,8 @@ _logger = logging.getLogger(__name__)
 OURS_KEY = 'comm_sms_ours'
 # cr.precommit.data key: the SMS created in this transaction that may wait in Odoo's SMS queue
 WAITING_KEY = 'comm_gateway.sms_waiting'
+QUEUE_SLICE = 500       # SMS of Odoo's queue handed over at a time, each slice committed by Odoo
+QUEUE_SLICE_SECONDS = 30.0  # what one slice may take, kept in reserve of the cron's budget
 
 
 class SmsSms(models.Model):
@@ -30,6 +34,32 @@ class SmsSms(models.Model):
                 self.env.cr.precommit.add(self._comm_wake_sms_queue)
             data[WAITING_KEY].update(sms.filtered(lambda s: s.state == 'outgoing').ids)
         return sms
+
+    @api.model
+    def _process_queue(self, ids=None):
+        """Odoo's SMS cron, within the cron's time budget when a company sends through our
+        accounts: Odoo hands up to 10,000 SMS to one job, which its watchdog kills on a large
+        mass SMS (the batches done are committed, the rest waits an hour). Here: slices of
+        ``QUEUE_SLICE``, each sent (and committed) by Odoo's own code; when the budget is spent
+        or a slice moved nothing (a batch that failed stays outgoing), the cron is triggered
+        again — at once, or in a minute — instead of waiting for its hourly run."""
+        if ids is not None or not self.env['res.company']._comm_sms_accounts():
+            return super()._process_queue(ids)
+        budget = cron_budget(self.env)
+        domain = [('state', '=', 'outgoing'), ('to_delete', '!=', True)]
+        result = None
+        while True:
+            sms = self.search(domain, order='id', limit=QUEUE_SLICE)
+            if not sms:
+                return result
+            if budget.spent(QUEUE_SLICE_SECONDS):
+                self.env.ref('sms.ir_cron_sms_scheduler_action').sudo()._trigger()
+                return result
+            result = super()._process_queue(sms.ids)
+            if self.search_count(domain + [('id', 'in', sms.ids)]) == len(sms):     # none moved
+                _logger.info('sms.sms: %s SMS still outgoing after a send, tried again in a minute', len(sms))
+                self.env.ref('sms.ir_cron_sms_scheduler_action').sudo()._trigger(fields.Datetime.now() + timedelta(minutes=1))
+                return result
 
     @api.model
     def _comm_wake_sms_queue(self):
