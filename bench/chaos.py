@@ -221,13 +221,7 @@ def mass_sms(registry, provider_id, count):
     started = time.monotonic()
     with common.environment(registry) as env:
         previous = env.company.comm_sms_provider_id.id
-        env.company.comm_sms_provider_id = provider_id
-        Partner = env['res.partner']
-        numbers = [f'{CONTACTS_PREFIX}{i:04d}' for i in range(count)]
-        known = set(Partner.search([('mobile', 'in', numbers)]).mapped('mobile'))
-        Partner.create([{'name': f'Bench chaos {number[-4:]}', 'mobile': number}
-                        for number in numbers if number not in known])
-        partner_ids = Partner.search([('mobile', 'in', numbers)]).ids
+    partner_ids = bench.customers(registry, provider_id, count, prefix=CONTACTS_PREFIX, name='Bench chaos')
     with common.environment(registry) as env:
         env['sms.composer'].with_context(
             active_model='res.partner', active_ids=partner_ids, default_composition_mode='mass').create(

@@ -104,14 +104,15 @@ def queue(registry, provider_id, count):
     say(f'queued {count} outbound SMS')
 
 
-def customers(registry, provider_id, count):
-    """``count`` bench contacts (created once), the company's SMS account set to ``provider_id``."""
+def customers(registry, provider_id, count, prefix='+1415555', name='Bench dispatch'):
+    """``count`` bench contacts with distinct mobiles ``prefix`` + 4 digits (created once), the
+    company's SMS account set to ``provider_id``. :returns: their ids"""
     with common.environment(registry) as env:
         env.company.comm_sms_provider_id = provider_id
         Partner = env['res.partner']
-        numbers = [f'+1415555{i:04d}' for i in range(count)]
+        numbers = [f'{prefix}{i:04d}' for i in range(count)]
         known = set(Partner.search([('mobile', 'in', numbers)]).mapped('mobile'))
-        Partner.create([{'name': f'Bench dispatch {number[-4:]}', 'mobile': number}
+        Partner.create([{'name': f'{name} {number[-4:]}', 'mobile': number}
                         for number in numbers if number not in known])
         return Partner.search([('mobile', 'in', numbers)]).ids
 
