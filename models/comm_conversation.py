@@ -160,7 +160,7 @@ class CommMessage(models.Model):
                               number=number))
         # as posting in its chatter would: the right to post on the document, before any sudo()
         record.check_access(getattr(record, '_mail_post_access', 'write'))
-        if self.env['phone.blacklist'].sudo().search_count([('number', '=', number)], limit=1):
+        if self.env['phone.blacklist']._comm_opted_out([number]):
             raise UserError(_('%(number)s opted out: no more messages are sent to it.', number=number))
         partner = messages.partner_id[:1]
         if channel == 'whatsapp':
