@@ -115,6 +115,11 @@ class Chaos:
         self.watchdog_pids = set()
         self.all_queued_at = None       # seconds since start when all ``-n`` messages were in our queue
         self.started = time.monotonic()
+        self.account_rows = self.account_versions()     # the accounts' rows, never updated by the run
+
+    def account_versions(self):
+        return self.query('SELECT id, xmin::text FROM comm_provider WHERE id IN %s ORDER BY id',
+                          [(self.provider_id, self.inbound_provider_id)])
 
     def elapsed(self):
         return time.monotonic() - self.started
@@ -257,7 +262,8 @@ def run(args, chaos):
         if chaos.all_queued_at is None and sum(messages.values()) >= n:
             chaos.all_queued_at = round(chaos.elapsed(), 1)
             say(f'all {n} SMS in our queue at {chaos.all_queued_at}s ({done} final)')
-        state = chaos.query('SELECT breaker_state FROM comm_provider WHERE id = %s', [chaos.provider_id])[0][0]
+        state = (chaos.query('SELECT state FROM comm_provider_breaker WHERE provider_id = %s',
+                             [chaos.provider_id]) or [('closed',)])[0][0]
         if not chaos.breaker_states or chaos.breaker_states[-1][1] != state:
             chaos.breaker_states.append((round(chaos.elapsed(), 1), state))
             say(f'breaker {state} at {chaos.elapsed():.0f}s ({done} of {n} messages final)')
@@ -333,6 +339,8 @@ def check(args, chaos, fake_stats, plan, inbound_sids, webhook_result):
         'every webhook stored and processed once': inbound_ok,
         'crons active, no failure': len(crons) == 2 and all(active and not count for _name, active, count in crons),
         'no cron timed out': ' timed out' not in logs,
+        'no serialization failure, accounts\' rows never updated': 'could not serialize' not in logs
+                                                                  and chaos.account_versions() == chaos.account_rows,
         'no worker killed by Odoo\'s watchdog': not chaos.watchdog_pids,
         'breaker opened in the outage, closed at the end': 'open' in seen
                                                            and chaos.breaker_states[-1][1] == 'closed',

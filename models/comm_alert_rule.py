@@ -148,8 +148,8 @@ class CommAlertRule(models.Model):
 
     def _query_breaker_open(self, companies):
         return SQL(
-            """SELECT name, breaker_failures FROM comm_provider
-                WHERE active AND breaker_state != 'closed' AND company_id = ANY(%s) ORDER BY id""", companies,
+            """SELECT p.name, b.failures FROM comm_provider p JOIN comm_provider_breaker b ON b.provider_id = p.id
+                WHERE p.active AND b.state != 'closed' AND p.company_id = ANY(%s) ORDER BY p.id""", companies,
         ), lambda name, failures: self.env._('%(account)s: sending paused after %(count)s failures in a row',
                                     account=name, count=failures or 0)
 

@@ -2,8 +2,14 @@
 
 What every worker and server shares lives in PostgreSQL and is changed in short transactions of
 its own (:func:`run_shared`), never held by a long dispatch transaction: the circuit breaker
-(``comm_provider.breaker_*``) and the account's pace (``comm.provider.pace``: the next free send
+(``comm.provider.breaker``) and the account's pace (``comm.provider.pace``: the next free send
 slot, pushed back by a 429). Two servers on one database thus send at one account's rate.
+
+Neither lives on the account's own row, which the dispatch never locks nor updates: every
+message and webhook event inserted references it, and the foreign-key check locks it (KEY SHARE);
+under REPEATABLE READ an insert whose snapshot predates a committed ``FOR UPDATE`` and update of
+that row fails ("could not serialize access due to concurrent update") — Odoo's SMS cron and the
+webhook queue failed mid-batch so.
 """
 import logging
 import random
@@ -25,6 +31,13 @@ _logger = logging.getLogger(__name__)
 
 RECONCILE_LIMIT = 50                    # interrupted attempts looked at per run
 BREAKER_FIELDS = ['breaker_state', 'breaker_failures', 'breaker_open_until']
+BREAKER_STATES = [('closed', 'Sending'), ('open', 'Paused after failures'), ('half_open', 'Trying one message')]
+
+
+def _breaker_lets_send(now):
+    """SQL: the breaker of the account ``p`` lets it send (or try one) at ``now``; no row: closed."""
+    return SQL("""NOT EXISTS (SELECT 1 FROM comm_provider_breaker b WHERE b.provider_id = p.id
+                                AND b.state != 'closed' AND (b.open_until IS NULL OR b.open_until > %s))""", now)
 
 
 def _testing():
@@ -69,8 +82,50 @@ class CommProviderPace(models.Model):
     _sql_constraints = [('provider_unique', 'unique(provider_id)', 'One pace per account.')]
 
 
+class CommProviderBreaker(models.Model):
+    """The circuit breaker of an account, shared by every worker and server (one row per account,
+    made by its first failure; none: closed)."""
+    _name = 'comm.provider.breaker'
+    _description = 'Circuit breaker of an account'
+    _log_access = False
+
+    provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade')
+    state = fields.Selection(BREAKER_STATES, default='closed', required=True)
+    failures = fields.Integer()
+    open_until = fields.Datetime()
+
+    _sql_constraints = [('provider_unique', 'unique(provider_id)', 'One breaker per account.')]
+
+
 class CommProvider(models.Model):
     _inherit = 'comm.provider'
+
+    breaker_state = fields.Selection(BREAKER_STATES, compute='_compute_breaker', inverse='_inverse_breaker',
+                                     compute_sudo=True, readonly=True)
+    breaker_failures = fields.Integer(compute='_compute_breaker', inverse='_inverse_breaker', compute_sudo=True,
+                                      readonly=True)
+    breaker_open_until = fields.Datetime(compute='_compute_breaker', inverse='_inverse_breaker',
+                                         compute_sudo=True, readonly=True)
+
+    def _compute_breaker(self):
+        breakers = {b.provider_id.id: b for b in self.env['comm.provider.breaker'].search(
+            [('provider_id', 'in', self.ids)])}
+        for provider in self:
+            breaker = breakers.get(provider.id)
+            provider.breaker_state = breaker.state if breaker else 'closed'
+            provider.breaker_failures = breaker.failures if breaker else 0
+            provider.breaker_open_until = breaker.open_until if breaker else False
+
+    def _inverse_breaker(self):
+        Breaker = self.env['comm.provider.breaker'].sudo()
+        for provider in self:
+            values = {'state': provider.breaker_state or 'closed', 'failures': provider.breaker_failures,
+                      'open_until': provider.breaker_open_until}
+            breaker = Breaker.search([('provider_id', '=', provider.id)])
+            if breaker:
+                breaker.write(values)
+            else:
+                Breaker.create(dict(values, provider_id=provider.id))
 
     def _send_reserve(self):
         """Seconds left below which this account claims nothing more: a send (one timeout) and
@@ -121,22 +176,29 @@ class CommProvider(models.Model):
         self.ensure_one()
 
         def admit(cr):
-            cr.execute(SQL("SELECT breaker_state, active FROM comm_provider WHERE id = %s", self.id))
-            state, active = cr.fetchone()
+            cr.execute(SQL(
+                """SELECT p.active, COALESCE(b.state, 'closed') FROM comm_provider p
+                     LEFT JOIN comm_provider_breaker b ON b.provider_id = p.id WHERE p.id = %s""", self.id))
+            active, state = cr.fetchone()
             if not active:
                 return False
             if state == 'closed':
                 return 'closed'
             cr.execute(SQL(
-                """UPDATE comm_provider SET breaker_state = 'half_open',
-                          breaker_open_until = (clock_timestamp() at time zone 'UTC') + %s * interval '1 second'
-                    WHERE id = %s AND breaker_state != 'closed' AND breaker_open_until <= (clock_timestamp() at time zone 'UTC')
+                """UPDATE comm_provider_breaker SET state = 'half_open',
+                          open_until = (clock_timestamp() at time zone 'UTC') + %s * interval '1 second'
+                    WHERE provider_id = %s AND state != 'closed' AND open_until <= (clock_timestamp() at time zone 'UTC')
                 RETURNING id""", max(self.breaker_cooldown, 1), self.id))
             return 'trial' if cr.fetchone() else False
-        self.flush_recordset(BREAKER_FIELDS)
-        admitted = run_shared(self.env, admit)
+        return self._breaker_shared(admit)
+
+    def _breaker_shared(self, function):
+        """``function(cr)`` on the breaker's row through :func:`run_shared`, the cache in line."""
+        self.env['comm.provider.breaker'].flush_model()
+        result = run_shared(self.env, function)
+        self.env['comm.provider.breaker'].invalidate_model()
         self.invalidate_recordset(BREAKER_FIELDS)
-        return admitted
+        return result
 
     def _breaker_record(self, outcomes):
         """Circuit breaker, shared: ``outcomes`` are sends in the order they were answered, True
@@ -158,26 +220,27 @@ class CommProvider(models.Model):
         threshold, cooldown = max(self.breaker_threshold, 1), max(self.breaker_cooldown, 1)
 
         def record(cr):
-            cr.execute(SQL("SELECT breaker_state, breaker_failures FROM comm_provider WHERE id = %s FOR UPDATE",
+            cr.execute(SQL(
+                """INSERT INTO comm_provider_breaker (provider_id, state, failures) VALUES (%s, 'closed', 0)
+                   ON CONFLICT (provider_id) DO NOTHING""", self.id))
+            cr.execute(SQL("SELECT state, failures FROM comm_provider_breaker WHERE provider_id = %s FOR UPDATE",
                            self.id))
             was, failures = cr.fetchone()
             failures = trailing if answered else (failures or 0) + trailing
             if failures >= threshold or (was == 'half_open' and not answered):
                 cr.execute(SQL(
-                    """UPDATE comm_provider SET breaker_state = 'open', breaker_failures = %s,
-                              breaker_open_until = (clock_timestamp() at time zone 'UTC') + %s * interval '1 second'
-                        WHERE id = %s RETURNING breaker_open_until""", failures, cooldown, self.id))
+                    """UPDATE comm_provider_breaker SET state = 'open', failures = %s,
+                              open_until = (clock_timestamp() at time zone 'UTC') + %s * interval '1 second'
+                        WHERE provider_id = %s RETURNING open_until""", failures, cooldown, self.id))
                 return was, 'open', failures, cr.fetchone()[0]
             state = 'closed' if answered else was
             cr.execute(SQL(
-                """UPDATE comm_provider SET breaker_state = %s, breaker_failures = %s,
-                          breaker_open_until = CASE WHEN %s = 'closed' THEN NULL ELSE breaker_open_until END
-                    WHERE id = %s AND (breaker_state != %s OR breaker_failures IS DISTINCT FROM %s)""",
+                """UPDATE comm_provider_breaker SET state = %s, failures = %s,
+                          open_until = CASE WHEN %s = 'closed' THEN NULL ELSE open_until END
+                    WHERE provider_id = %s AND (state != %s OR failures IS DISTINCT FROM %s)""",
                 state, failures, state, self.id, state, failures))
             return was, state, failures, None
-        self.flush_recordset(BREAKER_FIELDS)
-        was, state, failures, until = run_shared(self.env, record)
-        self.invalidate_recordset(BREAKER_FIELDS)
+        was, state, failures, until = self._breaker_shared(record)
         if state == 'open':
             _logger.warning('comm.provider %s (%s): %s consecutive failures, sending paused until %s',
                             self.id, self.code, failures, until)
@@ -219,7 +282,7 @@ class CommMessage(models.Model):
                 self.env.cr.rollback()      # what was answered is committed; the claimed rest is reconciled
         self._commit()
         remaining = self._count_due()
-        if remaining and budget.spent(max([p._send_reserve() for p in accounts], default=1.0)):
+        if remaining and done and budget.spent(max([p._send_reserve() for p in accounts], default=1.0)):
             # the watchdog counts our calls together: the next round of the cron worker goes on
             self._trigger_dispatch()
             remaining = 0
@@ -233,18 +296,18 @@ class CommMessage(models.Model):
         order: when the budget ends a run early, the next one does not start with the same account."""
         self.env.cr.execute(SQL(
             """SELECT p.id FROM comm_provider p
-                WHERE p.active AND (p.breaker_state = 'closed' OR p.breaker_open_until <= %s)
+                WHERE p.active AND %s
                   AND EXISTS (SELECT 1 FROM comm_message m WHERE m.provider_id = p.id
                                  AND m.dispatch_state = 'todo' AND m.next_try_at <= %s)
-                ORDER BY random()""", _utcnow(), _utcnow()))
+                ORDER BY random()""", _breaker_lets_send(_utcnow()), _utcnow()))
         return self.env['comm.provider'].sudo().browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
     def _count_due(self):
         self.env.cr.execute(SQL(
             """SELECT count(*) FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
-                WHERE m.dispatch_state = 'todo' AND m.next_try_at <= %s AND p.active
-                  AND (p.breaker_state = 'closed' OR p.breaker_open_until <= %s)""", _utcnow(), _utcnow()))
+                WHERE m.dispatch_state = 'todo' AND m.next_try_at <= %s AND p.active AND %s""",
+            _utcnow(), _breaker_lets_send(_utcnow())))
         return self.env.cr.fetchone()[0]
 
     @api.model
@@ -253,8 +316,8 @@ class CommMessage(models.Model):
         self.env.cr.execute(SQL(
             """SELECT LEAST((SELECT min(m.next_try_at) FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
                               WHERE m.dispatch_state = 'todo' AND m.next_try_at > %s AND p.active),
-                             (SELECT min(breaker_open_until) FROM comm_provider
-                               WHERE active AND breaker_state != 'closed' AND breaker_open_until > %s))""",
+                             (SELECT min(b.open_until) FROM comm_provider_breaker b JOIN comm_provider p ON p.id = b.provider_id
+                               WHERE p.active AND b.state != 'closed' AND b.open_until > %s))""",
             _utcnow(), _utcnow()))
         at = self.env.cr.fetchone()[0]
         if at:
@@ -283,7 +346,8 @@ class CommMessage(models.Model):
         candidates = SQL(
             """SELECT m.id FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
                 WHERE m.dispatch_state = 'todo' AND m.next_try_at <= %s AND p.active
-                  AND (%s OR p.breaker_state = 'closed') %s
+                  AND (%s OR NOT EXISTS (SELECT 1 FROM comm_provider_breaker b
+                                          WHERE b.provider_id = p.id AND b.state != 'closed')) %s
                 ORDER BY m.id LIMIT %s FOR NO KEY UPDATE OF m SKIP LOCKED""",
             now, bool(trial), SQL('AND m.provider_id = %s', provider.id) if provider else SQL(), limit)
         # the account's daily cap and allowed destinations, in the same statement (models/comm_send_guard.py)
@@ -362,6 +426,7 @@ class CommMessage(models.Model):
         interval = 1.0 / provider.rate_limit if provider.rate_limit and provider.rate_limit > 0 else 0.0
         with SendPool(adapter, provider.max_concurrency or 1, f'comm-send-{provider.id}', budget, timeout,
                       interval) as pool:
+            starting = []
             while True:
                 batch, outbounds = [], []
                 if waiting and pool.room():
@@ -371,14 +436,16 @@ class CommMessage(models.Model):
                     else:
                         batch = [waiting.popleft() for _index in range(min(pool.room(), len(waiting)))]
                         outbounds = [message._to_outbound() for message in batch]   # before the slots start
-                        self.browse([message.id for message in batch])._mark_started()
-                # the answers so far, and the start of the sends about to go out, in one commit
+                if starting and state != 'open':
+                    self.browse([message.id for message in starting])._mark_started()
+                # the answers so far, and the start of the sends that have their thread and slot, in one commit
                 self._commit()
+                pool.start(starting)
                 for message, outbound, at in zip(batch, outbounds, provider._pace_reserve(len(batch))):
                     pool.submit(message, outbound, at)
                 if not len(pool):
                     break
-                answers = pool.collect()
+                answers, starting = pool.collect()
                 not_sent = self.browse([message.id for message, result in answers if result is NOT_SENT])
                 answers = [(message, result) for message, result in answers if result is not NOT_SENT]
                 if answers:

@@ -131,11 +131,7 @@ class CommProvider(models.Model):
                               help='Upper bound of sends per second for this account (0: no limit).')
     breaker_threshold = fields.Integer('Failures before pausing', default=5)
     breaker_cooldown = fields.Integer('Pause (seconds)', default=60)
-    breaker_state = fields.Selection(
-        [('closed', 'Sending'), ('open', 'Paused after failures'), ('half_open', 'Trying one message')],
-        default='closed', required=True, readonly=True, copy=False)
-    breaker_failures = fields.Integer(readonly=True, copy=False)
-    breaker_open_until = fields.Datetime(readonly=True, copy=False)
+    # breaker_state, breaker_failures, breaker_open_until: models/comm_dispatch.py (comm.provider.breaker)
 
     api_base_url = fields.Char(
         'API base URL', groups='base.group_system',

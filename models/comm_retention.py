@@ -16,7 +16,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..tools.dispatch import cron_budget
+from ..tools.dispatch import SMALL_SHARE, cron_budget
 from .comm_dispatch import _testing
 
 _logger = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class CommRetention(models.AbstractModel):
         """Apply every company's retention, a batch at a time (each committed) within the budget;
         then the queue's own clean-up of raw events. When the budget is spent first, the cron is
         triggered again to go on in a run of its own."""
-        budget = budget or cron_budget(self.env)
+        budget = budget or cron_budget(self.env, SMALL_SHARE)
         done, left = 0, False
         for company in self.env['res.company'].sudo().search([]):
             for kind, days, query in self._due(company):

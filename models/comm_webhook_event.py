@@ -15,7 +15,7 @@ from odoo.tools import SQL
 from ..providers import ProviderError
 from ..providers.base import WebhookRequest
 from ..tools.redact import redact_token
-from ..tools.dispatch import TimeBudget, cron_budget, cron_time_limit
+from ..tools.dispatch import WEBHOOK_SHARE, TimeBudget, cron_budget, cron_time_limit
 
 _logger = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ class CommWebhookEvent(models.Model):
 
         :param budget: a :class:`~..tools.dispatch.TimeBudget` (default: from Odoo's limits)
         """
-        budget = budget or cron_budget(self.env)
+        budget = budget or cron_budget(self.env, WEBHOOK_SHARE)
         self.env.flush_all()
         self._requeue_stale()
         self.env['comm.message.part']._flush_orphans()

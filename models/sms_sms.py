@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ..tools.dispatch import cron_budget
+from ..tools.dispatch import SMALL_SHARE, cron_budget
 from ..tools.sms_api import CommSmsApi
 
 _logger = logging.getLogger(__name__)
@@ -13,8 +13,8 @@ _logger = logging.getLogger(__name__)
 OURS_KEY = 'comm_sms_ours'
 # cr.precommit.data key: the SMS created in this transaction that may wait in Odoo's SMS queue
 WAITING_KEY = 'comm_gateway.sms_waiting'
-QUEUE_SLICE = 500       # SMS of Odoo's queue handed over at a time, each slice committed by Odoo
-QUEUE_SLICE_SECONDS = 30.0  # what one slice may take, kept in reserve of the cron's budget
+QUEUE_SLICE = 100       # SMS of Odoo's queue handed over at a time, each slice committed by Odoo
+QUEUE_SLICE_SECONDS = 5.0   # what one slice may take, kept in reserve of the cron's budget
 
 
 class SmsSms(models.Model):
@@ -45,7 +45,7 @@ class SmsSms(models.Model):
         again — at once, or in a minute — instead of waiting for its hourly run."""
         if ids is not None or not self.env['res.company']._comm_sms_accounts():
             return super()._process_queue(ids)
-        budget = cron_budget(self.env)
+        budget = cron_budget(self.env, SMALL_SHARE)
         domain = [('state', '=', 'outgoing'), ('to_delete', '!=', True)]
         result = None
         while True:

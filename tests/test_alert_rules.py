@@ -78,11 +78,9 @@ class TestAlertRules(OverviewMixin, TransactionCase):
 
     def test_breaker_open(self):
         rule = self.rule('breaker_open', email_to='ops@example.com')
-        self.env.cr.execute(SQL("UPDATE comm_provider SET breaker_state = 'open', breaker_failures = 5 WHERE id = %s",
-                                self.account.id))
+        self.account.sudo().write({'breaker_state': 'open', 'breaker_failures': 5})
         mails = self.env['mail.mail'].sudo().search([('email_to', '=', 'ops@example.com')])
-        self.assertFiresOnceAndClears(rule, lambda: self.env.cr.execute(SQL(
-            "UPDATE comm_provider SET breaker_state = 'closed' WHERE id = %s", self.account.id)))
+        self.assertFiresOnceAndClears(rule, lambda: self.account.sudo().write({'breaker_state': 'closed'}))
         sent = self.env['mail.mail'].sudo().search([('email_to', '=', 'ops@example.com')]) - mails
         self.assertEqual(len(sent), 1, 'one e-mail, when it fired')
         self.assertIn('Watched', sent.body_html)
@@ -114,7 +112,7 @@ class TestAlertRules(OverviewMixin, TransactionCase):
 
     def test_cron_and_rights(self):
         rule = self.rule('breaker_open')
-        self.env.cr.execute(SQL("UPDATE comm_provider SET breaker_state = 'open' WHERE id = %s", self.account.id))
+        self.account.sudo().breaker_state = 'open'
         self.env['comm.alert.rule']._cron_check()
         self.assertEqual(rule.state, 'firing')
         user = new_test_user(self.env, 'alert_user', groups='comm_gateway.group_comm_user')

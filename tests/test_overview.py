@@ -135,8 +135,7 @@ class TestOverview(OverviewMixin, TransactionCase):
         self.make_event(self.beta, 'dead')
         self.env['comm.webhook.rejection']._count(self.alpha)
         self.env['comm.webhook.rejection']._count(self.alpha)
-        self.env.cr.execute(SQL("UPDATE comm_provider SET breaker_state = 'open' WHERE id = %s", self.beta.id))
-        self.beta.invalidate_recordset()
+        self.beta.sudo().breaker_state = 'open'
         queue = self.overview()['queue']
         events = {row['state']: row for row in queue['events']}
         self.assertEqual((events['dead']['count'], events['pending']['count']), (1, 0))

@@ -15,7 +15,7 @@ from odoo.tests import BaseCase, TransactionCase, tagged
 from odoo.tests.common import get_db_name
 from odoo.tools import mute_logger
 
-from ..tools.dispatch import SendPool, TimeBudget
+from ..tools.dispatch import BUDGET_SHARE, IDLE_SLEEP, SMALL_SHARE, WEBHOOK_SHARE, SendPool, TimeBudget, cron_seconds
 from .common import FakeProviderMixin, reported_progress
 
 SID = 'AC' + '9' * 32
@@ -246,23 +246,37 @@ class TestDispatchCrashes(DispatchCase):
         self.assertEqual((during.dispatch_state, during.error_code), ('failed', 'uncertain'))
 
     @mute_logger(*LOGGERS)
-    def test_sends_are_marked_started_before_they_reach_the_provider(self):
-        """What the pool gets is marked started in the database before its calls."""
-        self.twilio.max_concurrency = 2
+    def test_only_sends_in_their_call_are_marked_started(self):
+        """At every commit of the dispatch (what a worker that dies leaves behind), the sends
+        marked started are the ones in their call: none still waiting for a thread or a pace slot
+        (those go back to the queue, sent once); and each call begins after its mark is committed."""
+        self.twilio.write({'max_concurrency': 2, 'rate_limit': 50})
         messages = self.queue(9)
-        seen = []
-        submit = SendPool.submit
+        commits, calls = [], []
+        Message = type(self.env['comm.message'])
+        commit, call = Message._commit, SendPool._call
 
-        def spy(pool, message, outbound, at=None):
-            self.env.cr.execute('SELECT attempt_unstarted FROM comm_message WHERE id = %s', [message.id])
-            seen.append(self.env.cr.fetchone()[0])
-            return submit(pool, message, outbound, at)
-        with patch.object(SendPool, 'submit', spy):
+        def committed(records):
+            records.env.flush_all()
+            records.env.cr.execute(
+                "SELECT id FROM comm_message WHERE dispatch_state = 'attempt' AND NOT attempt_unstarted AND id IN %s",
+                [tuple(messages.ids)])
+            commits.append({row[0] for row in records.env.cr.fetchall()})
+            return commit(records)
+
+        def calling(pool, outbound):
+            calls.append((outbound.client_ref, len(commits)))
+            return call(pool, outbound)
+        with patch.object(Message, '_commit', committed), patch.object(SendPool, '_call', calling):
             self.env['comm.message']._cron_dispatch()
-        self.assertEqual(seen, [False] * 9, 'marked before the call')
         self.assertEqual(set(messages.mapped('dispatch_state')), {'done'})
-        self.assertEqual(set(messages.mapped('attempt_unstarted')), {False})
-        self.assertEqual(len(self.sends()), 9)
+        self.assertEqual(len(self.sends()), 9, 'each sent once')
+        ids = dict(zip(messages.mapped('client_ref'), messages.ids))
+        self.assertEqual(len(calls), 9)
+        for ref, seen in calls:
+            self.assertIn(ids[ref], commits[seen - 1], 'its start committed before its call')
+        self.assertLessEqual(max(len(started) for started in commits), 2,
+                         'never more marked started than threads in a call (4 were handed to the pool at once)')
 
 
 @tagged('post_install', '-at_install')
@@ -349,11 +363,56 @@ class TestSharedPace(BaseCase):
                 thread.join(10)
             self.assertEqual(states, ['closed', 'open'], 'two failures on one server, one on the other: three')
             with registry.cursor() as cr:
-                cr.execute('SELECT breaker_state, breaker_failures FROM comm_provider WHERE id = %s', [provider_id])
+                cr.execute('SELECT state, failures FROM comm_provider_breaker WHERE provider_id = %s', [provider_id])
                 self.assertEqual(cr.fetchone(), ('open', 3))
         finally:
             for env in envs:
                 env.cr.close()
             with registry.cursor() as cr:
                 env = api.Environment(cr, api.SUPERUSER_ID, {})
+                env['comm.provider'].browse(provider_id).unlink()
+
+    def test_breaker_update_does_not_fail_an_older_snapshots_insert(self):
+        """Odoo's SMS cron inserts messages in a REPEATABLE READ transaction while the dispatch of
+        another worker records its answers: the account's row, which the insert's foreign-key check
+        locks, is never updated, so the insert goes through (it failed "could not serialize access
+        due to concurrent update" when the breaker lived on that row)."""
+        registry = Registry(get_db_name())
+        with registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            provider_id = env['comm.provider'].create({'name': 'Busy account', 'code': 'sandbox',
+                                                       'breaker_threshold': 2}).id
+        inserting, dispatching = (api.Environment(registry.cursor(), api.SUPERUSER_ID, {}) for _index in range(2))
+        states, errors = [], []
+
+        def dispatch():
+            """What a dispatch worker does to the breaker: admit, then record each answer group."""
+            try:
+                provider = dispatching['comm.provider'].browse(provider_id)
+                provider._breaker_admit()
+                states.extend(provider._breaker_record(outcomes) for outcomes in ([False], [False], [True]))
+                dispatching.cr.commit()
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+        try:
+            inserting.cr.execute('SELECT xmin FROM comm_provider WHERE id = %s', [provider_id])    # the snapshot
+            [row_version] = inserting.cr.fetchone()
+            thread = threading.Thread(target=dispatch)
+            thread.start()
+            thread.join(10)
+            self.assertEqual(errors, [])
+            self.assertEqual(states, ['closed', 'open', 'closed'], 'the other worker committed its breaker changes')
+            message = inserting['comm.message'].create({
+                'direction': 'out', 'channel': 'sms', 'provider_id': provider_id, 'state': 'queued',
+                'dispatch_state': 'todo', 'to_number': '+32470110000', 'body': 'queued by Odoo'})
+            inserting.cr.commit()
+            inserting.cr.execute('SELECT xmin FROM comm_provider WHERE id = %s', [provider_id])
+            self.assertEqual(inserting.cr.fetchone()[0], row_version, "the account's row was never updated")
+            self.assertTrue(message.exists())
+        finally:
+            for env in (inserting, dispatching):
+                env.cr.close()
+            with registry.cursor() as cr:
+                env = api.Environment(cr, api.SUPERUSER_ID, {})
+                cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])
                 env['comm.provider'].browse(provider_id).unlink()

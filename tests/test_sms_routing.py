@@ -154,7 +154,7 @@ class TestSmsRouting(CronMixinCase, SMSCase):
         sms = self.env['sms.sms'].create([
             {'number': f'+3247011220{index}', 'body': f'Sale {index}', 'record_company_id': self.company_b.id}
             for index in range(5)])
-        seconds = iter([100.0, 100.0] + [10.0] * 20)     # what is left at each check: two slices' worth
+        seconds = iter([100.0, 100.0] + [1.0] * 20)      # what is left at each check: two slices' worth
 
         class Budget:
             def spent(self, reserve=0.0):

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 import weakref
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 
 from odoo.tools import config
 
@@ -16,11 +16,17 @@ from .log import bodies_logged, correlation
 
 _logger = logging.getLogger(__name__)
 
-# Share of Odoo's hard limit one cron job may use. The prefork watchdog times the whole round of
-# jobs a cron worker runs between two pings, and both our crons may run in the same round: each
-# takes a third, which leaves room for Odoo's own crons and for the sends still in flight.
-BUDGET_SHARE = 0.33
-DEFAULT_LIMIT = 120.0                   # limit_time_real's default, when both limits are off
+# Shares of a round of cron jobs one job may use. The prefork watchdog times all a cron worker
+# does between two pings: its idle sleep, then every job due. During a campaign the dispatch,
+# the webhook queue and Odoo's SMS cron are due together: their shares add up to one.
+BUDGET_SHARE = 0.45                     # the dispatch, and the status poll (provider calls too)
+WEBHOOK_SHARE = 0.4                     # the webhook queue (media downloads)
+SMALL_SHARE = 0.15                      # Odoo's SMS cron handing SMS over, the clean-up
+DEFAULT_LIMIT = 120.0                   # limit_time_real's default; the round when the cron limit is off
+# A prefork cron worker pings the watchdog, then sleeps when idle: SLEEP_INTERVAL (60 s) plus up
+# to 9 s (odoo/service/server.py, WorkerCron.sleep), woken early only by a cron trigger due now.
+IDLE_SLEEP = 70.0
+MIN_ROUND = 10.0                        # a limit below the idle sleep: Odoo kills idle workers anyway
 ANSWER_WINDOW = 0.02                    # seconds to gather answers that arrive together
 NOT_SENT = object()                     # a send the pool gave back without calling the provider
 
@@ -55,11 +61,27 @@ class TimeBudget:
         return f'<TimeBudget {self.left():.1f}s of {self.seconds:.1f}s left>'
 
 
-def cron_budget(env):
-    """The budget of the current cron job: Odoo's runner calls a method up to ten times in a row
-    (``_notify_progress``) on one cursor, under one watchdog; those calls share one budget. Outside a
-    cron job (tests, shell), every call gets a budget of its own."""
-    seconds = cron_time_limit() * BUDGET_SHARE
+def cron_seconds(share=BUDGET_SHARE, limit_cron=-1, limit_real=DEFAULT_LIMIT, workers=0):
+    """Seconds one cron job may run: its ``share`` of the round of jobs the watchdog allows.
+
+    Odoo's limits: ``limit_cron`` (``limit_time_real_cron``; -1: ``limit_real``, 0: no limit, then
+    the round is ``DEFAULT_LIMIT`` all the same, to keep runs short). In prefork (``workers``), the
+    watchdog also counts the idle sleep before the round (``IDLE_SLEEP``): 120 s leave 50.
+    """
+    limit = limit_real if limit_cron is None or limit_cron < 0 else limit_cron
+    if not limit or limit <= 0:
+        return share * DEFAULT_LIMIT
+    if workers:
+        limit = max(limit - IDLE_SLEEP, MIN_ROUND)
+    return share * limit
+
+
+def cron_budget(env, share=BUDGET_SHARE):
+    """The budget of the current cron job (:func:`cron_seconds`): Odoo's runner calls a method up to
+    ten times in a row (``_notify_progress``) on one cursor, under one watchdog; those calls share
+    one budget. Outside a cron job (tests, shell), every call gets a budget of its own."""
+    seconds = cron_seconds(share, config.get('limit_time_real_cron', -1), config.get('limit_time_real') or 0,
+                           config.get('workers') or 0)
     cron_id = env.context.get('cron_id')
     if not cron_id or not env.context.get('ir_cron_progress_id'):
         return TimeBudget(seconds)
@@ -108,9 +130,15 @@ class SendPool:
     """A bounded pool of sends for one account: no ORM in its threads, only the adapter.
 
     ``submit(key, outbound, at)`` queues a send for its slot; ``collect()`` waits for the first
-    answers and returns ``[(key, SendResult | ProviderError | NOT_SENT)]``; ``stop()`` gives back
-    every send that has not reached the provider yet (``NOT_SENT``), and so does a send whose turn
-    comes when less than ``reserve`` seconds of ``budget`` are left.
+    answers, or for sends about to start, and returns ``([(key, SendResult | ProviderError |
+    NOT_SENT)], [key starting])``; ``stop()`` gives back every send that has not reached the
+    provider yet (``NOT_SENT``), and so does a send whose turn comes when less than ``reserve``
+    seconds of ``budget`` are left.
+
+    A send that has its thread and its slot waits for the caller to record that it starts: the
+    caller commits the keys ``collect()`` returned as starting (with the answers of that round, one
+    commit), then lets them go with ``start(keys)``. So a worker that dies leaves exactly the sends
+    that reached the provider marked started, not those still waiting for a thread or a slot.
     """
 
     def __init__(self, adapter, workers, name='comm-send', budget=None, reserve=0.0, interval=0.0):
@@ -120,13 +148,16 @@ class SendPool:
         self.pace = Pace(interval)
         self.stopping = threading.Event()
         self.futures = {}
+        self.wake = threading.Event()       # an answer came, or a send waits to be let go
+        self.lock = threading.Lock()
+        self.starting = {}                  # {key: Event set by start()}: sends waiting to be let go
         self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=name)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.stopping.set()
+        self.stop()
         self.executor.shutdown(wait=True, cancel_futures=True)
 
     def __len__(self):
@@ -137,26 +168,59 @@ class SendPool:
         return max(0, 2 * self.workers - len(self.futures))
 
     def submit(self, key, outbound, at=None):
-        self.futures[self.executor.submit(self._send, outbound, at)] = key
+        future = self.executor.submit(self._send, key, outbound, at)
+        self.futures[future] = key
+        future.add_done_callback(lambda _future: self.wake.set())
 
     def collect(self, timeout=None):
-        if not self.futures:
-            return []
-        wait(self.futures, timeout=timeout, return_when=FIRST_COMPLETED)
-        # the answers coming in meanwhile are recorded with it (one flush); the pool stays busy
-        finished, _pending = wait(self.futures, timeout=ANSWER_WINDOW)
-        return [(self.futures.pop(future), future.result()) for future in finished]
+        """``(answers, starting)``: what came in, and the sends waiting for ``start()``."""
+        while self.futures:
+            self.wake.wait(timeout)
+            # the answers and starts coming in meanwhile are recorded with them (one commit); the pool stays busy
+            time.sleep(ANSWER_WINDOW)
+            self.wake.clear()
+            finished = [future for future in self.futures if future.done()]
+            with self.lock:
+                starting = [key for key, event in self.starting.items() if not event.is_set()]
+            if finished or starting or timeout is not None:     # else woken by an answer collected before
+                return [(self.futures.pop(future), future.result()) for future in finished], starting
+        return [], []
+
+    def start(self, keys):
+        """The start of these sends is recorded: they go to the provider."""
+        with self.lock:
+            for key in keys:
+                if key in self.starting:        # gone: it was stopped meanwhile
+                    self.starting[key].set()
 
     def stop(self):
-        """Nothing more goes out: queued sends are cancelled, those waiting for their slot return."""
+        """Nothing more goes out: queued sends are cancelled, those waiting for their slot or their
+        start return."""
         self.stopping.set()
+        with self.lock:
+            for event in self.starting.values():
+                event.set()
         cancelled = [(key, NOT_SENT) for future, key in list(self.futures.items()) if future.cancel()]
         for future in [future for future in self.futures if future.cancelled()]:
             del self.futures[future]
         return cancelled
 
-    def _send(self, outbound, at):
-        if not self.pace.wait(at, self.stopping) or (self.budget is not None and self.budget.spent(self.reserve)):
+    def _let_go(self, key):
+        """Wait until the caller recorded that this send starts; False once the pool stops."""
+        event = threading.Event()
+        with self.lock:
+            if self.stopping.is_set():
+                return False
+            self.starting[key] = event
+        self.wake.set()
+        event.wait()
+        with self.lock:
+            del self.starting[key]
+        return not self.stopping.is_set()
+
+    def _send(self, key, outbound, at):
+        if (not self.pace.wait(at, self.stopping) or (self.budget is not None and self.budget.spent(self.reserve))
+                or not self._let_go(key)):
             return NOT_SENT
         started = time.monotonic()
         with correlation(outbound.client_ref):      # the adapter's log lines name the message
