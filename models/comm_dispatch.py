@@ -426,7 +426,6 @@ class CommMessage(models.Model):
         interval = 1.0 / provider.rate_limit if provider.rate_limit and provider.rate_limit > 0 else 0.0
         with SendPool(adapter, provider.max_concurrency or 1, f'comm-send-{provider.id}', budget, timeout,
                       interval) as pool:
-            starting = []
             while True:
                 batch, outbounds = [], []
                 if waiting and pool.room():
@@ -436,11 +435,6 @@ class CommMessage(models.Model):
                     else:
                         batch = [waiting.popleft() for _index in range(min(pool.room(), len(waiting)))]
                         outbounds = [message._to_outbound() for message in batch]   # before the slots start
-                if starting and state != 'open':
-                    self.browse([message.id for message in starting])._mark_started()
-                # the answers so far, and the start of the sends that have their thread and slot, in one commit
-                self._commit()
-                pool.start(starting)
                 for message, outbound, at in zip(batch, outbounds, provider._pace_reserve(len(batch))):
                     pool.submit(message, outbound, at)
                 if not len(pool):
@@ -451,6 +445,11 @@ class CommMessage(models.Model):
                 if answers:
                     self._record_answers(answers)
                     answered += len(answers)
+                if starting:
+                    self.browse([message.id for message in starting])._mark_started()
+                # these answers, and the start of the sends that have their thread and slot, in one commit
+                self._commit()
+                pool.start(starting)
                 outcomes = [_answered(result) for _message, result in answers]
                 pauses = [result.retry_after or 1.0 for _message, result in answers
                           if isinstance(result, ProviderError) and not result.per_recipient

@@ -176,8 +176,11 @@ class SendPool:
         """``(answers, starting)``: what came in, and the sends waiting for ``start()``."""
         while self.futures:
             self.wake.wait(timeout)
-            # the answers and starts coming in meanwhile are recorded with them (one commit); the pool stays busy
-            time.sleep(ANSWER_WINDOW)
+            with self.lock:
+                asking = sum(not event.is_set() for event in self.starting.values())
+            if sum(not future.done() for future in self.futures) > asking:
+                # the answers and starts coming in meanwhile are recorded with them (one commit)
+                time.sleep(ANSWER_WINDOW)
             self.wake.clear()
             finished = [future for future in self.futures if future.done()]
             with self.lock:
