@@ -269,18 +269,21 @@ class CommMessage(models.Model):
         budget = budget or cron_budget(self.env)
         self.env.flush_all()
         done = self._reconcile_stale_attempts(budget)
-        accounts = self._due_accounts()
-        for provider in accounts:
-            if budget.spent(provider._send_reserve()):
+        while True:
+            accounts = self._due_accounts()
+            for provider in accounts:
+                if budget.spent(provider._send_reserve()):
+                    break
+                try:
+                    done += self._dispatch_account(provider, batch_size, budget)
+                except Exception:  # noqa: BLE001  one account's trouble never stops the others
+                    if _testing():
+                        raise
+                    _logger.exception('comm.provider %s: dispatch failed', provider.id)
+                    self.env.cr.rollback()      # what was answered is committed; the claimed rest is reconciled
+            self._commit()
+            if not self._wait_for_next_due(budget):
                 break
-            try:
-                done += self._dispatch_account(provider, batch_size, budget)
-            except Exception:  # noqa: BLE001  one account's trouble never stops the others
-                if _testing():
-                    raise
-                _logger.exception('comm.provider %s: dispatch failed', provider.id)
-                self.env.cr.rollback()      # what was answered is committed; the claimed rest is reconciled
-        self._commit()
         remaining = self._count_due()
         if remaining and done and budget.spent(max([p._send_reserve() for p in accounts], default=1.0)):
             # the watchdog counts our calls together: the next round of the cron worker goes on
@@ -311,16 +314,40 @@ class CommMessage(models.Model):
         return self.env.cr.fetchone()[0]
 
     @api.model
-    def _schedule_next_dispatch(self):
-        """One wake-up for the earliest retry or end of a pause (not one trigger per retry)."""
+    def _wait_for_next_due(self, budget):
+        """In a cron job with nothing due now: sleep until the earliest retry or end of a pause
+        when it comes within the budget (a send reserve left), and say so. Odoo wakes a prefork
+        cron worker for a trigger due now, not for a later one, which it sees only at its next
+        poll (60-69 s): a retry due in 15 s would wait a minute."""
+        if not self.env.context.get('cron_id') or self._count_due():
+            return False
+        at = self._next_due_at()
+        if not at:
+            return False
+        self.env.cr.execute(SQL("SELECT COALESCE(max(timeout), 15) FROM comm_provider WHERE active"))
+        reserve = float(self.env.cr.fetchone()[0] or 15.0) + 2.0
+        wait = max((at - _utcnow()).total_seconds(), 0.0)
+        if budget.spent(wait + reserve):
+            return False
+        self._commit()      # no snapshot held while sleeping
+        time.sleep(wait + 0.05)
+        return True
+
+    @api.model
+    def _next_due_at(self):
+        """When the earliest retry or end of a pause comes, if any."""
         self.env.cr.execute(SQL(
             """SELECT LEAST((SELECT min(m.next_try_at) FROM comm_message m JOIN comm_provider p ON p.id = m.provider_id
                               WHERE m.dispatch_state = 'todo' AND m.next_try_at > %s AND p.active),
                              (SELECT min(b.open_until) FROM comm_provider_breaker b JOIN comm_provider p ON p.id = b.provider_id
                                WHERE p.active AND b.state != 'closed' AND b.open_until > %s))""",
             _utcnow(), _utcnow()))
-        at = self.env.cr.fetchone()[0]
-        if at:
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _schedule_next_dispatch(self):
+        """One wake-up for the earliest retry or end of a pause (not one trigger per retry)."""
+        if at := self._next_due_at():
             self._trigger_dispatch(at)
 
     def _dispatch_account(self, provider, batch_size, budget):

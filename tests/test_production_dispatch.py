@@ -173,6 +173,29 @@ class TestDispatchLimits(DispatchCase):
             self.env['comm.message']._cron_dispatch()
         self.assertFalse(capture.records, 'a wake-up is already due by then')
 
+    def test_a_retry_due_within_the_budget_is_waited_for_in_the_run(self):
+        """Odoo wakes a prefork cron worker for a trigger due now only; a later one waits for its next
+        poll (60-69 s). In a cron job, a retry due within the budget is waited for and sent in the
+        run; one due beyond it is left to the trigger."""
+        soon, late = self.queue(2)
+        now = fields.Datetime.now()
+        soon.next_try_at, late.next_try_at = now + timedelta(seconds=5), now + timedelta(minutes=5)
+        slept = []
+
+        def sleep(seconds):
+            slept.append(seconds)
+            soon.next_try_at = fields.Datetime.now() - timedelta(seconds=1)     # the time has come
+            soon.flush_recordset()
+        with patch('odoo.addons.comm_gateway.models.comm_dispatch.time.sleep', sleep), \
+                self.capture_triggers(self.cron.id) as capture:
+            self.env['comm.message'].with_context(cron_id=self.cron.id)._cron_dispatch(budget=TimeBudget(60))
+        self.assertEqual(len(slept), 1)
+        self.assertAlmostEqual(slept[0], 5, delta=2)
+        self.assertEqual((soon.dispatch_state, late.dispatch_state), ('done', 'todo'))
+        self.assertEqual(len(self.sends()), 1)
+        self.assertEqual(len(capture.records), 1, 'the late one: a trigger')
+        self.assertLess(abs(capture.records.call_at - late.next_try_at), timedelta(seconds=1))
+
 
 @tagged('post_install', '-at_install')
 class TestDispatchCrashes(DispatchCase):
