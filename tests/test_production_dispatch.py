@@ -15,7 +15,7 @@ from odoo.tests import BaseCase, TransactionCase, tagged
 from odoo.tests.common import get_db_name
 from odoo.tools import mute_logger
 
-from ..tools.dispatch import BUDGET_SHARE, IDLE_SLEEP, SMALL_SHARE, WEBHOOK_SHARE, SendPool, TimeBudget, cron_seconds
+from ..tools.dispatch import BUDGET_SHARE, IDLE_SLEEP, SMALL_SHARE, WEBHOOK_SHARE, Pace, SendPool, TimeBudget, cron_seconds
 from .common import FakeProviderMixin, reported_progress
 
 SID = 'AC' + '9' * 32
@@ -439,3 +439,22 @@ class TestSharedPace(BaseCase):
                 env = api.Environment(cr, api.SUPERUSER_ID, {})
                 cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])
                 env['comm.provider'].browse(provider_id).unlink()
+
+
+@tagged('post_install', '-at_install')
+class TestPace(BaseCase):
+    """The pool's local pacing after a 429 (times are monotonic seconds, computed, not waited for)."""
+
+    def test_a_pause_moves_the_slots_reserved_before_it_only(self):
+        pace = Pace(interval=0.025)
+        with patch('odoo.addons.comm_gateway.tools.dispatch.time.monotonic', return_value=100.0):
+            pace.pause(1.0)
+            pace.pause(1.0)                 # the other sends in flight got their 429 too: one pause
+        before, after = 99.0, 100.5         # when the slot was reserved
+        self.assertAlmostEqual(pace.due(100.2, before), 101.2, msg='moved by the pause: the spacing kept')
+        self.assertAlmostEqual(pace.due(101.4, after), 101.4, msg='reserved after the pause: its slot already follows it')
+        self.assertAlmostEqual(pace.due(100.6, after), 101.0, msg='never within the pause')
+        with patch('odoo.addons.comm_gateway.tools.dispatch.time.monotonic', return_value=120.0):
+            pace.pause(1.0)
+        self.assertAlmostEqual(pace.due(125.0, 110.0), 126.0, msg='one pause since it was reserved: one second')
+        self.assertAlmostEqual(pace.due(125.0, 90.0), 127.0)

@@ -94,14 +94,17 @@ def cron_budget(env, share=BUDGET_SHARE):
 class Pace:
     """Local side of an account's pacing: each send waits for its slot (reserved in PostgreSQL by
     the caller, see ``comm.provider.pace``), and never goes out less than ``interval`` after the
-    previous one of this pool (a thread that started late does not bunch the next sends up); a 429
-    shifts every slot not used yet, once per pause, so the sends resume at the same spacing."""
+    previous one of this pool (a thread that started late does not bunch the next sends up). A 429
+    moves the slots reserved before it by the pause, once per pause, so the sends resume at the
+    same spacing; those reserved after it are not moved again (the caller wrote the pause in
+    PostgreSQL: their slots already come after it — moving every later slot too added up each
+    pause of the run, until the pool waited seconds per send)."""
 
     def __init__(self, interval=0.0):
         self.lock = threading.Lock()
         self.interval = interval
         self.last = float('-inf')
-        self.shift = 0.0
+        self.pauses = []                # (monotonic start, seconds)
         self.paused_until = 0.0
 
     def pause(self, seconds):
@@ -109,16 +112,21 @@ class Pace:
             now = time.monotonic()
             if now < self.paused_until:
                 return False        # the sends in flight already paused us
-            self.shift += seconds
+            self.pauses.append((now, seconds))
             self.paused_until = now + seconds
             return True
 
-    def wait(self, at, stop):
-        """Sleep until the slot ``at`` (monotonic) plus the pauses; False when ``stop`` was set."""
+    def due(self, at, reserved_at):
+        """When a send reserved at ``reserved_at`` for the slot ``at`` (``None``: no slot) may go."""
+        shift = sum(seconds for start, seconds in self.pauses if start >= reserved_at)
+        return max((reserved_at if at is None else at) + shift, self.paused_until, self.last + self.interval)
+
+    def wait(self, at, reserved_at, stop):
+        """Sleep until the send is due; False when ``stop`` was set."""
         while not stop.is_set():
             with self.lock:
                 now = time.monotonic()
-                delay = max((at or 0.0) + self.shift, self.last + self.interval) - now
+                delay = self.due(at, reserved_at) - now
                 if delay <= 0:
                     self.last = now
                     return True
@@ -168,7 +176,7 @@ class SendPool:
         return max(0, 2 * self.workers - len(self.futures))
 
     def submit(self, key, outbound, at=None):
-        future = self.executor.submit(self._send, key, outbound, at)
+        future = self.executor.submit(self._send, key, outbound, at, time.monotonic())
         self.futures[future] = key
         future.add_done_callback(lambda _future: self.wake.set())
 
@@ -221,8 +229,8 @@ class SendPool:
             del self.starting[key]
         return not self.stopping.is_set()
 
-    def _send(self, key, outbound, at):
-        if (not self.pace.wait(at, self.stopping) or (self.budget is not None and self.budget.spent(self.reserve))
+    def _send(self, key, outbound, at, reserved_at):
+        if (not self.pace.wait(at, reserved_at, self.stopping) or (self.budget is not None and self.budget.spent(self.reserve))
                 or not self._let_go(key)):
             return NOT_SENT
         started = time.monotonic()
