@@ -458,3 +458,10 @@ class TestPace(BaseCase):
             pace.pause(1.0)
         self.assertAlmostEqual(pace.due(125.0, 110.0), 126.0, msg='one pause since it was reserved: one second')
         self.assertAlmostEqual(pace.due(125.0, 90.0), 127.0)
+
+    def test_a_slot_beyond_the_budget_is_not_waited_for(self):
+        """A send whose slot comes later than its run could cover gives up at once (given back),
+        instead of waiting past the budget."""
+        pace, now = Pace(interval=0.025), time.monotonic()
+        self.assertFalse(pace.wait(now + 30, now, threading.Event(), patience=lambda: 5.0))
+        self.assertTrue(pace.wait(now - 1, now, threading.Event(), patience=lambda: 5.0), 'due: it goes')

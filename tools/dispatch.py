@@ -121,8 +121,9 @@ class Pace:
         shift = sum(seconds for start, seconds in self.pauses if start >= reserved_at)
         return max((reserved_at if at is None else at) + shift, self.paused_until, self.last + self.interval)
 
-    def wait(self, at, reserved_at, stop):
-        """Sleep until the send is due; False when ``stop`` was set."""
+    def wait(self, at, reserved_at, stop, patience=None):
+        """Sleep until the send is due; False when ``stop`` was set, or when it is due later than
+        ``patience()`` seconds from now (the run's budget would not cover it)."""
         while not stop.is_set():
             with self.lock:
                 now = time.monotonic()
@@ -130,6 +131,8 @@ class Pace:
                 if delay <= 0:
                     self.last = now
                     return True
+            if patience is not None and delay > patience():
+                return False
             stop.wait(min(delay, 0.5))
         return False
 
@@ -216,6 +219,10 @@ class SendPool:
             del self.futures[future]
         return cancelled
 
+    def _patience(self):
+        """Seconds a send may still wait for its slot: it must start a timeout before the budget ends."""
+        return float('inf') if self.budget is None else self.budget.left() - self.reserve
+
     def _let_go(self, key):
         """Wait until the caller recorded that this send starts; False once the pool stops."""
         event = threading.Event()
@@ -230,8 +237,8 @@ class SendPool:
         return not self.stopping.is_set()
 
     def _send(self, key, outbound, at, reserved_at):
-        if (not self.pace.wait(at, reserved_at, self.stopping) or (self.budget is not None and self.budget.spent(self.reserve))
-                or not self._let_go(key)):
+        if (not self.pace.wait(at, reserved_at, self.stopping, self._patience)
+                or (self.budget is not None and self.budget.spent(self.reserve)) or not self._let_go(key)):
             return NOT_SENT
         started = time.monotonic()
         with correlation(outbound.client_ref):      # the adapter's log lines name the message
