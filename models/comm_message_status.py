@@ -81,9 +81,7 @@ class CommMessage(models.Model):
         by_uuid = {message.sms_uuid: change for message, change in final.items() if message.sms_uuid}
         if not by_uuid:
             return
-        # not those Odoo marked to delete (sent without a log): its autovacuum may be deleting them
-        # now, and writing one would fail the whole group ("concurrent delete"); the tracker below says it all
-        sms_records = self.env['sms.sms'].sudo().search([('uuid', 'in', list(by_uuid)), ('to_delete', '!=', True)])
+        sms_records = self.env['sms.sms'].sudo().search([('uuid', 'in', list(by_uuid))])
         sms_failures = dict(sms_records._fields['failure_type'].selection)
 
         def sms_failure(state, failure_type):

@@ -1,7 +1,6 @@
 """Odoo's own SMS features send through our account (here Twilio, against the fake provider)."""
 import itertools
 import time
-from unittest.mock import patch
 
 from odoo.addons.sms.tests.common import MockSMS
 from odoo.tests import tagged
@@ -74,29 +73,6 @@ class TestSmsNative(FakeProviderMixin, MockSMS):
         self.dispatch()
         self.assertEqual(sorted(self.sent()), [('+32470112233', 'Hi Emma, 10% off today'),
                                                ('+32470445566', 'Hi Noah, 10% off today')])
-
-    def test_sms_odoo_marked_to_delete_are_left_to_its_autovacuum(self):
-        """Sent without a log, Odoo marks its SMS to delete and its autovacuum deletes them, maybe
-        while the provider's answers come in: those rows are not written (one write failed the
-        whole answer group, "could not serialize access due to concurrent delete")."""
-        composer = self.env['sms.composer'].with_context(
-            active_model='res.partner', active_ids=self.partners.ids, default_composition_mode='mass',
-        ).create({'body': 'Flash sale', 'mass_keep_log': False})
-        with self.mockSMSGateway():
-            composer.action_send_sms()
-            self.env['sms.sms']._process_queue()
-        doomed = self.env['sms.sms'].search([('partner_id', 'in', self.partners.ids), ('to_delete', '=', True)])
-        self.assertEqual(len(doomed), 2)
-        written = []
-        write = type(self.env['sms.sms']).write
-
-        def spy(records, vals):
-            written.extend(records.ids)
-            return write(records, vals)
-        with patch.object(type(self.env['sms.sms']), 'write', spy):
-            self.dispatch()
-        self.assertEqual(len(self.sent()), 2)
-        self.assertFalse(set(written) & set(doomed.ids))
 
     def test_server_action_send_sms(self):
         template = self.env['sms.template'].create({
