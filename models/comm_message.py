@@ -351,7 +351,7 @@ class CommMessage(models.Model):
         country = provider.company_id.country_id
         numbers = {sms.id: self._sms_e164(sms, country) for sms in sms_records}
         blacklisted = self.env['phone.blacklist']._comm_opted_out(list(numbers.values()))
-        values, queued_sms = [], self.env['sms.sms']
+        values, queued_ids = [], []
         for sms in sms_records:
             number = numbers[sms.id]
             failure = not number and 'sms_number_format' or number in blacklisted and 'sms_blacklist'
@@ -370,7 +370,8 @@ class CommMessage(models.Model):
                 'partner_id': sms.partner_id.id, 'sms_uuid': sms.uuid, 'mail_message_id': message.id,
                 'res_model': message.model or False, 'res_id': message.res_id or False,
             })
-            queued_sms |= sms
+            queued_ids.append(sms.id)
+        queued_sms = sms_records.browse(queued_ids)
         if queued_sms:
             queued_sms.sms_tracker_id._action_update_from_sms_state('process')
             queued_sms.write({'state': 'process', 'failure_type': False, 'to_delete': unlink_sent})
