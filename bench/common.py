@@ -151,6 +151,30 @@ def odoo_server(odoo_args, log_name, shim=True, start_timeout=900, port=None):
         say('server stopped')
 
 
+class Rpc:
+    """A web client session on ``port`` (JSON-RPC as the web client calls it): ``call(model, method,
+    *args, **kwargs)`` runs ``/web/dataset/call_kw`` as the user who logged in."""
+
+    def __init__(self, login='admin', password='admin', port=None):
+        import http.cookiejar
+        self.base = f'http://127.0.0.1:{port or HTTP_PORT}'
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.uid = self._post('/web/session/authenticate', {'db': DB, 'login': login, 'password': password})['uid']
+
+    def _post(self, path, params, timeout=1800):
+        request = urllib.request.Request(self.base + path, headers={'Content-Type': 'application/json'},
+                                         data=json.dumps({'jsonrpc': '2.0', 'method': 'call', 'params': params}).encode())
+        with self.opener.open(request, timeout=timeout) as response:
+            answer = json.loads(response.read())
+        if 'error' in answer:
+            raise RuntimeError(f'{path}: {answer["error"].get("data", {}).get("message") or answer["error"]}')
+        return answer['result']
+
+    def call(self, model, method, *args, **kwargs):
+        return self._post(f'/web/dataset/call_kw/{model}/{method}',
+                          {'model': model, 'method': method, 'args': list(args), 'kwargs': kwargs})
+
+
 # ------------------------------------------------------------------------------------------------
 # The ORM in this process
 # ------------------------------------------------------------------------------------------------
@@ -168,9 +192,10 @@ def open_registry():
 
 @contextlib.contextmanager
 def environment(registry):
-    """A superuser environment on a fresh cursor, committed on success."""
+    """A superuser environment on a fresh cursor, committed on success; the caches it cleared are
+    signaled to the server's workers, as a request's are (an account set here is seen there)."""
     import odoo
-    with registry.cursor() as cr:
+    with registry.manage_changes(), registry.cursor() as cr:
         yield odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
 
 
@@ -269,6 +294,12 @@ def py_spy_stop(spy, out_path, top=20):
         print(f'  top {top} functions by {title} share of busy samples:')
         for frame, count in counter.most_common(top):
             print(f'    {100 * count / max(total, 1):5.1f}%  {frame}')
+
+
+def report_check(ok, counts):
+    """Print a run's check line. :returns: ``(ok, counts)``"""
+    say(f'check   : {"OK" if ok else "FAILED"} {counts}')
+    return ok, counts
 
 
 def dump_json(path, data):

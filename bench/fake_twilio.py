@@ -11,7 +11,7 @@ seconds, or nothing for ``--hold`` seconds then a 503 (the client has timed out:
 ``POST /_mode`` with ``outage=1`` answers every send 503 until ``outage=0``.
 
 GET /_stats returns the counts: every request, and the accepted ones (2xx) per (To, Body) and
-per second; POST /_reset clears them. The server stops by itself after ``--lifetime`` seconds.
+per second, with the unix times of the first and the last; POST /_reset clears them. The server stops by itself after ``--lifetime`` seconds.
 
 Run: ``python bench/fake_twilio.py --port 18471 --delay 0.1 [--mix …]``
 """
@@ -60,6 +60,7 @@ class FakeTwilio(ThreadingHTTPServer):
         self.per_second = Counter()     # unix second -> 2xx answers
         self.outcomes = Counter()
         self.messages = []              # what a lookup lists: accepted sends
+        self.first_accepted_at = self.last_accepted_at = None   # unix times
 
     def outcome(self):
         with self.lock:
@@ -80,6 +81,7 @@ class FakeTwilio(ThreadingHTTPServer):
                     'accepted_duplicates': sum(count - 1 for count in self.accepted.values() if count > 1),
                     'accepted_bodies': sorted(body for (_to, body) in self.accepted),
                     'max_accepted_per_second': max(self.per_second.values(), default=0),
+                    'first_accepted_at': self.first_accepted_at, 'last_accepted_at': self.last_accepted_at,
                     'outcomes': dict(self.outcomes)}
 
     def reset(self):
@@ -87,6 +89,7 @@ class FakeTwilio(ThreadingHTTPServer):
             for counter in (self.sent, self.accepted, self.per_second, self.outcomes):
                 counter.clear()
             self.messages.clear()
+            self.first_accepted_at = self.last_accepted_at = None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -157,7 +160,9 @@ class Handler(BaseHTTPRequestHandler):
                    'error_message': None, 'date_created': format_datetime(now), 'date_sent': format_datetime(now)}
         with server.lock:       # accepted from here on, whether the client waits for the answer or not
             server.accepted[key] += 1
-            server.per_second[int(time.time())] += 1
+            server.last_accepted_at = time.time()
+            server.first_accepted_at = server.first_accepted_at or server.last_accepted_at
+            server.per_second[int(server.last_accepted_at)] += 1
             server.messages.append(message)
         time.sleep(server.slow if outcome == 'slow' else server.delay)
         self._answer(201, message)

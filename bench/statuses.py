@@ -204,8 +204,7 @@ def check(registry, provider_id, messages):
     counts = {'events_by_state': events, 'sms': len(messages), 'sms_in_a_wrong_state': wrong,
               'inbound_messages': inbound}
     ok = set(events) == {'done'} and not wrong
-    say(f'check   : {"OK" if ok else "FAILED"} {counts}')
-    return ok, counts
+    return common.report_check(ok, counts)
 
 
 def main():

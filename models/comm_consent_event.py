@@ -21,11 +21,15 @@ KINDS = [('opt_out', 'Opted out'), ('opt_in', 'Opted in')]
 CONSENT_MESSAGE_KEY = 'comm_consent_message_id'
 
 
+def number_hasher(env):
+    """``hash(number)``: a keyed hash of E.164 numbers. Phone numbers are few enough to hash them
+    all, so a plain hash would give the number back; the key is the database's own secret, read once."""
+    secret = (env['ir.config_parameter'].sudo().get_param('database.secret') or '').encode()
+    return lambda number: hmac.new(secret, (number or '').encode(), hashlib.sha256).hexdigest()
+
+
 def number_hash(env, number):
-    """A keyed hash of an E.164 number: phone numbers are few enough to hash them all, so a plain
-    hash would give the number back; the key is the database's own secret."""
-    secret = env['ir.config_parameter'].sudo().get_param('database.secret') or ''
-    return hmac.new(secret.encode(), (number or '').encode(), hashlib.sha256).hexdigest()
+    return number_hasher(env)(number)
 
 
 class CommConsentEvent(models.Model):
@@ -94,7 +98,8 @@ class CommBlacklistHash(models.Model):
 
     @api.model
     def _remove(self, numbers):
-        hashes = [number_hash(self.env, number) for number in numbers if number]
+        hash_of = number_hasher(self.env)
+        hashes = [hash_of(number) for number in numbers if number]
         if hashes:
             self.env.cr.execute(SQL("DELETE FROM comm_blacklist_hash WHERE number_hash IN %s", tuple(hashes)))
 
@@ -140,7 +145,8 @@ class PhoneBlacklist(models.Model):
         self.env.cr.execute(SQL("SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)",
                                 list(set(numbers))))
         listed = {number for number, in self.env.cr.fetchall()}
-        hashes = {number_hash(self.env, number): number for number in numbers if number not in listed}
+        hash_of = number_hasher(self.env)
+        hashes = {hash_of(number): number for number in numbers if number not in listed}
         if hashes:
             self.env.cr.execute(SQL("SELECT number_hash FROM comm_blacklist_hash WHERE number_hash IN %s",
                                     tuple(hashes)))

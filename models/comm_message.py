@@ -18,6 +18,9 @@ from ..providers import ProviderError
 from ..providers.base import STATE_RANK, InboundMessage, Outbound
 from .comm_webhook_event import RetryLater
 
+# cr.precommit.data key: the dispatch cron was woken for now in this transaction
+DISPATCH_WOKEN_KEY = 'comm_gateway.dispatch_woken'
+
 _logger = logging.getLogger(__name__)
 
 STATES = [('queued', 'Queued'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read'),
@@ -348,7 +351,7 @@ class CommMessage(models.Model):
         country = provider.company_id.country_id
         numbers = {sms.id: self._sms_e164(sms, country) for sms in sms_records}
         blacklisted = self.env['phone.blacklist']._comm_opted_out(list(numbers.values()))
-        values, queued_sms = [], self.env['sms.sms']
+        values, queued_ids = [], []
         for sms in sms_records:
             number = numbers[sms.id]
             failure = not number and 'sms_number_format' or number in blacklisted and 'sms_blacklist'
@@ -367,7 +370,8 @@ class CommMessage(models.Model):
                 'partner_id': sms.partner_id.id, 'sms_uuid': sms.uuid, 'mail_message_id': message.id,
                 'res_model': message.model or False, 'res_id': message.res_id or False,
             })
-            queued_sms |= sms
+            queued_ids.append(sms.id)
+        queued_sms = sms_records.browse(queued_ids)
         if queued_sms:
             queued_sms.sms_tracker_id._action_update_from_sms_state('process')
             queued_sms.write({'state': 'process', 'failure_type': False, 'to_delete': unlink_sent})
@@ -529,12 +533,18 @@ class CommMessage(models.Model):
 
     def _trigger_dispatch(self, at=None):
         """Wake the dispatch cron at ``at`` (now by default); a later one not when a wake-up is
-        already planned by then (past ones may be the current run's, which Odoo deletes at its end)."""
+        already planned by then (past ones may be the current run's, which Odoo deletes at its end).
+        Now: once per transaction (a chatter composer queues its SMS record by record); the mark
+        goes with the cursor's precommit data, which a commit, a rollback or a savepoint clears."""
         cron = self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')
         now = fields.Datetime.now()
         if at and at > now and self.env['ir.cron.trigger'].sudo().search_count(
                 [('cron_id', '=', cron.id), ('call_at', '>', now), ('call_at', '<=', at)], limit=1):
             return
+        if not at or at <= now:
+            if self.env.cr.precommit.data.get(DISPATCH_WOKEN_KEY):
+                return
+            self.env.cr.precommit.data[DISPATCH_WOKEN_KEY] = True
         cron._trigger(at)
 
     # ------------------------------------------------------------------------------------------
@@ -544,8 +554,7 @@ class CommMessage(models.Model):
     @api.model
     def _record_answers(self, answers):
         """Record the provider's answers ``[(message, SendResult or ProviderError)]`` that came in
-        together: in one savepoint (one flush, Odoo's SMS tracking mirrored once), else — when one
-        of them fails — one savepoint each."""
+        together: in one savepoint (one flush), else — when one of them fails — one savepoint each."""
         try:
             with self.env.cr.savepoint():
                 self._record_answer_group(answers)
@@ -563,7 +572,7 @@ class CommMessage(models.Model):
 
     @api.model
     def _record_answer_group(self, answers):
-        """Record answers; Odoo's SMS tracking of the accepted messages is mirrored once for all."""
+        """Record answers (one flush for all); the Sandbox posts what follows the accepted ones."""
         accepted = self.browse()
         for message, result in answers:
             if isinstance(result, ProviderError):
@@ -599,8 +608,9 @@ class CommMessage(models.Model):
             self._apply_state(result.status)
 
     def _after_accepted(self):
-        """Messages the provider accepted: Odoo's SMS tracking says so, once for all of them."""
-        self._sync_sms_trackers({message: ('queued', '', '') for message in self})
+        """Messages the provider accepted. Odoo's SMS tracking says so already: 'process' since they
+        were queued (``_queue_sms``) or sent again (``action_retry_now``), and a provider's answer
+        other than queued moved it (``_apply_state``); nothing to write per message here."""
         for message in self.filtered(lambda m: m.provider_id.code == 'sandbox'):
             message.provider_id._sandbox_after_send(message)
 

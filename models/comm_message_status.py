@@ -89,9 +89,12 @@ class CommMessage(models.Model):
                 return False
             return failure_type if failure_type in sms_failures else 'unknown'
 
+        sms_ids = defaultdict(list)     # one write per (state, failure type)
         for sms in sms_records:
             state, failure_type, _error = by_uuid[sms.uuid]
-            sms.write({'state': STATE_TO_SMS_STATE[state], 'failure_type': sms_failure(state, failure_type)})
+            sms_ids[STATE_TO_SMS_STATE[state], sms_failure(state, failure_type)].append(sms.id)
+        for (sms_state, failure), ids in sms_ids.items():
+            sms_records.browse(ids).write({'state': sms_state, 'failure_type': failure})
         trackers = self.env['sms.tracker'].sudo().with_context(sms_skip_msg_notification=True).search(
             [('sms_uuid', 'in', list(by_uuid))])
         notifications = trackers.mail_notification_id

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from ..tools.dispatch import SMALL_SHARE, cron_budget
 from ..tools.sms_api import CommSmsApi
 
 _logger = logging.getLogger(__name__)
@@ -13,8 +12,7 @@ _logger = logging.getLogger(__name__)
 OURS_KEY = 'comm_sms_ours'
 # cr.precommit.data key: the SMS created in this transaction that may wait in Odoo's SMS queue
 WAITING_KEY = 'comm_gateway.sms_waiting'
-QUEUE_SLICE = 100       # SMS of Odoo's queue handed over at a time, each slice committed by Odoo
-QUEUE_SLICE_SECONDS = 5.0   # what one slice may take, kept in reserve of the cron's budget
+QUEUE_SLICE = 100       # SMS of Odoo's queue handed over by one run of its cron, committed by Odoo
 
 
 class SmsSms(models.Model):
@@ -37,29 +35,28 @@ class SmsSms(models.Model):
 
     @api.model
     def _process_queue(self, ids=None):
-        """Odoo's SMS cron, within the cron's time budget when a company sends through our
-        accounts: Odoo hands up to 10,000 SMS to one job, which its watchdog kills on a large
-        mass SMS (the batches done are committed, the rest waits an hour). Here: slices of
-        ``QUEUE_SLICE``, each sent (and committed) by Odoo's own code; when the budget is spent
-        or a slice moved nothing (a batch that failed stays outgoing), the cron is triggered
-        again — at once, or in a minute — instead of waiting for its hourly run."""
+        """Odoo's SMS cron, one slice at a time when a company sends through our accounts. Odoo
+        hands up to 10,000 SMS to one job, which its watchdog kills on a large mass SMS (the
+        batches done are committed, the rest waits an hour), and a cron worker busy with it
+        runs nothing else: our dispatch would wait for the whole hand-over before the first
+        send. Here each run hands over ``QUEUE_SLICE`` SMS (sent and committed by Odoo's own
+        code) and triggers the next run at once for the rest, so the dispatch, woken by the
+        slice, starts in between; a slice that moved nothing (a batch that failed stays
+        outgoing) is tried again in a minute instead of at the hourly run."""
         if ids is not None or not self.env['res.company']._comm_sms_accounts():
             return super()._process_queue(ids)
-        budget = cron_budget(self.env, SMALL_SHARE)
         domain = [('state', '=', 'outgoing'), ('to_delete', '!=', True)]
-        result = None
-        while True:
-            sms = self.search(domain, order='id', limit=QUEUE_SLICE)
-            if not sms:
-                return result
-            if budget.spent(QUEUE_SLICE_SECONDS):
-                self.env.ref('sms.ir_cron_sms_scheduler_action').sudo()._trigger()
-                return result
-            result = super()._process_queue(sms.ids)
-            if self.search_count(domain + [('id', 'in', sms.ids)]) == len(sms):     # none moved
-                _logger.info('sms.sms: %s SMS still outgoing after a send, tried again in a minute', len(sms))
-                self.env.ref('sms.ir_cron_sms_scheduler_action').sudo()._trigger(fields.Datetime.now() + timedelta(minutes=1))
-                return result
+        sms = self.search(domain, order='id', limit=QUEUE_SLICE)
+        if not sms:
+            return None
+        result = super()._process_queue(sms.ids)
+        cron = self.env.ref('sms.ir_cron_sms_scheduler_action').sudo()
+        if self.search_count(domain + [('id', 'in', sms.ids)]) == len(sms):     # none moved
+            _logger.info('sms.sms: %s SMS still outgoing after a send, tried again in a minute', len(sms))
+            cron._trigger(fields.Datetime.now() + timedelta(minutes=1))
+        elif self.search_count(domain, limit=1):
+            cron._trigger()
+        return result
 
     @api.model
     def _comm_wake_sms_queue(self):
@@ -123,14 +120,14 @@ class SmsSms(models.Model):
         accounts = self.env['res.company']._comm_sms_accounts()
         if not accounts:
             return {}, self
-        by_account, rest = defaultdict(lambda: self.browse()), self.browse()
+        by_account, rest = defaultdict(list), []     # ids: a union per SMS would be quadratic
         for sms, company_id in zip(self, self._comm_sms_companies()):
             if company_id in accounts:
-                by_account[accounts[company_id]] |= sms
+                by_account[accounts[company_id]].append(sms.id)
             else:
-                rest |= sms
+                rest.append(sms.id)
         providers = self.env['comm.provider'].sudo().browse(list(by_account))
-        return {provider: by_account[provider.id] for provider in providers}, rest
+        return {provider: self.browse(by_account[provider.id]) for provider in providers}, self.browse(rest)
 
     def _comm_sms_companies(self):
         """The id of the company each SMS is sent for, in order, as Odoo resolves it: its

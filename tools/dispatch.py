@@ -21,7 +21,7 @@ _logger = logging.getLogger(__name__)
 # the webhook queue and Odoo's SMS cron are due together: their shares add up to one.
 BUDGET_SHARE = 0.45                     # the dispatch, and the status poll (provider calls too)
 WEBHOOK_SHARE = 0.4                     # the webhook queue (media downloads)
-SMALL_SHARE = 0.15                      # Odoo's SMS cron handing SMS over, the clean-up
+SMALL_SHARE = 0.15                      # the clean-up and back-fill crons (Odoo's SMS cron: one slice per run)
 DEFAULT_LIMIT = 120.0                   # limit_time_real's default; the round when the cron limit is off
 # A prefork cron worker pings the watchdog, then sleeps when idle: SLEEP_INTERVAL (60 s) plus up
 # to 9 s (odoo/service/server.py, WorkerCron.sleep), woken early only by a cron trigger due now.
