@@ -88,11 +88,19 @@ class TestAlertRules(OverviewMixin, TransactionCase):
         self.assertIn('Watched', sent.body_html)
 
     def test_forged(self):
+        """The forged requests of the last 60 minutes, not the day's: a burst an hour ago is over."""
         rule = self.rule('forged', threshold=2)
-        for _index in range(60):        # at least 2 per hour on average, whatever the time of day
+        hour_ago = SQL("date_trunc('minute', now() at time zone 'UTC') - interval '60 minutes'")
+        self.env.cr.execute(SQL(
+            """INSERT INTO comm_webhook_rejection (provider_id, day, minute, bucket, count)
+               VALUES (%(account)s, (%(minute)s)::date, %(minute)s, 0, 500)""", account=self.account.id, minute=hour_ago))
+        self.assertFalse(rule._evaluate(), 'an hour and more ago')
+        for _index in range(3):
             self.env['comm.webhook.rejection']._count(self.account)
+        self.assertEqual(self.env['comm.webhook.rejection']._last_hour(self.account), {self.account.id: 3})
         self.assertFiresOnceAndClears(rule, lambda: self.env.cr.execute(SQL(
-            "DELETE FROM comm_webhook_rejection WHERE provider_id = %s", self.account.id)))
+            "UPDATE comm_webhook_rejection SET minute = %s WHERE provider_id = %s AND bucket != 0",
+            hour_ago, self.account.id)))     # the hour passes
 
     def test_template(self):
         rule = self.rule('template')
