@@ -10,7 +10,7 @@ import psycopg2.errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL, create_index
+from odoo.tools import SQL, create_index, sql
 
 from ..providers import ProviderError
 from ..providers.base import WebhookRequest
@@ -651,11 +651,18 @@ class CommWebhookRejection(models.Model):
 
     _sql_constraints = [('provider_minute_unique', 'unique(provider_id, minute, bucket)', 'One counter per minute.')]
 
+    def _auto_init(self):
+        # before the per-minute counts, one row per day: those rows count at their midnight (filled
+        # before the ORM makes the new column NOT NULL)
+        cr = self.env.cr
+        if sql.table_exists(cr, self._table) and not sql.column_exists(cr, self._table, 'minute'):
+            sql.create_column(cr, self._table, 'minute', 'timestamp')
+            cr.execute("UPDATE comm_webhook_rejection SET minute = day")
+        cr.execute("ALTER TABLE IF EXISTS comm_webhook_rejection DROP CONSTRAINT IF EXISTS"
+                   " comm_webhook_rejection_provider_day_unique")
+        return super()._auto_init()
+
     def init(self):
-        # before the per-minute counts, one row per day: those rows count at their midnight
-        self.env.cr.execute("UPDATE comm_webhook_rejection SET minute = day WHERE minute IS NULL")
-        self.env.cr.execute("ALTER TABLE comm_webhook_rejection DROP CONSTRAINT IF EXISTS"
-                            " comm_webhook_rejection_provider_day_unique")
         create_index(self.env.cr, 'comm_webhook_rejection_minute_idx', self._table, ['minute', 'provider_id'])
 
     @api.model

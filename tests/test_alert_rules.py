@@ -102,6 +102,25 @@ class TestAlertRules(OverviewMixin, TransactionCase):
             "UPDATE comm_webhook_rejection SET minute = %s WHERE provider_id = %s AND bucket != 0",
             hour_ago, self.account.id)))     # the hour passes
 
+    def test_forged_minutes_fold_into_days(self):
+        """Minutes older than two days become one row per account and day; the day's total stays."""
+        Rejection = self.env['comm.webhook.rejection']
+        old = fields.Date.today() - timedelta(days=3)
+        for minute, bucket, count in ((0, 11, 2), (0, 12, 1), (75, 11, 4)):
+            self.env.cr.execute(SQL(
+                """INSERT INTO comm_webhook_rejection (provider_id, day, minute, bucket, count)
+                   VALUES (%s, %s, %s, %s, %s)""", self.account.id, old,
+                fields.Datetime.to_datetime(old) + timedelta(minutes=minute), bucket, count))
+        Rejection._count(self.account)      # today's: kept as it is
+        Rejection._gc_fold_minutes()
+        self.env.cr.execute(SQL(
+            "SELECT day, bucket, count FROM comm_webhook_rejection WHERE provider_id = %s ORDER BY day",
+            self.account.id))
+        rows = self.env.cr.fetchall()
+        self.assertEqual(rows[0], (old, 0, 7))
+        self.assertEqual(len(rows), 2)
+        self.assertEqual((Rejection._total(self.account, old), Rejection._total(self.account)), (7, 1))
+
     def test_template(self):
         rule = self.rule('template')
         template = self.env['comm.whatsapp.template'].create({
