@@ -154,16 +154,15 @@ class CommAlertRule(models.Model):
                                     account=name, count=failures or 0)
 
     def _query_forged(self, companies):
-        """Today's forged requests (the counter is per UTC day) per hour since midnight, the first
-        hour counting whole."""
+        """Forged requests of the last 60 minutes (counted per minute), per account."""
         return SQL(
             """SELECT p.name, sum(r.count) FROM comm_webhook_rejection r JOIN comm_provider p ON p.id = r.provider_id
-                WHERE r.day = (now() at time zone 'UTC')::date AND p.company_id = ANY(%s)
-                GROUP BY p.id, p.name
-               HAVING sum(r.count) / GREATEST(EXTRACT(EPOCH FROM (now() at time zone 'UTC')
-                                                      - date_trunc('day', now() at time zone 'UTC')) / 3600, 1) > %s
+                WHERE r.minute >= date_trunc('minute', now() at time zone 'UTC') - interval '59 minutes'
+                  AND p.company_id = ANY(%s)
+                GROUP BY p.id, p.name HAVING sum(r.count) > %s
                 ORDER BY p.id""", companies, self.threshold,
-        ), lambda name, count: self.env._('%(account)s: %(count)s forged requests today', account=name, count=count)
+        ), lambda name, count: self.env._('%(account)s: %(count)s forged requests in the last hour',
+                                    account=name, count=count)
 
     def _query_template(self, companies):
         statuses = dict(TEMPLATE_STATUSES)

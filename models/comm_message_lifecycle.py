@@ -73,7 +73,12 @@ class CommMessage(models.Model):
     def create(self, vals_list):
         messages = super().create(vals_list)
         messages.filtered(lambda m: m.direction == 'out')._comm_step('queued', state='queued')
-        messages.filtered(lambda m: m.direction == 'in')._comm_step('webhook', state='received')
+        # inbound messages processed together come from several events: each is linked to its own
+        events = self.env.context.get('comm_webhook_events_by_message') or {}
+        for message in messages.filtered(lambda m: m.direction == 'in'):
+            event_id = events.get((message.provider_id.id, message.provider_message_id))
+            message.with_context(**({'comm_webhook_event_id': event_id} if event_id else {}))._comm_step(
+                'webhook', state='received')
         return messages
 
     @api.model
@@ -216,6 +221,14 @@ class CommWebhookEvent(models.Model):
             _logger.debug('comm.webhook.event %s: body %s', self.id,
                           redact_token(self.body or repr(self.form_data)))
         return super(CommWebhookEvent, self.with_context(comm_webhook_event_id=self.id))._process(normalized)
+
+    @api.model
+    def _process_together(self, events, parsed):
+        """The "received" step of each message processed together links the event it came in."""
+        by_message = {(provider.id, item.provider_id): event.id
+                      for event in events for provider, item in event._route(parsed[event.id])}
+        return super(CommWebhookEvent, self.with_context(comm_webhook_events_by_message=by_message)
+                     )._process_together(events, parsed)
 
 
 class IrCron(models.Model):

@@ -56,21 +56,27 @@ class CommOverview(models.AbstractModel):
 
     @api.model
     def get_overview(self, period=30, account_ids=None):
-        """Every figure of the overview, for Communications Administrators.
+        """Every figure of the overview, for Communications Users and Administrators.
+
+        Users see the counts of the accounts they may read (their allowed companies'), as counts
+        only: no queue health (``queue`` is ``None``), no provider's words for an error (they come
+        from messages whose documents they may not read). Each figure's list keeps the record rules.
 
         :param period: number of days, today included (the user's time zone)
         :param account_ids: ``comm.provider`` ids to show; all of the allowed companies when empty
         :returns: ``{'accounts', 'period', 'volumes', 'accounts_table', 'delivery', 'failures',
-            'queue', 'whatsapp', 'calls'}``; every figure carries the ``action`` listing its records
+            'queue', 'whatsapp', 'calls', 'is_admin'}``; every figure carries the ``action`` listing
+            its records
         """
-        if not self.env.user.has_group('comm_gateway.group_comm_manager'):
-            raise AccessError(_('Only Communications Administrators can see the Communications overview.'))
+        if not self.env.user.has_group('comm_gateway.group_comm_user'):
+            raise AccessError(_('Only Communications Users can see the Communications overview.'))
+        is_admin = self.env.user.has_group('comm_gateway.group_comm_manager')
         period = min(max(int(period or 30), 1), MAX_PERIOD)
         accounts = self._accounts(account_ids)
         window = self._window(period)
         self.env.flush_all()
         result = {
-            'period': period,
+            'period': period, 'is_admin': is_admin,
             'accounts': [{'id': account.id, 'name': account.name} for account in self._accounts(None)],
             'selected_account_ids': accounts.ids if account_ids else [],
             'days': [str(window['first_day'] + timedelta(days=index)) for index in range(period)],
@@ -78,9 +84,9 @@ class CommOverview(models.AbstractModel):
         if not accounts:
             accounts = self.env['comm.provider']
         result.update(self._message_figures(accounts, window))
-        result['failures'] = self._failures(accounts, window)
+        result['failures'] = self._failures(accounts, window, words=is_admin)
         result['calls'] = self._calls(accounts, window, result)
-        result['queue'] = self._queue(accounts, window)
+        result['queue'] = self._queue(accounts, window) if is_admin else None
         result['whatsapp'] = self._whatsapp(accounts)
         return result
 
@@ -90,7 +96,8 @@ class CommOverview(models.AbstractModel):
 
     @api.model
     def _accounts(self, account_ids):
-        """The accounts of the user's allowed companies (archived ones too: their history counts)."""
+        """The accounts the user may read in their allowed companies (archived ones too: their
+        history counts); the search applies comm.provider's record rules."""
         domain = [('company_id', 'in', self.env.companies.ids)]
         if account_ids:
             domain.append(('id', 'in', [int(account_id) for account_id in account_ids]))
@@ -180,9 +187,9 @@ class CommOverview(models.AbstractModel):
             ('create_date', '>=', start)])
 
     @api.model
-    def _failures(self, accounts, window):
+    def _failures(self, accounts, window, words=True):
         """The most frequent provider error codes of the period, with what they mean: Odoo's
-        failure type the adapter mapped the code to, and the provider's own words."""
+        failure type the adapter mapped the code to, and (``words``) the provider's own words."""
         self.env.cr.execute(SQL(
             """SELECT p.code, s.error_code, s.failure_type, sum(s.count)
                  FROM comm_stat s JOIN comm_provider p ON p.id = s.provider_id
@@ -200,7 +207,7 @@ class CommOverview(models.AbstractModel):
                               ORDER BY create_date DESC LIMIT 1)
                  FROM unnest(%(codes)s::varchar[]) AS code""",
             failed=UNDELIVERED, start=window['start'], accounts=accounts.ids,
-            codes=[error_code for _code, error_code, _type, _count in top if error_code]))
+            codes=[error_code for _code, error_code, _type, _count in top if error_code and words]))
         words = dict(self.env.cr.fetchall())
         failure_types = dict(self.env['sms.sms']._fields['failure_type']._description_selection(self.env))
         codes = dict(self.env['comm.provider']._fields['code']._description_selection(self.env))
@@ -236,7 +243,7 @@ class CommOverview(models.AbstractModel):
     @api.model
     def _queue(self, accounts, window):
         """Webhook events waiting or dead, the send backlog, each account's breaker and pace, and
-        the forged requests per day."""
+        the forged requests per day and in the last 60 minutes (administrators only)."""
         now = window['now']
         self.env.cr.execute(SQL(
             """SELECT state, count(*), min(create_date) FROM comm_webhook_event
@@ -280,6 +287,7 @@ class CommOverview(models.AbstractModel):
                     ('dispatch_state', 'in', ['todo', 'attempt'])]),
             } for account in accounts],
             'forged': [{'day': str(day), 'count': count} for day, count in forged],
+            'forged_last_hour': sum(self.env['comm.webhook.rejection']._last_hour(accounts).values()),
         }
 
     @api.model

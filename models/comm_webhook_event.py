@@ -10,7 +10,7 @@ import psycopg2.errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, create_index, sql
 
 from ..providers import ProviderError
 from ..providers.base import WebhookRequest
@@ -631,29 +631,47 @@ class CommWebhookEvent(models.Model):
 
 
 class CommWebhookRejection(models.Model):
-    """Forged webhooks counted per account and day, apart from the account's row.
+    """Forged webhooks counted per account and minute (UTC), apart from the account's row.
 
-    One row per database connection (``bucket``, the backend's pid): concurrent requests never
-    update the same row, so a flood of forged requests never waits on, nor fails to serialize
-    with, another; the day's count is the sum of its rows.
+    One row per database connection (``bucket``, the backend's pid) and minute: concurrent
+    requests never update the same row, so a flood of forged requests never waits on, nor fails
+    to serialize with, another; a figure is the sum of its rows — per day for the overview's
+    history, over the last 60 minutes for the alert rule "forged requests per hour". Rows older
+    than two days are folded into one per account and day (:meth:`_gc_fold_minutes`).
     """
     _name = 'comm.webhook.rejection'
-    _description = 'Rejected webhooks per day'
+    _description = 'Rejected webhooks per minute'
     _log_access = False
 
     provider_id = fields.Many2one('comm.provider', required=True, ondelete='cascade', index=True)
     day = fields.Date(required=True)
+    minute = fields.Datetime(required=True, help='UTC minute of the rejections (midnight once folded into the day).')
     bucket = fields.Integer(required=True, default=0, help='The database connection that counted them.')
     count = fields.Integer()
 
-    _sql_constraints = [('provider_day_unique', 'unique(provider_id, day, bucket)', 'One counter per day.')]
+    _sql_constraints = [('provider_minute_unique', 'unique(provider_id, minute, bucket)', 'One counter per minute.')]
+
+    def _auto_init(self):
+        # before the per-minute counts, one row per day: those rows count at their midnight (filled
+        # before the ORM makes the new column NOT NULL)
+        cr = self.env.cr
+        if sql.table_exists(cr, self._table) and not sql.column_exists(cr, self._table, 'minute'):
+            sql.create_column(cr, self._table, 'minute', 'timestamp')
+            cr.execute("UPDATE comm_webhook_rejection SET minute = day")
+        cr.execute("ALTER TABLE IF EXISTS comm_webhook_rejection DROP CONSTRAINT IF EXISTS"
+                   " comm_webhook_rejection_provider_day_unique")
+        return super()._auto_init()
+
+    def init(self):
+        create_index(self.env.cr, 'comm_webhook_rejection_minute_idx', self._table, ['minute', 'provider_id'])
 
     @api.model
     def _count(self, provider):
         self.env.cr.execute(SQL(
-            """INSERT INTO comm_webhook_rejection (provider_id, day, bucket, count)
-               VALUES (%s, (now() at time zone 'UTC')::date, pg_backend_pid(), 1)
-               ON CONFLICT (provider_id, day, bucket) DO UPDATE SET count = comm_webhook_rejection.count + 1""",
+            """INSERT INTO comm_webhook_rejection (provider_id, day, minute, bucket, count)
+               VALUES (%s, (now() at time zone 'UTC')::date, date_trunc('minute', now() at time zone 'UTC'),
+                       pg_backend_pid(), 1)
+               ON CONFLICT (provider_id, minute, bucket) DO UPDATE SET count = comm_webhook_rejection.count + 1""",
             provider.id))
 
     @api.model
@@ -663,6 +681,26 @@ class CommWebhookRejection(models.Model):
             "SELECT COALESCE(sum(count), 0) FROM comm_webhook_rejection WHERE provider_id = %s AND day = %s",
             provider.id, day or fields.Date.today()))
         return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _last_hour(self, providers):
+        """``{provider id: forged requests in the last 60 minutes}`` (the current minute included)."""
+        self.env.cr.execute(SQL(
+            """SELECT provider_id, sum(count) FROM comm_webhook_rejection
+                WHERE minute >= date_trunc('minute', now() at time zone 'UTC') - interval '59 minutes'
+                  AND provider_id = ANY(%s) GROUP BY provider_id""", providers.ids))
+        return dict(self.env.cr.fetchall())
+
+    @api.autovacuum
+    def _gc_fold_minutes(self):
+        """Fold the minutes of the days before yesterday into one row per account and day."""
+        self.env.cr.execute(SQL(
+            """WITH folded AS (DELETE FROM comm_webhook_rejection
+                                WHERE day < %(day)s AND (bucket != 0 OR minute != day) RETURNING provider_id, day, count)
+               INSERT INTO comm_webhook_rejection AS r (provider_id, day, minute, bucket, count)
+               SELECT provider_id, day, day, 0, sum(count) FROM folded GROUP BY provider_id, day
+               ON CONFLICT (provider_id, minute, bucket) DO UPDATE SET count = r.count + EXCLUDED.count""",
+            day=fields.Date.today() - timedelta(days=1)))
 
 
 class CommWebhookNonce(models.Model):

@@ -439,26 +439,29 @@ class PlivoAdapter(ProviderAdapter):
         """``(message type, text, structured content, id of the message answered)`` of a WhatsApp
         message, in the content the Meta adapter produces (see ``InboundMessage.content``).
 
-        ``ContentType`` says what it is (text, media, button, interactive, location, unknown); the
-        details come as JSON objects in form fields, with Meta's content in CamelCase keys
-        (``Button {Text, Payload}``, ``Interactive {Type, ButtonReply|ListReply|NfmReply}``,
-        ``Location {Latitude, Longitude, Name, Address}``, ``Context {MessageUUID}``); flat fields
-        (``ButtonText``/``ButtonPayload``, ``Latitude``/``Longitude``) are read too. A type whose
-        details cannot be read is shown as unsupported, never as nothing.
+        What Plivo documents ("Handling incoming SMS/MMS/WhatsApp",
+        https://plivo.com/docs/messaging/api/message/handling-incoming, PROTOCOLS 2.3): ``Type=whatsapp``,
+        ``ContentType`` one of ``text``, ``media``, ``button``, ``unknown``; ``Body`` any text of the
+        message (for ``button``: the text of the button the customer tapped); ``MimeType`` the type of
+        a media; ``ErrorCode`` why an inbound failed. The page names no field for a button's payload,
+        the message answered, a list reply or a location: such messages come as ``button`` (its text)
+        or ``unknown`` and are shown so, never as nothing.
+
+        Tolerated, not documented (read only when present, never required): JSON objects in form
+        fields ``Button {Text, Payload}``, ``Interactive {Type, ButtonReply|ListReply|NfmReply}``,
+        ``Location {Latitude, Longitude, Name, Address}``, ``Context {MessageUUID}`` with Meta's
+        content in CamelCase keys, in case Plivo forwards Meta's details.
         """
         button, interactive = _json_field(params, 'Button'), _json_field(params, 'Interactive')
         location, context = _json_field(params, 'Location'), _json_field(params, 'Context')
         reply_to = next((str(context[key]) for key in ('message_uuid', 'message_id', 'id') if context.get(key)), '')
-        if button or params.get('ButtonText') or params.get('ButtonPayload'):
-            # a template's quick-reply button: the text the customer chose, and its payload
-            text = button.get('text') or params.get('ButtonText') or body
-            return 'button', text, {'reply': {
-                'title': text, 'payload': button.get('payload') or params.get('ButtonPayload') or ''}}, reply_to
+        if message_type == 'button' or button:
+            # a template's quick-reply button: the text the customer chose (Body), its payload if told
+            text = button.get('text') or body
+            return 'button', text, {'reply': {'title': text, 'payload': button.get('payload') or ''}}, reply_to
         if interactive.get('type'):
             text, content = interactive_reply({**interactive, 'type': _snake(interactive['type'])})
             return 'interactive', text or body, content, reply_to
-        for key in ('Latitude', 'Longitude', 'Name', 'Address'):
-            location.setdefault(key.lower(), params.get(key))
         if location.get('latitude') not in (None, ''):
             place = {key: location[key] for key in ('latitude', 'longitude', 'name', 'address', 'url')
                      if location.get(key) not in (None, '')}

@@ -419,8 +419,11 @@ class VonageAdapter(ProviderAdapter):
             duration=_int(info.duration), parent_id=info.conversation_uuid,
             raw=info.model_dump(mode='json'))
 
-    # fetch_status: the SMS and Messages APIs have no lookup by id (only the Reports API, which
-    # is asynchronous and account-scoped), so the base answer (None) stands.
+    # fetch_status: the SMS and Messages APIs have no lookup by id. The Reports API has one
+    # (synchronous ``GET https://api.nexmo.com/v2/reports/records?account_id=…&product=SMS|MESSAGES
+    # &direction=outbound&id=…``, Basic auth, https://developer.vonage.com/en/api/reports), but it is
+    # a separately paid product and the fields of its records are not in the docs we could check:
+    # not used, the base answer (None) stands and statuses come by webhook only.
 
     def find_sent(self, outbound, since, exclude=()):
         """``None``: Vonage cannot tell whether an interrupted send reached it.

@@ -86,11 +86,38 @@ class TestAlertRules(OverviewMixin, TransactionCase):
         self.assertIn('Watched', sent.body_html)
 
     def test_forged(self):
+        """The forged requests of the last 60 minutes, not the day's: a burst an hour ago is over."""
         rule = self.rule('forged', threshold=2)
-        for _index in range(60):        # at least 2 per hour on average, whatever the time of day
+        hour_ago = SQL("date_trunc('minute', now() at time zone 'UTC') - interval '60 minutes'")
+        self.env.cr.execute(SQL(
+            """INSERT INTO comm_webhook_rejection (provider_id, day, minute, bucket, count)
+               VALUES (%(account)s, (%(minute)s)::date, %(minute)s, 0, 500)""", account=self.account.id, minute=hour_ago))
+        self.assertFalse(rule._evaluate(), 'an hour and more ago')
+        for _index in range(3):
             self.env['comm.webhook.rejection']._count(self.account)
+        self.assertEqual(self.env['comm.webhook.rejection']._last_hour(self.account), {self.account.id: 3})
         self.assertFiresOnceAndClears(rule, lambda: self.env.cr.execute(SQL(
-            "DELETE FROM comm_webhook_rejection WHERE provider_id = %s", self.account.id)))
+            "UPDATE comm_webhook_rejection SET minute = %s WHERE provider_id = %s AND bucket != 0",
+            hour_ago, self.account.id)))     # the hour passes
+
+    def test_forged_minutes_fold_into_days(self):
+        """Minutes older than two days become one row per account and day; the day's total stays."""
+        Rejection = self.env['comm.webhook.rejection']
+        old = fields.Date.today() - timedelta(days=3)
+        for minute, bucket, count in ((0, 11, 2), (0, 12, 1), (75, 11, 4)):
+            self.env.cr.execute(SQL(
+                """INSERT INTO comm_webhook_rejection (provider_id, day, minute, bucket, count)
+                   VALUES (%s, %s, %s, %s, %s)""", self.account.id, old,
+                fields.Datetime.to_datetime(old) + timedelta(minutes=minute), bucket, count))
+        Rejection._count(self.account)      # today's: kept as it is
+        Rejection._gc_fold_minutes()
+        self.env.cr.execute(SQL(
+            "SELECT day, bucket, count FROM comm_webhook_rejection WHERE provider_id = %s ORDER BY day",
+            self.account.id))
+        rows = self.env.cr.fetchall()
+        self.assertEqual(rows[0], (old, 0, 7))
+        self.assertEqual(len(rows), 2)
+        self.assertEqual((Rejection._total(self.account, old), Rejection._total(self.account)), (7, 1))
 
     def test_template(self):
         rule = self.rule('template')

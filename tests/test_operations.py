@@ -60,6 +60,17 @@ class OperationsCase(FakeProviderMixin, TransactionCase):
             headers={'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature}))
         return self.env['comm.webhook.event'].search([('provider_id', '=', self.twilio.id)], limit=1, order='id desc')
 
+    def inbound_webhook(self, sid, body):
+        """A Twilio inbound SMS, signed with the SDK, received into the queue."""
+        url = self.twilio._webhook_url('inbound')
+        form = [('MessageSid', sid), ('SmsSid', sid), ('AccountSid', SID), ('From', TO), ('To', OURS),
+                ('Body', body), ('NumMedia', '0')]
+        signature = RequestValidator(TOKEN).compute_signature(url, dict(form))
+        self.env['comm.webhook.event']._receive(self.twilio, 'inbound', WebhookRequest(
+            method='POST', url=url, form=form,
+            headers={'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature}))
+        return self.env['comm.webhook.event'].search([('provider_id', '=', self.twilio.id)], limit=1, order='id desc')
+
     def steps(self, message):
         self.env.cr.flush()         # steps are written at the next savepoint or commit
         message.invalidate_recordset(['step_ids'])
@@ -97,6 +108,17 @@ class TestMessageLifecycle(OperationsCase):
         self.assertEqual(steps[4:].mapped('event_id'), sent_event | delivered_event, 'each raw event linked')
         self.assertEqual(steps[4].provider_status, 'sent')
         self.assertEqual(set(steps.mapped('company_id')), {message.company_id})
+
+    @mute_logger(*LOGGERS)
+    def test_inbound_messages_processed_together_link_their_own_event(self):
+        events = [self.inbound_webhook('SM' + str(index) * 32, f'Hello {index}') for index in (1, 2)]
+        with patch.object(type(self.env['comm.webhook.event']), '_process_one', autospec=True,
+                          side_effect=AssertionError('the batch path, not one by one')):
+            self.env['comm.webhook.event']._cron_process()
+        for index, event in zip((1, 2), events):
+            message = self.env['comm.message'].search([('provider_message_id', '=', 'SM' + str(index) * 32)])
+            self.assertEqual(self.steps(message), [('webhook', 'received')])
+            self.assertEqual(message.step_ids.event_id, event, 'its own raw event linked')
 
     @mute_logger(*LOGGERS)
     def test_a_status_that_changes_nothing_is_still_a_step(self):

@@ -149,6 +149,7 @@ class TestOverview(OverviewMixin, TransactionCase):
         self.assertEqual(accounts['Alpha']['breaker_state'], 'closed')
         self.assertEqual(accounts['Beta']['backlog'], 1)
         self.assertEqual(queue['forged'], [{'day': str(fields.Date.today()), 'count': 2}])
+        self.assertEqual(queue['forged_last_hour'], 2)
 
     def test_whatsapp_and_calls(self):
         template = self.env['comm.whatsapp.template'].create({'name': 'promo', 'provider_id': self.alpha.id,
@@ -169,9 +170,9 @@ class TestOverview(OverviewMixin, TransactionCase):
         self.assertListed(calls['missed_action'], 1)
 
     def test_rights_and_companies(self):
-        user = new_test_user(self.env, 'overview_user', groups='comm_gateway.group_comm_user')
+        outsider = new_test_user(self.env, 'overview_outsider', groups='base.group_user')
         with self.assertRaises(AccessError):
-            self.env['comm.overview'].with_user(user).get_overview(7)
+            self.env['comm.overview'].with_user(outsider).get_overview(7)
         other = self.env['res.company'].create({'name': 'Elsewhere'})
         hidden = self.make_account('Hidden', company=other)
         self.make_messages(hidden, 3)
@@ -187,6 +188,47 @@ class TestOverview(OverviewMixin, TransactionCase):
         self.assertIn('Hidden', {row['account'] for row in both['accounts_table']})
 
 
+    def test_users_see_their_companies_counts_only(self):
+        """A Communications User of company B: the counts of B's accounts, nothing of A's (the
+        test company), no queue health; the lists behind the figures keep the record rules."""
+        company_b = self.env['res.company'].create({'name': 'Company B'})
+        gamma = self.make_account('Gamma', company=company_b)
+        self.make_messages(gamma, 2)
+        self.make_messages(gamma, 1, state='undelivered', error_code='30003', failure_type='unknown',
+                           error_message='Unreachable destination handset')
+        self.env['comm.webhook.rejection']._count(gamma)
+        user = new_test_user(self.env, 'overview_b_user', groups='comm_gateway.group_comm_user',
+                             company_id=company_b.id, company_ids=[company_b.id])
+        overview = self.env['comm.overview'].with_user(user).with_context(allowed_company_ids=[company_b.id])
+        data = overview.get_overview(7)
+        self.assertFalse(data['is_admin'])
+        self.assertEqual([account['name'] for account in data['accounts']], ['Gamma'])
+        self.assertEqual([row['account'] for row in data['accounts_table']], ['Gamma'])
+        self.assertEqual({row['account'] for row in data['delivery']}, {'Gamma'})
+        volumes = {(row['channel'], row['direction']): row for row in data['volumes']}
+        self.assertEqual(set(volumes), {('sms', 'out')}, "none of Alpha's or Beta's channels")
+        self.assertEqual(sum(volumes['sms', 'out']['counts'].values()), 3)
+        self.assertEqual([(row['error_code'], row['count'], row['provider_words']) for row in data['failures']],
+                         [('30003', 1, '')], "Beta's two failures with that code are not counted; no provider's words")
+        self.assertEqual((data['calls']['answered'], data['calls']['missed']), (0, 0))
+        self.assertEqual(data['whatsapp']['open_conversations'], 0)
+        self.assertIsNone(data['queue'], 'queue health is for administrators')
+        self.assertEqual(overview.get_overview(7, [self.alpha.id])['accounts_table'], [],
+                         'asking for an account of another company shows nothing')
+        # the lists behind the figures, opened by the user: the record rules still apply
+        action = volumes['sms', 'out']['action']
+        messages = self.env[action['res_model']].with_user(user).with_context(
+            allowed_company_ids=[company_b.id]).search(action['domain'])
+        self.assertFalse(messages.filtered(lambda message: message.sudo().company_id != company_b))
+        admin_view = self.env['comm.overview'].get_overview(7)
+        alpha_action = {row['channel']: row for row in admin_view['volumes'] if row['direction'] == 'out'}['sms']['action']
+        self.assertEqual(self.env['comm.message'].with_user(user).with_context(allowed_company_ids=[company_b.id])
+                         .search_count(alpha_action['domain']), 0, "company A's list is empty for the user")
+        self.assertTrue(admin_view['is_admin'])
+        self.assertIsNotNone(admin_view['queue'])
+        self.assertEqual(admin_view['failures'][0]['provider_words'], 'Unreachable destination handset')
+
+
 @tagged('post_install', '-at_install')
 class TestOverviewUi(OverviewMixin, HttpCase):
 
@@ -195,6 +237,19 @@ class TestOverviewUi(OverviewMixin, HttpCase):
         self.make_messages(account, 3, state='undelivered', error_code='30007', failure_type='unknown')
         self.make_messages(account, 2)
         self.start_tour('/odoo/action-comm_gateway.action_comm_overview', 'comm_gateway_overview_tour', login='admin')
+
+    def test_overview_user_tour(self):
+        """A Communications User of company B: the app opens on the overview, their figures only,
+        and the list behind a figure keeps the record rules."""
+        self.make_account('Alpha')
+        company_b = self.env['res.company'].create({'name': 'Company B'})
+        gamma = self.make_account('Gamma', company=company_b)
+        customer = self.env['res.partner'].create({'name': 'B customer', 'company_id': company_b.id})
+        self.make_messages(gamma, 2, res_model='res.partner', res_id=customer.id, partner_id=customer.id)
+        self.make_messages(gamma, 1, state='undelivered')       # attached to no document: not readable
+        new_test_user(self.env, 'overview_tour_user', groups='comm_gateway.group_comm_user',
+                      company_id=company_b.id, company_ids=[company_b.id])
+        self.start_tour('/odoo', 'comm_gateway_overview_user_tour', login='overview_tour_user')
 
 
 @tagged('post_install', '-at_install')

@@ -47,7 +47,7 @@ TABLE = {
     ('comm.reconcile.wizard', 'action_import_missing'): (MANAGER, lambda r: r.reconcile().action_import_missing()),
     ('comm.reconcile.wizard', 'action_refresh_statuses'): (
         MANAGER, lambda r: r.reconcile().action_refresh_statuses()),
-    ('comm.overview', 'get_overview'): (MANAGER, lambda r: r.overview.get_overview(7)),
+    ('comm.overview', 'get_overview'): (USER, lambda r: r.overview.get_overview(7)),
     ('comm.alert.rule', 'action_check_now'): (MANAGER, lambda r: r.alert.action_check_now()),
     ('comm.message', 'action_open_conversation'): (USER, lambda r: r.shared.action_open_conversation()),
     ('comm.message', 'comm_conversation_list'): (USER, lambda r: r.shared.comm_conversation_list()),

@@ -51,8 +51,10 @@ def inbound_form(uuid, text, sender=CUSTOMER, **extra):
 
 
 def whatsapp_form(uuid, content_type, body='', **details):
-    """An inbound WhatsApp message (PROTOCOLS 2.3): ``ContentType`` says what it is, the details
-    (Button, Interactive, Location, Context) come as JSON objects in form fields."""
+    """An inbound WhatsApp message as Plivo documents it (PROTOCOLS 2.3, "Handling incoming
+    SMS/MMS/WhatsApp"): ``Type=whatsapp``, ``ContentType`` text / media / button / unknown, the text
+    in ``Body``. ``details`` are the undocumented JSON fields the adapter tolerates (Button,
+    Interactive, Location, Context)."""
     form = {'From': CUSTOMER, 'To': OUR_NUMBER, 'Type': 'whatsapp', 'ContentType': content_type, 'Body': body,
             'MessageUUID': uuid, 'Units': '1', 'TotalRate': '0.00000', 'TotalAmount': '0.00000'}
     return {**form, **{key: json.dumps(value) for key, value in details.items()}}
@@ -280,7 +282,24 @@ class TestWebhooksPlivo(FakeProviderMixin, CommWebhookMixin, HttpCase):
         self.fetch_media()
         self.assertEqual(message.mail_message_id.attachment_ids.mapped('raw'), [PNG, b'GIF89a-fake'])
 
-    def test_whatsapp_button_list_and_quick_replies_show_the_choice_as_a_reply(self):
+    def test_whatsapp_documented_button_and_unknown_content_types(self):
+        """The documented format: a tapped button is ``ContentType=button`` with its text in ``Body``;
+        what Plivo cannot describe is ``unknown`` (with an ``ErrorCode`` when it failed)."""
+        button = whatsapp_form('6b7c8d9e-0a7d-11f0-9d2b-0242ac110002', 'button', 'Yes, confirm <now>')
+        unknown = {**whatsapp_form('7c8d9eaf-0a7d-11f0-9d2b-0242ac110002', 'unknown'), 'ErrorCode': '1001'}
+        for form in (button, unknown):
+            self.assertAccepted(self.post_v3('inbound', form))
+        self.run_queue()
+        reply = self.messages(provider_message_id=button['MessageUUID'])
+        self.assertEqual((reply.channel, reply.message_type, reply.body), ('whatsapp', 'button', 'Yes, confirm <now>'),
+                         'exactly the text chosen, no prefix')
+        self.assertEqual(reply.content['reply'], {'title': 'Yes, confirm <now>', 'payload': ''})
+        self.assertIn('Yes, confirm &lt;now&gt;', reply.mail_message_id.body)
+        self.assertIn('Unsupported message type: unknown (Plivo error code 1001)',
+                      self.messages(provider_message_id=unknown['MessageUUID']).mail_message_id.body)
+
+    def test_whatsapp_tolerated_json_details_show_the_choice_as_a_reply(self):
+        """Not documented by Plivo, tolerated: Meta's details as JSON objects in form fields."""
         asked = self.outbound('0b1c2d3e-0a7d-11f0-9d2b-0242ac110002', state='read')
         asked.write({'channel': 'whatsapp', 'mail_message_id': self.partner.message_post(
             body='When suits you?', message_type='comment').id})
@@ -309,8 +328,8 @@ class TestWebhooksPlivo(FakeProviderMixin, CommWebhookMixin, HttpCase):
                 self.assertEqual(reply.mail_message_id.parent_id, asked.mail_message_id, 'posted as a reply')
         self.assertIn('Tomorrow &lt;9&gt;', self.messages(provider_message_id=forms[0]['MessageUUID']).mail_message_id.body)
 
-    def test_whatsapp_location_and_unknown_type_are_readable(self):
-        location = whatsapp_form('4f5a6b7c-0a7d-11f0-9d2b-0242ac110002', 'location', Location={
+    def test_whatsapp_tolerated_location_and_unknown_type_are_readable(self):
+        location = whatsapp_form('4f5a6b7c-0a7d-11f0-9d2b-0242ac110002', 'unknown', Location={
             'Latitude': 40.748817, 'Longitude': -73.985428, 'Name': 'Empire <State>', 'Address': '20 W 34th St'})
         unknown = whatsapp_form('5a6b7c8d-0a7d-11f0-9d2b-0242ac110002', 'unknown')
         for form in (location, unknown):
