@@ -14,8 +14,6 @@
 
 Run: ``bench/run.sh retention [-n 100000] [--repeat 5] [--without-indexes]``
 """
-import argparse
-import statistics
 import time
 
 import common
@@ -104,8 +102,8 @@ def measure(registry, company_id, repeat):
             env.cr.fetchone()
         company = env['res.company'].browse(company_id)
         env['comm.retention']._preview(company)     # warm the caches once
-        results['baseline'] = timed(baseline, repeat)
-        results['preview'] = timed(lambda: env['comm.retention']._preview(company), repeat)
+        results['baseline'] = common.timed(baseline, repeat)
+        results['preview'] = common.timed(lambda: env['comm.retention']._preview(company), repeat)
         due = env['comm.retention']._preview(company)
         results['due'] = due['body_sms'] + due['body_whatsapp']
     started, purged = time.perf_counter(), 0
@@ -126,26 +124,13 @@ def measure(registry, company_id, repeat):
     return results
 
 
-def timed(function, repeat):
-    times = []
-    for _index in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('-n', '--messages', type=int, default=100_000)
-    parser.add_argument('--repeat', type=int, default=5)
+    parser = common.size_arguments(__doc__, 100_000)
     parser.add_argument('--without-indexes', action='store_true', help='drop the retention indexes for this run')
-    parser.add_argument('--json', help='also write the results to this file')
     args = parser.parse_args()
     say(f'{args.messages} messages; {common.machine_load()}')
-    with common.odoo_server('--max-cron-threads=0', 'retention-server'):
-        pass        # the database is created or updated
-    registry = common.open_registry()
+    registry = common.start_database('retention-server')
     company_id = prepare(registry, args.messages)
     if args.without_indexes:
         drop_indexes(registry)
