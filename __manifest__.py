@@ -18,6 +18,7 @@
         'security/comm_send_batch_security.xml',
         'data/ir_cron.xml',
         'data/ir_cron_lifecycle.xml',
+        'data/ir_cron_number_info.xml',
         'data/comm_alert_data.xml',
         'views/comm_provider_views.xml',
         'views/comm_message_views.xml',

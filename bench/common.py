@@ -16,6 +16,7 @@ import os
 import pstats
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -178,6 +179,34 @@ class Rpc:
 # ------------------------------------------------------------------------------------------------
 # The ORM in this process
 # ------------------------------------------------------------------------------------------------
+
+def start_database(log_name):
+    """``./dev.sh run`` creates or updates the database (the server is stopped once up: a bench
+    that needs no HTTP goes on in this process); :returns: the database's registry here."""
+    with odoo_server('--max-cron-threads=0', log_name):
+        pass
+    return open_registry()
+
+
+def size_arguments(doc, messages):
+    """The parser of a bench sized in messages: ``-n``, ``--repeat``, ``--json``."""
+    import argparse
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('-n', '--messages', type=int, default=messages)
+    parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--json', help='also write the results to this file')
+    return parser
+
+
+def timed(function, repeat):
+    """The median of ``repeat`` calls of ``function``, in seconds."""
+    times = []
+    for _index in range(repeat):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
 
 def open_registry():
     """Load ``DB`` in this process (the server must have created it first)."""

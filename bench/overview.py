@@ -11,8 +11,6 @@
 Goal: the overview loads in under a second on 1,000,000 messages.
 Run: ``bench/run.sh overview [-n 1000000] [--repeat 5] [--reset]``
 """
-import argparse
-import statistics
 import time
 
 import common
@@ -88,14 +86,6 @@ def prepare(registry, count, reset):
     say('VACUUM ANALYZE done')
 
 
-def timed(function, repeat):
-    times = []
-    for _index in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
 
 def measure(registry, args):
     import odoo
@@ -109,12 +99,12 @@ def measure(registry, args):
         def baseline():
             cr.execute('SELECT count(*) FROM comm_message')
             cr.fetchone()
-        results = {'baseline': timed(baseline, args.repeat)}
+        results = {'baseline': common.timed(baseline, args.repeat)}
         for period in (7, 30, 90):
-            results[f'overview_{period}'] = timed(lambda period=period: env['comm.overview'].get_overview(period),
+            results[f'overview_{period}'] = common.timed(lambda period=period: env['comm.overview'].get_overview(period),
                                                   args.repeat)
         rules = env['comm.alert.rule'].sudo().search([])
-        results['alert_rules'] = timed(lambda: [rule._evaluate() for rule in rules], args.repeat)
+        results['alert_rules'] = common.timed(lambda: [rule._evaluate() for rule in rules], args.repeat)
         cr.rollback()
     for name, seconds in results.items():
         say(f'{name:<14} {seconds * 1000:8.1f} ms   x{seconds / results["baseline"]:.1f} the baseline')
@@ -124,16 +114,11 @@ def measure(registry, args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('-n', '--messages', type=int, default=1_000_000)
-    parser.add_argument('--repeat', type=int, default=5)
+    parser = common.size_arguments(__doc__, 1_000_000)
     parser.add_argument('--reset', action='store_true', help='insert the messages again')
-    parser.add_argument('--json', help='also write the results to this file')
     args = parser.parse_args()
     say(f'{args.messages} messages; {common.machine_load()}')
-    with common.odoo_server('--max-cron-threads=0', 'overview-server'):
-        pass        # the database is created or updated
-    registry = common.open_registry()
+    registry = common.start_database('overview-server')
     prepare(registry, args.messages, args.reset)
     results, ok = measure(registry, args)
     if args.json:

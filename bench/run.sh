@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run a comm_gateway benchmark: bench/run.sh webhooks|statuses|dispatch|prefork|overview|chaos|campaign [options]  (--help for the options)
+# Run a comm_gateway benchmark: bench/run.sh webhooks|statuses|dispatch|prefork|overview|chaos|campaign|retention [options]  (--help for the options)
 #
 # ./dev.sh setup first (venv, Odoo source, PostgreSQL, addons link), then the script with the
 # venv's Python. Environment as for dev.sh: ODOO_SRC; ODOO_DB defaults to cg_bench and
@@ -8,8 +8,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 NAME="${1:-}"
 case "$NAME" in
-    webhooks|statuses|dispatch|prefork|overview|chaos|campaign) shift ;;
-    *) echo "usage: $0 webhooks|statuses|dispatch|prefork|overview|chaos|campaign [options]" >&2; exit 2 ;;
+    webhooks|statuses|dispatch|prefork|overview|chaos|campaign|retention) shift ;;
+    *) echo "usage: $0 webhooks|statuses|dispatch|prefork|overview|chaos|campaign|retention [options]" >&2; exit 2 ;;
 esac
 export ODOO_DB="${ODOO_DB:-cg_bench}" ODOO_HTTP_PORT="${ODOO_HTTP_PORT:-18469}"
 "$HERE/../dev.sh" setup

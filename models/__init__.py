@@ -14,6 +14,7 @@ from . import comm_message_lifecycle
 from . import comm_message_review
 from . import comm_send_batch
 from . import comm_send_guard
+from . import comm_number_info
 from . import comm_media_token
 from . import comm_whatsapp_template
 from . import comm_whatsapp_template_draft

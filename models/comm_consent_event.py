@@ -97,6 +97,16 @@ class CommBlacklistHash(models.Model):
                 " ON CONFLICT (number_hash) DO NOTHING", number_hash(self.env, number)))
 
     @api.model
+    def _listed(self, numbers):
+        """The E.164 ``numbers`` among ``numbers`` whose hash is here (opted out, then erased)."""
+        hash_of = number_hasher(self.env)
+        hashes = {hash_of(number): number for number in numbers if number}
+        if not hashes:
+            return set()
+        self.env.cr.execute(SQL("SELECT number_hash FROM comm_blacklist_hash WHERE number_hash IN %s", tuple(hashes)))
+        return {hashes[row[0]] for row in self.env.cr.fetchall()}
+
+    @api.model
     def _remove(self, numbers):
         hash_of = number_hasher(self.env)
         hashes = [hash_of(number) for number in numbers if number]
@@ -145,10 +155,4 @@ class PhoneBlacklist(models.Model):
         self.env.cr.execute(SQL("SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)",
                                 list(set(numbers))))
         listed = {number for number, in self.env.cr.fetchall()}
-        hash_of = number_hasher(self.env)
-        hashes = {hash_of(number): number for number in numbers if number not in listed}
-        if hashes:
-            self.env.cr.execute(SQL("SELECT number_hash FROM comm_blacklist_hash WHERE number_hash IN %s",
-                                    tuple(hashes)))
-            listed.update(hashes[row[0]] for row in self.env.cr.fetchall())
-        return listed
+        return listed | self.env['comm.blacklist.hash']._listed([number for number in numbers if number not in listed])

@@ -1,8 +1,10 @@
 """Admin-defined field mapping: extra fields of a provider's inbound payload (a parameter, or a
 JSON path such as ``referral.source_url``) copied to a field of the message, its contact or its
 lead, with a simple transformation, per account. Applied by the queue as it records inbound
-messages (``comm.message._comm_apply_field_mappings``); a value that cannot be read is skipped
-and logged, never a reason to stop the queue."""
+messages (``comm.message._comm_apply_field_mappings``, called by ``_receive_inbound``, which
+every inbound path takes: a single message, a long SMS reassembled from its parts — whose
+payload is the parts' parameters with the whole text —, parts posted alone after a timeout); a
+value that cannot be read is skipped and logged, never a reason to stop the queue."""
 import json
 import logging
 from datetime import datetime, timezone

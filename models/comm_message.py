@@ -723,17 +723,27 @@ class CommMessagePart(models.Model):
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
             provider.id, inbound.sender, inbound.concat_ref, inbound.concat_total, inbound.concat_part,
             inbound.provider_id, json.dumps({'body': inbound.body, 'recipient': inbound.recipient,
-                                             'timestamp': inbound.timestamp, 'channel': inbound.channel}),
+                                             'timestamp': inbound.timestamp, 'channel': inbound.channel,
+                                             'raw': inbound.raw}, default=str),
             fields.Datetime.now()))
         parts = self.search([('provider_id', '=', provider.id), ('sender', '=', inbound.sender),
                              ('concat_ref', '=', inbound.concat_ref)])
         if len(parts) < inbound.concat_total:
             return None
-        whole = dataclasses.replace(
-            inbound, body=''.join(part.payload['body'] for part in parts),
-            provider_id=parts[0].provider_message_id, concat_part=0)
+        body = ''.join(part.payload['body'] for part in parts)
+        whole = dataclasses.replace(inbound, body=body, provider_id=parts[0].provider_message_id, concat_part=0,
+                                    raw=parts._raw(body))
         parts.unlink()
         return whole
+
+    def _raw(self, body):
+        """The payload of the whole message, for what reads it (the field mappings): the
+        parameters of every part, the first part's winning (they share all but the text and the
+        ids), and ``text`` the whole text."""
+        raw = {}
+        for part in reversed(self):
+            raw.update(part.payload.get('raw') or {})
+        return {**raw, 'text': body} if raw else {}
 
     @api.model
     def _flush_orphans(self, older_than=timedelta(minutes=30), limit=ORPHAN_GROUPS):
@@ -767,10 +777,11 @@ class CommMessagePart(models.Model):
         first = self[0]
         note = _('[Parts %(parts)s of %(total)s; the others never arrived]',
                  parts=', '.join(str(p) for p in self.mapped('part')), total=first.total)
+        text = ' … '.join(p.payload['body'] for p in self)
         inbound = InboundMessage(
             provider_id=first.provider_message_id, sender=first.sender, recipient=first.payload.get('recipient', ''),
-            body=' … '.join(p.payload['body'] for p in self) + f'\n{note}',
-            timestamp=first.payload.get('timestamp'), channel=first.payload.get('channel') or 'sms')
+            body=f'{text}\n{note}', timestamp=first.payload.get('timestamp'),
+            channel=first.payload.get('channel') or 'sms', raw=self._raw(text))
         provider = first.provider_id
         self.unlink()
         self.env['comm.message']._receive_inbound(provider, [inbound], provider._get_adapter())

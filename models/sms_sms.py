@@ -105,14 +105,33 @@ class SmsSms(models.Model):
             sms_api._queue(self, unlink_sent=unlink_sent, unlink_failed=unlink_failed)
             return
         if sms_api:
-            super()._send(unlink_failed=unlink_failed, unlink_sent=unlink_sent, raise_exception=raise_exception)
-            return
-        by_account, rest = self._comm_split_by_account()
-        for provider, sms in by_account.items():
-            CommSmsApi(self.env, provider)._queue(sms, unlink_sent=unlink_sent, unlink_failed=unlink_failed)
-        if rest:
+            rest = self
+        else:
+            by_account, rest = self._comm_split_by_account()
+            for provider, sms in by_account.items():
+                CommSmsApi(self.env, provider)._queue(sms, unlink_sent=unlink_sent, unlink_failed=unlink_failed)
+        if rest := rest._comm_without_erased(unlink_failed=unlink_failed):
             super(SmsSms, rest)._send(unlink_failed=unlink_failed, unlink_sent=unlink_sent,
                                       raise_exception=raise_exception)
+
+    def _comm_without_erased(self, unlink_failed=False):
+        """These SMS but those to a number opted out then erased, cancelled as blacklisted.
+
+        Odoo's own paths (IAP, ``sms_twilio``, SMS Marketing) check ``phone.blacklist`` when the
+        SMS is made; an erased contact's opted-out number is no longer there, only its hash in
+        ``comm.blacklist.hash``. ``_send`` is the one step every SMS takes before any SMS API, on
+        both layouts: checked here (our own accounts check it when queuing)."""
+        numbers = [self.env.user._phone_format(number=sms.number) or sms.number for sms in self]
+        erased = self.env['comm.blacklist.hash'].sudo()._listed(numbers)
+        if not erased:
+            return self
+        refused = self.browse([sms.id for sms, number in zip(self, numbers) if number in erased]).sudo()
+        _logger.info('sms.sms: %s SMS to erased opted-out numbers cancelled: %s', len(refused), refused.ids)
+        refused._update_sms_state_and_trackers('canceled', failure_type='sms_blacklist')
+        if unlink_failed:
+            refused.to_delete = True
+        refused.mail_message_id._notify_message_notification_update()
+        return self - refused
 
     def _comm_split_by_account(self):
         """``({account: sms}, rest)``: the SMS whose company has a default SMS account of ours,

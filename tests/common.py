@@ -1,7 +1,7 @@
 from unittest.mock import patch
 from urllib.parse import urlsplit
 
-from odoo.tests import common
+from odoo.tests import common, new_test_user
 
 from ..providers import get_adapter_class
 from .fake_provider import FakeProviderServer
@@ -16,6 +16,17 @@ def reported_progress(env, run):
     with patch.object(type(env['ir.cron']), '_notify_progress', spy):
         run()
     return reported
+
+
+def erase_opted_out(env, number, name='Erased customer'):
+    """A contact with ``number`` who opts out, then is erased by a Communications Administrator:
+    the number leaves ``phone.blacklist``, its hash stays in ``comm.blacklist.hash``."""
+    partner = env['res.partner'].create({'name': name, 'mobile': number})
+    env['phone.blacklist'].create({'number': number})
+    manager = new_test_user(env, f'eraser_{partner.id}', groups='comm_gateway.group_comm_manager,base.group_partner_manager')
+    partner.with_user(manager).action_comm_erase()
+    assert not env['phone.blacklist'].with_context(active_test=False).search_count([('number', '=', number)])
+    return partner
 
 
 class FakeProviderMixin:

@@ -28,6 +28,17 @@ META_BODY = {'object': 'whatsapp_business_account', 'entry': [{'id': '1022901293
                          'headline': 'Spring sale', 'body': '20% off', 'media_type': 'image',
                          'ctwa_clid': 'ARAkLkA8rmlFeiCktEJQ'}}]}}]}]}
 
+# a long SMS as Vonage's SMS API delivers it: one webhook per part, each with the concat-* parameters
+VONAGE_TEXT = ('Hello, I would like to book a table for four on Saturday evening, around eight if possible. '
+               'We will also bring a dog; is that all right? Thank you very much, see you soon.')
+VONAGE_PARTS = [{
+    'msisdn': '447700900001', 'to': '447700900000', 'messageId': f'0A000000123456{part}B', 'text': text,
+    'type': 'text', 'keyword': text.split()[0].upper().strip(','), 'api-key': 'abcd1234',
+    'message-timestamp': '2025-12-01 09:30:0%s' % part, 'timestamp': str(1764581400 + part),
+    'nonce': f'aaaaaaaa-bbbb-cccc-dddd-00000000000{part}',
+    'concat': 'true', 'concat-ref': '08B5', 'concat-total': '2', 'concat-part': str(part),
+} for part, text in ((1, VONAGE_TEXT[:153]), (2, VONAGE_TEXT[153:]))]
+
 
 @tagged('post_install', '-at_install')
 class TestFieldMapping(WhatsappCase):
@@ -80,6 +91,36 @@ class TestFieldMapping(WhatsappCase):
         self.assertEqual(lead.date_deadline, date(2025, 12, 1))
         self.assertEqual(lead.expected_revenue, 120209999.0)
         self.assertFalse(lead.referred, 'a value that cannot be read is skipped, the message recorded')
+
+    def vonage_part(self, provider, part):
+        return self.receive(provider, WebhookRequest(method='POST', url='https://x/y', form=list(VONAGE_PARTS[part - 1].items())))
+
+    def test_vonage_long_sms_reassembled_then_mapped(self):
+        """The parts come in any order; the whole message is mapped once, with the first part's
+        parameters (its keyword is the message's first word) and the whole text."""
+        vonage = self.account('vonage', channel_sms=True, comm_lead_unknown=True)
+        self.map(vonage, 'keyword', 'res.partner', 'ref', 'lower')
+        self.map(vonage, 'text', 'crm.lead', 'name', overwrite=True)
+        self.map(vonage, 'message-timestamp', 'crm.lead', 'date_deadline', 'date')
+        self.assertFalse(self.vonage_part(vonage, 2), 'waits for the other part')
+        message = self.vonage_part(vonage, 1)
+        self.assertEqual(message.body, VONAGE_TEXT)
+        self.assertEqual(message.partner_id.ref, 'hello')
+        lead = message._comm_lead()
+        self.assertEqual(lead.name, VONAGE_TEXT)
+        self.assertEqual(lead.date_deadline, date(2025, 12, 1))
+
+    def test_vonage_parts_posted_alone_are_mapped(self):
+        vonage = self.account('vonage', channel_sms=True)
+        self.map(vonage, 'keyword', 'res.partner', 'ref', 'lower')
+        self.vonage_part(vonage, 1)
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE comm_message_part SET create_date = now() at time zone 'UTC' - interval '1 hour'")
+        self.env['comm.message.part'].invalidate_model()
+        self.env['comm.message.part']._flush_orphans()
+        message = self.env['comm.message'].search([('provider_id', '=', vonage.id)])
+        self.assertIn('never arrived', message.body)
+        self.assertEqual(message.partner_id.ref, 'hello')
 
     def test_message_targets_are_custom_fields_only(self):
         meta = self.account('meta')

@@ -1,7 +1,9 @@
 """The spending and rate guard of an account, applied where the dispatch claims messages: a daily
 cap (the rest waits for the next day, saying so) and refused destinations (premium rate, countries
 outside the allowed list)."""
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+import pytz
 
 from odoo import fields
 from odoo.tests import tagged
@@ -9,6 +11,7 @@ from odoo.tests import tagged
 from .whatsapp_common import WhatsappCase
 
 BELGIAN, FRENCH, FRENCH_PREMIUM = '+32470123456', '+33612345678', '+33899123456'
+INMARSAT = '+870772001788'      # a valid mobile number of no country (libphonenumber's region 001)
 
 
 @tagged('post_install', '-at_install')
@@ -67,3 +70,38 @@ class TestSendGuard(WhatsappCase):
         self.assertEqual((belgian.dispatch_state, french.dispatch_state), ('done', 'failed'))
         self.assertEqual(french.guard_state, 'destination')
         self.assertEqual(self.sandbox.sent_today, 1, 'a refused message counts nothing')
+
+    def test_daily_cap_counts_the_company_day_not_the_utc_day(self):
+        """A zone whose date differs from UTC's now, whatever the hour: +14 h from 10:00 UTC,
+        -11 h before. The UTC day's count (full) does not hold the account; its own day's does."""
+        tz = 'Pacific/Kiritimati' if datetime.utcnow().hour >= 10 else 'Pacific/Pago_Pago'
+        self.sandbox.company_id.partner_id.tz = tz
+        self.assertEqual(self.sandbox.cap_tz, tz)
+        local_day = datetime.now(pytz.timezone(tz)).date()
+        self.assertNotEqual(local_day, fields.Date.today())
+        self.sandbox.daily_cap = 2
+        self.env['comm.provider.usage'].create({'provider_id': self.sandbox.id, 'day': fields.Date.today(), 'sent': 2})
+        messages = self.queue(*[f'+3247012345{index}' for index in range(3)])
+        self.dispatch()
+        self.assertEqual(messages.mapped('dispatch_state'), ['done', 'done', 'todo'])
+        usage = self.env['comm.provider.usage'].search([('provider_id', '=', self.sandbox.id), ('day', '=', local_day)])
+        self.assertEqual(usage.sent, 2)
+        self.assertEqual(self.sandbox.sent_today, 2)
+        midnight = pytz.timezone(tz).localize(datetime.combine(local_day + timedelta(days=1), datetime.min.time()))
+        self.assertEqual(messages[2].next_try_at, midnight.astimezone(pytz.utc).replace(tzinfo=None),
+                         "held until midnight of the company's day")
+
+    def test_no_company_timezone_is_utc(self):
+        self.sandbox.company_id.partner_id.tz = False
+        self.assertEqual(self.sandbox.cap_tz, 'UTC')
+
+    def test_unknown_country_refused_when_destinations_are_listed(self):
+        unplaced = self.queue(INMARSAT)
+        self.dispatch()
+        self.assertEqual(unplaced.dispatch_state, 'done', 'no allowed list: no country needed')
+        self.sandbox.allowed_country_ids = self.env.ref('base.be')
+        unplaced = self.queue(INMARSAT)
+        self.dispatch()
+        self.assertFalse(unplaced.number_country_id)
+        self.assertEqual((unplaced.dispatch_state, unplaced.guard_state), ('failed', 'destination'))
+        self.assertIn('is not known', unplaced.error_message)

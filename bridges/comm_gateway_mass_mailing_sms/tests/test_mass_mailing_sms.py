@@ -1,5 +1,6 @@
 """SMS Marketing through our accounts: a campaign's traces and statistics follow our statuses,
 and its test SMS is queued on the account (Odoo's own test SMS calls IAP directly)."""
+from odoo.addons.comm_gateway.tests.common import erase_opted_out
 from odoo.addons.sms.tests.common import SMSCase
 from odoo.tests import tagged
 
@@ -73,3 +74,31 @@ class TestMassMailingSms(SMSCase):
             wizard.action_send_sms()
         self.assertSMSIapSent(['+32470100009'])
         self.assertFalse(self.message_to('+32470100009'))
+
+    def test_campaign_without_our_account_refuses_erased_numbers(self):
+        """Ann opted out and was erased; her number comes back on a new contact the campaign
+        targets. Odoo's blacklist no longer knows it (only its hash is kept): still not texted."""
+        self.env.company.comm_sms_provider_id = False
+        erase_opted_out(self.env, '+32470100055')
+        returning = self.env['res.partner'].create({'name': 'Returning', 'mobile': '+32470100055'})
+        self.mailing.mailing_domain = [('id', 'in', (self.customers | returning).ids)]
+        self.mailing.action_launch()
+        with self.mockSMSGateway():
+            self.mailing.action_send_sms()
+            self.env['sms.sms'].sudo()._process_queue()
+        self.assertSMSIapSent(['+32470100001', '+32470100002', '+32470100003'])
+        self.assertNotIn('+32470100055', [sms['number'] for sms in self._sms])
+        trace = self.mailing.mailing_trace_ids.filtered(lambda t: t.res_id == returning.id)
+        self.assertEqual((trace.trace_status, trace.failure_type), ('cancel', 'sms_blacklist'))
+
+    def test_test_sms_without_our_account_refuses_erased_numbers(self):
+        self.env.company.comm_sms_provider_id = False
+        erase_opted_out(self.env, '+32470100055')
+        wizard = self.env['mailing.sms.test'].create(
+            {'mailing_id': self.mailing.id, 'numbers': '+32470100055\n+32470100009'})
+        with self.mockSMSGateway():
+            wizard.action_send_sms()
+        self.assertSMSIapSent(['+32470100009'])
+        self.assertEqual([sms['number'] for sms in self._sms], ['+32470100009'])
+        self.assertIn('not sent to 1 number(s): opted out', ' '.join(self.mailing.message_ids.mapped('body')))
+        self.assertNotIn('0470100055', ' '.join(self.mailing.message_ids.mapped('body')))

@@ -3,6 +3,7 @@ takes exactly one path: a company with our account goes through us only, a compa
 sms_twilio without one through sms_twilio, the others through IAP."""
 from unittest.mock import patch
 
+from odoo.addons.comm_gateway.tests.common import erase_opted_out
 from odoo.addons.comm_gateway.tools.sms_api import CommSmsApi
 from odoo.addons.sms.tools.sms_api import SmsApi
 from odoo.addons.sms_twilio.tests.common import MockSmsTwilioApi
@@ -71,6 +72,26 @@ class TestBesideSmsTwilio(MockSmsTwilioApi):
         self.assertIn('Our Sandbox', action['params']['message'])
         self.assertNotIn('has been sent', action['params']['message'])
         self.assertEqual(self.queued().mapped('to_number'), ['+32470100009'])
+
+    def test_erased_number_never_reaches_sms_twilio(self):
+        """An opted-out number whose contact was erased (only its hash kept) is refused on
+        sms_twilio's path too, though that path checks only Odoo's blacklist."""
+        erase_opted_out(self.env, '+32470100077')
+        sms = self.sms_for([(self.twilio, '+32470100077'), (self.twilio, '+32470100002')])
+        with self.mockSMSGateway(), self.mock_sms_twilio_send():
+            sms.send()
+        self.assertEqual([call.args[2] for call in self._sms_twilio_send_mock.call_args_list], ['+32470100002'])
+        refused = sms.filtered(lambda s: s.number == '+32470100077')
+        self.assertEqual((refused.state, refused.failure_type), ('canceled', 'sms_blacklist'))
+
+    def test_sms_twilio_test_wizard_refuses_an_erased_number(self):
+        erase_opted_out(self.env, '+32470100077')
+        wizard = self.env['sms.twilio.account.manage'].with_company(self.twilio).create({'test_number': '+32470100077'})
+        with self.mockSMSGateway(), self.mock_sms_twilio_send():
+            action = wizard.action_send_test()
+        self.assertFalse(self._sms_twilio_send_mock.called)
+        self.assertEqual(action['params']['type'], 'danger')
+        self.assertIn('Blacklisted', action['params']['message'])
 
     def test_ours_first_whatever_the_load_order(self):
         """sms_twilio answers for its companies without calling super(): the bridge, which depends
