@@ -62,16 +62,27 @@ odoo_src() {
 # Virtual environment outside the checkout, rebuilt when a requirements file changes
 # --------------------------------------------------------------------------------------------
 venv() {
+    # Several dev.sh may start at once (parallel test runs): one at a time decides and builds,
+    # each with its own copy of the requirements, so none rebuilds the venv under the others.
+    mkdir -p "$STATE"
+    exec 9>"$STATE/venv.lock"
+    flock 9
+    venv_locked
+    exec 9>&-
+}
+
+venv_locked() {
     local reqs="$STATE/odoo-requirements.txt" stamp
     # Odoo's requirements.txt does not install as-is on Python 3.11 with today's pip:
     # cbor2==5.4.2 only ships an sdist whose build needs pkg_resources and comes out as version
     # 0.0.0; 5.6.2 ships a cp311 wheel and keeps the same API. Nothing else is overridden.
-    sed -E 's/^cbor2==5\.4\.2( *;.*)?$/cbor2==5.6.2\1/' "$ODOO_SRC/requirements.txt" > "$reqs.new"
-    stamp="$( (cat "$reqs.new" "$HERE/requirements.txt"; "$PY" --version; echo v3) | sha256sum | cut -c1-16)"
+    local new="$reqs.$$"
+    sed -E 's/^cbor2==5\.4\.2( *;.*)?$/cbor2==5.6.2\1/' "$ODOO_SRC/requirements.txt" > "$new"
+    stamp="$( (cat "$new" "$HERE/requirements.txt"; "$PY" --version; echo v3) | sha256sum | cut -c1-16)"
     if [ -f "$VENV/.stamp" ] && [ "$(cat "$VENV/.stamp")" = "$stamp" ]; then
-        rm -f "$reqs.new"; return 0
+        rm -f "$new"; return 0
     fi
-    mv "$reqs.new" "$reqs"
+    mv "$new" "$reqs"
     say "building the virtual environment in $VENV (once; cached afterwards)"
     rm -rf "$VENV"
     "$PY" -m venv "$VENV"
