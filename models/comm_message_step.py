@@ -23,6 +23,7 @@ class CommMessageStep(models.Model):
     error_code = fields.Char()
     detail = fields.Char()
     duration = fields.Float('Duration (s)', digits=(16, 3), help='How long the provider took to answer')
-    event_id = fields.Many2one('comm.webhook.event', 'Webhook event', ondelete='set null',
+    # indexed: deleting done events (the daily clean-up, retention) sets this to null by its index
+    event_id = fields.Many2one('comm.webhook.event', 'Webhook event', ondelete='set null', index='btree_not_null',
                                help='The raw request the provider sent')
     user_id = fields.Many2one('res.users', 'By', ondelete='set null')
