@@ -257,6 +257,48 @@ def percentile(values, pct):
     return ordered[index] * 1000
 
 
+_PROBE = """
+import signal, sys, time, urllib.request
+url, every, latencies = sys.argv[1], float(sys.argv[2]), []
+def stop(*_):
+    print(' '.join(f'{x:.6f}' for x in latencies), flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+print('ready', flush=True)
+while True:
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            response.read()
+        latencies.append(time.perf_counter() - started)
+    except OSError:
+        latencies.append(10.0)
+    time.sleep(max(0.0, every - (time.perf_counter() - started)))
+"""
+
+
+@contextlib.contextmanager
+def health_probe(every=0.05, port=None):
+    """GET /web/health on the server every ``every`` seconds from a process of its own (so that
+    it measures the server and the machine, not this process's GIL) for the length of the block;
+    yields a dict filled on exit: probes, p50_ms, p99_ms, max_ms (a failed probe counts 10 s)."""
+    url = f'http://127.0.0.1:{port or HTTP_PORT}/web/health'
+    proc = subprocess.Popen([sys.executable, '-c', _PROBE, url, str(every)], stdout=subprocess.PIPE, text=True)
+    if proc.stdout.readline().strip() != 'ready':
+        proc.kill()
+        raise SystemExit('the health probe did not start')
+    result = {}
+    try:
+        yield result
+    finally:
+        proc.terminate()
+        latencies = [float(x) for x in proc.stdout.read().split()]
+        proc.wait(timeout=10)
+        result.update(probes=len(latencies), p50_ms=round(percentile(latencies, 50), 1),
+                      p99_ms=round(percentile(latencies, 99), 1),
+                      max_ms=round(max(latencies, default=0.0) * 1000, 1))
+
+
 @contextlib.contextmanager
 def maybe_profile(path, top=25):
     """cProfile the block (this thread only) when ``path`` is set; print the top functions."""

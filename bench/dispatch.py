@@ -7,7 +7,10 @@
    ``max_concurrency`` = that value and ``rate_limit`` = 0; queues ``-n`` outbound SMS; runs
    ``comm.message._cron_dispatch(200)`` in a loop in this process until none is left; reports
    messages/s and the ratio to the ideal (concurrency / 0.1 s); checks that every message was
-   accepted once and the fake saw each To/Body exactly once; deletes the messages.
+   accepted once and the fake saw each To/Body exactly once; deletes the messages. Meanwhile a
+   process of its own probes the server's ``/web/health`` every 50 ms: its p99 during the dispatch
+   against its p99 in the ``--probe-idle`` seconds before (goal < 2x: the dispatch does not starve
+   the machine).
 
 With ``--composer``, each level is measured twice end to end, in turn: the SMS queued directly
 (``comm.message`` rows) then dispatched, and the same number of SMS from Odoo's mass SMS composer
@@ -205,15 +208,22 @@ def measure(registry, provider_id, concurrency, fake_port, args, partner_ids=Non
     load = common.machine_load()
     path = 'composer' if partner_ids else 'direct'
     profile = args.profile and common.LOG_DIR / f'dispatch-{path}-{concurrency}.prof'
+    health = None           # the composer path is timed end to end, without the probe
     if partner_ids:
         queued, queue_s, seconds = from_composer_to_provider(registry, provider_id, partner_ids, args, profile)
     else:
         started = time.perf_counter()
         queue(registry, provider_id, args.messages)
         queued = time.perf_counter() - started
-        with common.maybe_profile(profile):
+        with common.health_probe() as idle:
+            time.sleep(args.probe_idle)
+        with common.health_probe() as during, common.maybe_profile(profile):
             seconds = dispatch(registry, provider_id, args.messages, args.batch_size,
                                deadline=max(600, args.messages // 10))
+        health = {'idle': idle, 'during': during, 'p99_during_to_idle': round(during['p99_ms'] / idle['p99_ms'], 2)}
+        say(f'health  : /web/health p99 idle {idle["p99_ms"]} ms ({idle["probes"]} probes), during the dispatch '
+            f'{during["p99_ms"]} ms ({during["probes"]} probes, p50 {during["p50_ms"]} ms): '
+            f'{health["p99_during_to_idle"]}x (goal < 2x)')
     if args.composer:       # end to end, the queueing included
         say(f'{path}: {"clicked" if partner_ids else "queued"} in {queued:.1f}s, dispatched in {seconds:.1f}s')
         seconds += queued
@@ -228,7 +238,8 @@ def measure(registry, provider_id, concurrency, fake_port, args, partner_ids=Non
     return {'concurrency': concurrency, 'path': path,
             'queued_s': round(queued, 1), 'sms_queue_s': partner_ids and round(queue_s or 0, 1), 'messages': args.messages, 'seconds': round(seconds, 1),
             'msg_per_s': round(rate, 1), 'ideal': ideal, 'ratio': round(rate / ideal, 2),
-            'pool_full_discards': PoolFullCounter.count, 'check_ok': ok, 'load_before': load, **counts}
+            'pool_full_discards': PoolFullCounter.count, 'check_ok': ok, 'load_before': load,
+            'load_after': common.machine_load(), 'health': health, **counts}
 
 
 def main():
@@ -241,6 +252,8 @@ def main():
                         help='each level also from Odoo\'s mass SMS composer, end to end (see above)')
     parser.add_argument('--profile', action='store_true',
                         help='cProfile the queueing and the dispatch loop (main thread), apart')
+    parser.add_argument('--probe-idle', type=float, default=10.0,
+                        help='seconds of /web/health probes before the dispatch (its idle p99)')
     parser.add_argument('--json', help='also write the results to this file')
     args = parser.parse_args()
     results = {'date': common.now_utc(), 'args': vars(args), 'runs': []}

@@ -434,18 +434,21 @@ class CommProvider(models.Model):
     @api.model
     def _find_by_webhook_token(self, token):
         """The active account a webhook URL token names (empty when none), without a query."""
-        provider_id, code = self._webhook_tokens().get(token, (False, False))
+        provider_id, code, company_id = self._webhook_tokens().get(token, (False, False, None))
         provider = self.sudo().browse(provider_id)
         if provider:
-            # a webhook reads nothing else of the row: keep the ORM from fetching it for the code
+            # a webhook reads nothing else of the row: keep the ORM from fetching it (code, company)
             self.env.cache.set(provider, self._fields['code'], code)
+            self.env.cache.set(provider, self._fields['company_id'], company_id)
         return provider
 
     @api.model
     @ormcache()
     def _webhook_tokens(self):
-        """``{webhook token: (account id, provider code)}`` of the active accounts."""
-        self.flush_model(['webhook_token', 'active', 'code'])
-        self.env.cr.execute(SQL("SELECT webhook_token, id, code FROM comm_provider "
+        """``{webhook token: (account id, provider code, company id)}`` of the active accounts
+        (cleared on any change of these fields: ``ADAPTER_FIELDS``)."""
+        self.flush_model(['webhook_token', 'active', 'code', 'company_id'])
+        self.env.cr.execute(SQL("SELECT webhook_token, id, code, company_id FROM comm_provider "
                                 "WHERE active AND webhook_token IS NOT NULL"))
-        return {token: (provider_id, code) for token, provider_id, code in self.env.cr.fetchall()}
+        return {token: (provider_id, code, company_id or None)
+                for token, provider_id, code, company_id in self.env.cr.fetchall()}

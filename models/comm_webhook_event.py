@@ -203,23 +203,22 @@ class CommWebhookEvent(models.Model):
             key = body_key(request)
         headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
         cron_id = self._processing_cron_id()
-        now = fields.Datetime.now()
         # one round trip: the insert, and whether a wake-up of the cron is already due; no
-        # create_uid / write_uid: the public user's id says nothing, and costs two foreign-key checks
+        # create_uid / write_uid: the public user's id says nothing, and costs two foreign-key checks;
+        # the company is the account's, known from the token (comm.provider._find_by_webhook_token)
         self.env.cr.execute(SQL(
             """WITH new AS (
                    INSERT INTO comm_webhook_event (provider_id, company_id, purpose, event_key, method, url,
                                                    headers, form_data, body, remote_addr, state, attempts,
                                                    next_try_at, create_date, write_date)
-                   VALUES (%s, (SELECT company_id FROM comm_provider WHERE id = %s), %s, %s, %s, %s, %s, %s,
-                           %s, %s, 'pending', 0, %s, now() at time zone 'UTC', now() at time zone 'UTC')
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0, date_trunc('second', now() at time zone 'UTC'),
+                           now() at time zone 'UTC', now() at time zone 'UTC')
                    ON CONFLICT (provider_id, event_key) DO NOTHING RETURNING id)
                SELECT (SELECT id FROM new),
-                      EXISTS(SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= %s)""",
-            provider.id, provider.id, purpose, key, request.method, request.url, json.dumps(headers),
-            json.dumps(request.form) if request.form else None,
-            request.body.decode('utf-8') if request.body else None, request.remote_addr,
-            now, cron_id, now))
+                      EXISTS(SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= now() at time zone 'UTC')""",
+            provider.id, provider.company_id.id or None, purpose, key, request.method, request.url,
+            json.dumps(headers), json.dumps(request.form) if request.form else None,
+            request.body.decode('utf-8') if request.body else None, request.remote_addr, cron_id))
         event_id, wake_up_due = self.env.cr.fetchone()
         if not event_id:
             return 'duplicate'

@@ -331,6 +331,7 @@ class WebhookRequest:
     form: list = dataclasses.field(default_factory=list)
     body: bytes = b''
     remote_addr: str = ''
+    _decoded: object = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     def header(self, name, default=''):
         lname = name.lower()
@@ -353,8 +354,11 @@ class WebhookRequest:
         return values
 
     def json(self):
-        """The decoded JSON body; raises ValueError when it is not JSON."""
-        return json.loads(self.body.decode('utf-8'))
+        """The decoded JSON body (decoded once: the request path checks it, then reads its key);
+        raises ValueError when it is not JSON."""
+        if self._decoded is None:
+            self._decoded = json.loads(self.body.decode('utf-8'))
+        return self._decoded
 
     @property
     def is_json(self):
