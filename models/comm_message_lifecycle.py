@@ -91,18 +91,19 @@ class CommMessage(models.Model):
             message._comm_note_answer(result, before[message.id])
 
     def _comm_note_answer(self, result, state_before):
+        # env._, not _: one answer per message sent, and _ searches the stack for the language each time
         if isinstance(result, ProviderError):
-            self._comm_step('attempt', error_code=result.code or False, duration=result.elapsed, detail=_(
+            self._comm_step('attempt', error_code=result.code or False, duration=result.elapsed, detail=self.env._(
                 'Attempt %(number)s: %(error)s', number=self.attempts, error=result.message))
         else:
             self._comm_step('attempt', provider_status=result.raw.get('status') or False, duration=result.elapsed,
-                            detail=_('Attempt %(number)s: accepted as %(id)s', number=self.attempts,
-                                     id=result.provider_id))
+                            detail=self.env._('Attempt %(number)s: accepted as %(id)s', number=self.attempts,
+                                              id=result.provider_id))
         if self.state != state_before:
             self._comm_step('status', state=self.state, error_code=self.error_code or False,
                             detail=self.error_message or False)
         if isinstance(result, ProviderError) and self.dispatch_state == 'todo':
-            self._comm_step('retry', error_code=result.code or False, detail=_(
+            self._comm_step('retry', error_code=result.code or False, detail=self.env._(
                 'Next try at %(at)s (UTC): %(why)s', at=self.next_try_at, why=result.message))
 
     def _record_answer(self, result):

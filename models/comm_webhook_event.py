@@ -10,7 +10,7 @@ import psycopg2.errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL, create_index, sql
+from odoo.tools import SQL, create_index, ormcache, sql
 
 from ..providers import ProviderError
 from ..providers.base import WebhookRequest
@@ -207,21 +207,20 @@ class CommWebhookEvent(models.Model):
         # create_uid / write_uid: the public user's id says nothing, and costs two foreign-key checks;
         # the company is the account's, known from the token (comm.provider._find_by_webhook_token)
         self.env.cr.execute(SQL(
-            """WITH new AS (
-                   INSERT INTO comm_webhook_event (provider_id, company_id, purpose, event_key, method, url,
-                                                   headers, form_data, body, remote_addr, state, attempts,
-                                                   next_try_at, create_date, write_date)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0, date_trunc('second', now() at time zone 'UTC'),
-                           now() at time zone 'UTC', now() at time zone 'UTC')
-                   ON CONFLICT (provider_id, event_key) DO NOTHING RETURNING id)
-               SELECT (SELECT id FROM new),
-                      EXISTS(SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= now() at time zone 'UTC')""",
+            """INSERT INTO comm_webhook_event (provider_id, company_id, purpose, event_key, method, url, headers,
+                                               form_data, body, remote_addr, state, attempts, next_try_at,
+                                               create_date, write_date)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0, date_trunc('second', now() at time zone 'UTC'),
+                       now() at time zone 'UTC', now() at time zone 'UTC')
+               ON CONFLICT (provider_id, event_key) DO NOTHING
+               RETURNING EXISTS(SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= now() at time zone 'UTC')""",
             provider.id, provider.company_id.id or None, purpose, key, request.method, request.url,
             json.dumps(headers), json.dumps(request.form) if request.form else None,
             request.body.decode('utf-8') if request.body else None, request.remote_addr, cron_id))
-        event_id, wake_up_due = self.env.cr.fetchone()
-        if not event_id:
+        row = self.env.cr.fetchone()
+        if not row:             # the same event again: nothing inserted
             return 'duplicate'
+        wake_up_due = row[0]
         if not wake_up_due:
             # under a burst of webhooks one trigger serves them all (each trigger is a row, and a
             # NOTIFY over a new connection)
@@ -229,7 +228,9 @@ class CommWebhookEvent(models.Model):
         return 'queued'
 
     @api.model
+    @ormcache()
     def _processing_cron_id(self):
+        # one cache lookup per webhook instead of the two of the xmlid's (and its model's)
         return self.env['ir.model.data']._xmlid_to_res_id('comm_gateway.ir_cron_comm_webhook_event')
 
     def _as_webhook_request(self):
