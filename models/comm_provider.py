@@ -6,7 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, consteq, ormcache
 
-from ..providers import ProviderError, get_adapter_class
+from ..providers import ADAPTERS, ProviderError, get_adapter_class
 from ..tools import crypto
 from .fields_secret import MASK, Secret
 
@@ -107,6 +107,11 @@ class CommProvider(models.Model):
     vonage_application_id = fields.Char('Application ID', groups='base.group_system')
     vonage_private_key = Secret('Application private key', groups='base.group_system', copy=False,
                                 help='PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----").')
+    vonage_reports_api = fields.Boolean(
+        'Use Vonage Reports API (paid)',
+        help='Ask the Reports API (a separately paid Vonage product, billed per record) about stale '
+             'statuses and list the messages for the reconciliation report. Off: statuses come by '
+             'webhook only and Vonage cannot be reconciled.')
     # Meta WhatsApp Cloud API
     meta_access_token = Secret('Access token', groups='base.group_system', copy=False)
     meta_app_secret = Secret('App secret', groups='base.group_system', copy=False)
@@ -301,6 +306,7 @@ class CommProvider(models.Model):
             'api_version': self.sudo().meta_api_version or 'v21.0',
             'mode': self.sandbox_mode or 'normal',
             'pool_size': self.max_concurrency or 0,
+            'reports_api': self.code == 'vonage' and self.vonage_reports_api,
         }
         try:
             credentials = self._get_credentials()
@@ -309,6 +315,13 @@ class CommProvider(models.Model):
         return get_adapter_class(self.code)(
             credentials, base_url=self.sudo().api_base_url or None, timeout=self.timeout or 15.0,
             options=options)
+
+    @api.model
+    def _able_domain(self, ability):
+        """The accounts whose adapter can ``ability`` ('status_lookup' or 'message_list'): those of
+        a provider that always can, and the Vonage ones that use its (paid) Reports API."""
+        codes = [code for code, adapter in ADAPTERS.items() if getattr(adapter, ability)]
+        return ['|', ('code', 'in', codes), '&', ('code', '=', 'vonage'), ('vonage_reports_api', '=', True)]
 
     # ------------------------------------------------------------------------------------------
     # Actions
