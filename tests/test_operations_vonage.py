@@ -86,7 +86,7 @@ class TestVonageStaleStatuses(VonageReportsCase):
         message = self.sent(SMS_ID, provider=self.vonage)
         self.fake.route('GET', RECORDS, 200, json=answer({}))
         self.assertEqual(self.env['comm.message']._cron_poll_statuses(), 1)
-        self.assertEqual((message.state, message.step_ids[-1].kind), ('sent', 'poll'))
+        self.assertEqual((message.state, self.steps(message)[-1]), ('sent', ('poll', '')))
         self.assertIn('401', message.step_ids[-1].detail)
 
 
