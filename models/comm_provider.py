@@ -56,7 +56,7 @@ def public_url_warning(env, base):
 # Besides the '<code>_*' fields, what an adapter or the webhook route is built from: writing any
 # of them drops the cached adapters and token map (in every worker, through Odoo's cache signaling).
 ADAPTER_FIELDS = frozenset({'code', 'active', 'company_id', 'channel_sms', 'webhook_token', 'sms_from', 'whatsapp_from', 'voice_from',
-                            'max_concurrency', 'api_base_url', 'timeout'})
+                            'max_concurrency', 'api_base_url', 'timeout', 'vonage_reports_api'})
 
 
 class CommProvider(models.Model):
@@ -238,7 +238,8 @@ class CommProvider(models.Model):
 
     def write(self, vals):
         self._drop_masks(vals)
-        credentials = any(key.startswith(tuple(f'{code}_' for code in CREDENTIAL_KEYS)) for key in vals)
+        credentials = any(key.startswith(tuple(f'{code}_' for code in CREDENTIAL_KEYS))
+                          for key in vals if key not in ADAPTER_FIELDS)
         if credentials:
             vals.setdefault('state', 'untested')
         result = super().write(vals)

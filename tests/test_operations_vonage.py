@@ -174,7 +174,11 @@ class TestVonageReconciliation(VonageReportsCase):
                          'what Odoo alone knows is not called missing')
 
     def test_an_account_without_the_reports_api_cannot_be_reconciled(self):
+        self.assertTrue(self.vonage._get_adapter().message_list)
+        self.vonage.state = 'connected'
         self.vonage.vonage_reports_api = False
+        self.assertFalse(self.vonage._get_adapter().message_list, 'the cached adapter is rebuilt')
+        self.assertEqual(self.vonage.state, 'connected', 'not a credential: the connection test stands')
         self.assertNotIn(self.vonage, self.env['comm.provider'].search(
             self.env['comm.provider']._able_domain('message_list')))
         with self.assertRaisesRegex(UserError, 'no list of messages'):
