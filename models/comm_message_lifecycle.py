@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 
-from ..providers import ADAPTERS, ProviderError
+from ..providers import ProviderError
 from ..tools import log
 from ..tools.dispatch import cron_budget
 from ..tools.redact import redact_token
@@ -162,7 +162,7 @@ class CommMessage(models.Model):
         cutoff = now - timedelta(minutes=max(minutes, 1))
         return [('direction', '=', 'out'), ('dispatch_state', '=', 'done'), ('state', 'in', ('queued', 'sent')),
                 ('provider_message_id', '!=', False),
-                ('provider_id.code', 'in', [code for code, adapter in ADAPTERS.items() if adapter.status_lookup]),
+                ('provider_id', 'any', self.env['comm.provider']._able_domain('status_lookup')),
                 ('attempt_at', '<', cutoff), ('attempt_at', '>', now - STALE_MAX_AGE),
                 '|', ('status_checked_at', '=', False), ('status_checked_at', '<', cutoff)]
 

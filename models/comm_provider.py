@@ -6,7 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, consteq, ormcache
 
-from ..providers import ProviderError, get_adapter_class
+from ..providers import ADAPTERS, ProviderError, get_adapter_class
 from ..tools import crypto
 from .fields_secret import MASK, Secret
 
@@ -56,7 +56,7 @@ def public_url_warning(env, base):
 # Besides the '<code>_*' fields, what an adapter or the webhook route is built from: writing any
 # of them drops the cached adapters and token map (in every worker, through Odoo's cache signaling).
 ADAPTER_FIELDS = frozenset({'code', 'active', 'company_id', 'channel_sms', 'webhook_token', 'sms_from', 'whatsapp_from', 'voice_from',
-                            'max_concurrency', 'api_base_url', 'timeout'})
+                            'max_concurrency', 'api_base_url', 'timeout', 'vonage_reports_api'})
 
 
 class CommProvider(models.Model):
@@ -107,6 +107,11 @@ class CommProvider(models.Model):
     vonage_application_id = fields.Char('Application ID', groups='base.group_system')
     vonage_private_key = Secret('Application private key', groups='base.group_system', copy=False,
                                 help='PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----").')
+    vonage_reports_api = fields.Boolean(
+        'Use Vonage Reports API (paid)',
+        help='Ask the Reports API (a separately paid Vonage product, billed per record) about stale '
+             'statuses and list the messages for the reconciliation report. Off: statuses come by '
+             'webhook only and Vonage cannot be reconciled.')
     # Meta WhatsApp Cloud API
     meta_access_token = Secret('Access token', groups='base.group_system', copy=False)
     meta_app_secret = Secret('App secret', groups='base.group_system', copy=False)
@@ -229,7 +234,8 @@ class CommProvider(models.Model):
 
     def write(self, vals):
         self._drop_masks(vals)
-        credentials = any(key.startswith(tuple(f'{code}_' for code in CREDENTIAL_KEYS)) for key in vals)
+        credentials = any(key.startswith(tuple(f'{code}_' for code in CREDENTIAL_KEYS))
+                          for key in vals if key not in ADAPTER_FIELDS)
         if credentials:
             vals.setdefault('state', 'untested')
         result = super().write(vals)
@@ -297,6 +303,7 @@ class CommProvider(models.Model):
             'api_version': self.sudo().meta_api_version or 'v21.0',
             'mode': self.sandbox_mode or 'normal',
             'pool_size': self.max_concurrency or 0,
+            'reports_api': self.code == 'vonage' and self.vonage_reports_api,
         }
         try:
             credentials = self._get_credentials()
@@ -305,6 +312,13 @@ class CommProvider(models.Model):
         return get_adapter_class(self.code)(
             credentials, base_url=self.sudo().api_base_url or None, timeout=self.timeout or 15.0,
             options=options)
+
+    @api.model
+    def _able_domain(self, ability):
+        """The accounts whose adapter can ``ability`` ('status_lookup' or 'message_list'): those of
+        a provider that always can, and the Vonage ones that use its (paid) Reports API."""
+        codes = [code for code, adapter in ADAPTERS.items() if getattr(adapter, ability)]
+        return ['|', ('code', 'in', codes), '&', ('code', '=', 'vonage'), ('vonage_reports_api', '=', True)]
 
     # ------------------------------------------------------------------------------------------
     # Actions

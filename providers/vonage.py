@@ -6,6 +6,8 @@
 * Calls: the Voice API (JWT): ring the agent, then connect the customer with an inline NCCO.
 * Webhooks: Messages/Voice callbacks carry an HS256 JWT signed with the signature secret (plus a
   ``payload_hash`` of the body); SMS API callbacks carry a ``sig`` parameter (MD5 hash or HMAC).
+* Status lookup and message list: only through the Reports API, a separately paid product, when
+  the account opts in (option ``reports_api``): see :meth:`VonageAdapter._records`.
 
 The SDK's client is built without the signature secret on purpose: with one, ``sms.send`` signs
 requests (HMAC only) instead of using the API secret; we verify inbound signatures ourselves.
@@ -19,7 +21,9 @@ import logging
 import math
 import mimetypes
 import time
-from urllib.parse import urlsplit
+import uuid
+from datetime import timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 import requests
@@ -39,9 +43,9 @@ from vonage_voice.models import Connect, CreateCallRequest, Phone, PhoneEndpoint
 from ..tools.sms_text import GSM7
 from . import register
 from .base import (
-    CALL_CONTROL_PURPOSES, AccountInfo, CallEvent, CallResult, InboundMessage, Media, ProviderAdapter, ProviderError,
-    SendResult, StatusUpdate, Unparsed, digits, error_from_http, hmac_equal, order_content, parse_retry_after,
-    parse_timestamp, provider_number, sender_number, short_key, to_e164,
+    CALL_CONTROL_PURPOSES, AccountInfo, CallEvent, CallResult, InboundMessage, ListedMessage, Media, ProviderAdapter,
+    ProviderError, SendResult, StatusUpdate, Unparsed, digits, error_from_http, hmac_equal, order_content,
+    parse_retry_after, parse_timestamp, provider_number, sender_number, short_key, status_update, to_e164,
 )
 
 _logger = logging.getLogger(__name__)
@@ -119,6 +123,15 @@ MESSAGES_ERRORS = {
     '1300': ('sms_number_format', False),       # not on the channel's network (no WhatsApp)
     '1331': ('sms_server', True),               # provider error
 }
+
+# Reports API records (``GET /v2/reports/records``, synchronous): the product holding each channel's
+# records (SMS API sends SMS; the Messages API WhatsApp and MMS), and the SMS record statuses. These
+# are the delivery receipt's plus two its SMS filter lists (https://developer.vonage.com/en/api/reports):
+# 'submitted' (accepted, no receipt yet) and 'deleted' (the SMPP final state DELETED: never delivered).
+REPORT_PRODUCTS = ('SMS', 'MESSAGES')
+REPORT_SMS_STATES = {**SMS_DLR_STATES, 'submitted': 'sent', 'deleted': 'undelivered'}
+REPORT_WINDOW = timedelta(hours=24)       # "Must be no more than 24 hours later than date_start"
+REPORT_CHANNELS = ('sms', 'mms', 'whatsapp')  # a MESSAGES record's 'provider'; others are not ours
 
 # Voice API call status -> normalized call state ('record', 'input', 'transfer'… carry none).
 VOICE_STATES = {
@@ -419,20 +432,139 @@ class VonageAdapter(ProviderAdapter):
             duration=_int(info.duration), parent_id=info.conversation_uuid,
             raw=info.model_dump(mode='json'))
 
-    # fetch_status: the SMS and Messages APIs have no lookup by id. The Reports API has one
-    # (synchronous ``GET https://api.nexmo.com/v2/reports/records?account_id=…&product=SMS|MESSAGES
-    # &direction=outbound&id=…``, Basic auth, https://developer.vonage.com/en/api/reports), but it is
-    # a separately paid product and the fields of its records are not in the docs we could check:
-    # not used, the base answer (None) stands and statuses come by webhook only.
+    # -- Reports API: status lookup and message list (opt-in, paid) -----------------------------
+
+    def __init__(self, credentials=None, **kwargs):
+        super().__init__(credentials, **kwargs)
+        # the SMS and Messages APIs look nothing up: only the Reports API does, when the account pays
+        self.status_lookup = self.message_list = bool(self.options.get('reports_api'))
+
+    def _records(self, params):
+        """One page of the Reports API's synchronous records, ``GET /v2/reports/records`` (Basic auth,
+        ``account_id`` = the API key), always on our own API host.
+
+        Sources of the format (none of it guessed):
+        https://developer.vonage.com/en/api/reports (Load records synchronously: ``id`` — a
+        comma-separated list, the missing ones named in ``ids_not_found`` — or ``date_start`` /
+        ``date_end``, at most 24 hours apart, ``date_end`` exclusive, both on ``date_received``);
+        its OpenAPI file ``nexmo/api-specification`` ``definitions/reports.yml`` as kept in
+        ``APIs-guru/openapi-directory`` ``APIs/nexmo.com/reports/2.2.2/openapi.yaml`` (records
+        ``json_sms_outbound`` / ``json_sms_inbound`` / ``csv_messages_outbound`` /
+        ``csv_messages_inbound``: ``message_id``, ``status``, ``error_code``,
+        ``error_code_description`` (SMS), ``from``, ``to``, ``client_ref``, ``provider``
+        (Messages: the channel), ``date_received``, ``date_finalized``, ``message_body`` with
+        ``include_message``); pagination as in ``Vonage/vonage-dotnet-sdk``
+        ``Vonage.Test/Reports/LoadRecords/Data/ShouldDeserialize200-response.json`` and
+        ``Vonage/Reports/LoadRecords/LoadRecordsResponse.cs`` (``_links.next.href`` carrying
+        ``cursor``, with ``cursor`` and ``iv`` at the top level); "batches of up to 1000 records"
+        (https://developer.vonage.com/en/tutorials/get-json-records-cli).
+        """
+        if not self.status_lookup:
+            raise ProviderError(f'{self.name} looks messages up only through its Reports API (paid), '
+                                'which this account does not use.', code='unsupported')
+        api_key = self.credentials.get('api_key') or ''
+        response = self._request('GET', '/v2/reports/records', params={'account_id': api_key, **params},
+                                 auth=(api_key, self.credentials.get('api_secret') or ''))
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ProviderError(f'{self.name} Reports API answered something other than records.',
+                                code='invalid_response')
+        return data
+
+    @staticmethod
+    def _report_product(provider_id):
+        """Messages API ids are UUIDs (``message_uuid``); SMS API ids are not (``0A00000012ABCD34``)."""
+        try:
+            uuid.UUID(str(provider_id))
+        except ValueError:
+            return 'SMS'
+        return 'MESSAGES'
+
+    def fetch_status(self, provider_id):
+        """The message's record in the Reports API (``id=…``); None when the account does not use it."""
+        if not self.status_lookup:
+            return None
+        product = self._report_product(provider_id)
+        data = self._records({'product': product, 'direction': 'outbound', 'id': provider_id})
+        record = next((r for r in data.get('records') or () if r.get('message_id') == provider_id), None)
+        if record is None:
+            return Unparsed(f'{self.name} has no record of message {provider_id} (yet)',
+                            raw={'ids_not_found': data.get('ids_not_found') or ''})
+        return self._record_status(product, record)
+
+    def _record_status(self, product, record):
+        """A :class:`StatusUpdate` from an outbound record, through the webhook paths' tables: the
+        SMS record's ``error_code`` is the receipt's err-code ("0", "Delivered" in the spec), the
+        Messages record's the Messages API's (spec example "1300")."""
+        sms = product == 'SMS'
+        error_code = str(record.get('error_code') or '')
+        error_code = '' if error_code == '0' else error_code
+        reason = record.get('error_code_description') or ''
+        if sms and error_code and not reason:
+            reason = SMS_DLR_ERRORS.get(error_code, ('', ''))[1]
+        return status_update(
+            REPORT_SMS_STATES if sms else MESSAGES_STATES, SMS_DLR_ERRORS if sms else MESSAGES_ERRORS,
+            record.get('message_id'), record.get('status'), error_code, error_message=reason,
+            recipient=_number(record.get('to')), client_ref=record.get('client_ref') or '',
+            timestamp=_utc_timestamp(record.get('date_finalized') or record.get('date_received')), raw=record)
+
+    def list_messages(self, since, until, limit=1000):
+        """The records of both products and directions, 24 hours per query, page after page
+        (``cursor`` of the next link, asked again of our own host: credentials never leave it)."""
+        if not self.message_list:
+            return super().list_messages(since, until, limit)
+        listed, start = [], since
+        while start < until:
+            end = min(start + REPORT_WINDOW, until)
+            for product in REPORT_PRODUCTS:
+                for direction in ('outbound', 'inbound'):
+                    params = {'product': product, 'direction': direction, 'include_message': 'true',
+                              'date_start': f'{start:%Y-%m-%dT%H:%M:%S}Z', 'date_end': f'{end:%Y-%m-%dT%H:%M:%S}Z'}
+                    while params:
+                        data = self._records(params)
+                        listed += filter(None, (self._listed(product, direction, record)
+                                                for record in data.get('records') or ()))
+                        if len(listed) > limit:
+                            return listed[:limit], False
+                        params = self._next_page(data)
+            start = end
+        return listed, True
+
+    @staticmethod
+    def _next_page(data):
+        """The query of the next page (its ``_links.next.href``), or None on the last page."""
+        href = ((data.get('_links') or {}).get('next') or {}).get('href') or ''
+        return dict(parse_qsl(urlsplit(href).query)) if href else None
+
+    def _listed(self, product, direction, record):
+        channel = (record.get('provider') or 'sms').lower() if product == 'MESSAGES' else 'sms'
+        if channel not in REPORT_CHANNELS or not record.get('message_id'):
+            return None
+        inbound = direction == 'inbound'
+        received = _utc_timestamp(record.get('date_received'))
+        if inbound:
+            return ListedMessage(
+                provider_id=record['message_id'], direction='in', status='received', channel=channel,
+                sender=_number(record.get('from'), record.get('to')), recipient=_number(record.get('to')),
+                body=record.get('message_body') or '', timestamp=received)
+        status = self._record_status(product, record)
+        return ListedMessage(
+            provider_id=record['message_id'], direction='out', channel=channel,
+            status=status.status if status.kind == 'status' else 'queued', provider_status=record.get('status') or '',
+            sender=_number(record.get('from')), recipient=_number(record.get('to')),
+            timestamp=received, error_code=getattr(status, 'error_code', ''))
 
     def find_sent(self, outbound, since, exclude=()):
         """``None``: Vonage cannot tell whether an interrupted send reached it.
 
         The ``client_ref`` we pass is echoed in statuses but not searchable: neither the SMS API
         nor the Messages API looks a message up by it (or lists sent messages). Only the Reports
-        API (``GET /v2/reports/records``) lists records by date and direction; it is a separately
-        paid product, not enabled on every account, and its records are matched by message id,
-        which an interrupted send never got. So the message fails with a note, never resent.
+        API (:meth:`_records`) lists records by date and direction; it is a separately paid product
+        the account may not use, and its synchronous records take no ``client_ref`` filter (spec
+        2.2.2). So the message fails with a note, never resent.
         """
         return None
 

@@ -81,7 +81,10 @@ class FakeProviderServer:
                 else:
                     status, payload, headers, delay = route.status, route.body, route.headers, route.delay
                     if callable(payload):
-                        payload = json.dumps(payload(recorded)).encode()
+                        answer = payload(recorded)      # a body, or (status, body): e.g. refused auth
+                        if isinstance(answer, tuple):
+                            status, answer = answer
+                        payload = json.dumps(answer).encode()
                 if delay:
                     time.sleep(delay)
                 try:
@@ -121,7 +124,8 @@ class FakeProviderServer:
     def route(self, method, pattern, status=200, json=None, body=b'', headers=None, delay=0, times=None):
         """Script an answer; the latest matching route wins; ``times`` limits how often it serves.
 
-        ``json`` may be a callable taking the :class:`RecordedRequest` (e.g. a fresh id per call).
+        ``json`` may be a callable taking the :class:`RecordedRequest` (e.g. a fresh id per call),
+        answering a body or ``(status, body)``.
         """
         if callable(json):
             body = json
@@ -195,3 +199,39 @@ def plivo_message_list(auth_id, records, offset=0, limit=20, total=None):
             'meta': {'limit': limit, 'offset': offset, 'total_count': total,
                      'next': f'/v1/Account/{auth_id}/Message/?limit={limit}&offset={offset + limit}' if more else None,
                      'previous': None}}
+
+
+def vonage_record(message_id, to, from_='15005550006', status='delivered', error_code='0',
+                  error_description='Delivered', received='2026-01-02T10:00:00+0000', finalized=None,
+                  product='SMS', direction='outbound', provider='sms', body=None, client_ref=None):
+    """A record of ``GET /v2/reports/records`` (Reports API spec 2.2.2: ``json_sms_outbound`` /
+    ``json_sms_inbound`` / ``csv_messages_outbound`` / ``csv_messages_inbound``)."""
+    record = {'account_id': 'abcd1234', 'message_id': message_id, 'direction': direction, 'from': from_,
+              'to': to, 'date_received': received, 'currency': 'EUR', 'total_price': 0.0333}
+    if direction == 'outbound':
+        record.update({'status': status, 'error_code': error_code, 'date_finalized': finalized or received,
+                       'client_ref': client_ref, 'latency': 3120, 'country': 'US'})
+        if product == 'SMS':
+            record.update({'error_code_description': error_description, 'network': '310004',
+                           'network_name': 'Verizon Wireless', 'concatenated': False})
+    if product == 'MESSAGES':
+        record['provider'] = provider
+    if body is not None:
+        record['message_body'] = body
+    return record
+
+
+def vonage_records(base_url, api_key, product, direction, records, ids_not_found=None, cursor=None):
+    """One page of ``GET /v2/reports/records`` (``cursor``: a next page exists, linked by HAL ``_links.next``
+    as in the Vonage .NET SDK's test data ``Reports/LoadRecords/Data/ShouldDeserialize200-response.json``)."""
+    query = f'product={product}&account_id={api_key}&direction={direction}'
+    page = {'request_id': 'a91b34c2-5d98-4c0e-8f23-a6b1c7d4e9f0', 'request_status': 'SUCCESS',
+            'received_at': '2026-01-03T08:00:00+00:00', 'items_count': len(records), 'product': product,
+            'direction': direction, 'account_id': api_key, 'price': 0.0, 'currency': 'EUR',
+            '_links': {'self': {'href': f'{base_url}/v2/reports/records?{query}'}}, 'records': list(records)}
+    if ids_not_found:
+        page['ids_not_found'] = ','.join(ids_not_found)
+    if cursor:
+        page['_links']['next'] = {'href': f'{base_url}/v2/reports/records?{query}&cursor={cursor}'}
+        page.update({'cursor': cursor, 'iv': '8a2c4e6f-12d3-45b6-78c9-0a1b2c3d4e5f'})
+    return page

@@ -6,7 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..models.comm_message import STATES, _to_datetime
-from ..providers import ADAPTERS, ProviderError
+from ..providers import ProviderError
 from ..providers.base import InboundMessage
 
 LIST_LIMIT = 1000
@@ -19,7 +19,7 @@ class CommReconcileWizard(models.TransientModel):
     _description = 'Reconciliation with a provider'
 
     provider_id = fields.Many2one('comm.provider', 'Account', required=True,
-                                  domain=lambda self: [('code', 'in', self._listing_codes())])
+                                  domain=lambda self: self.env['comm.provider']._able_domain('message_list'))
     date_from = fields.Datetime('From', required=True, default=lambda self: fields.Datetime.now() - timedelta(days=1))
     date_to = fields.Datetime('To', required=True, default=fields.Datetime.now)
     line_ids = fields.One2many('comm.reconcile.line', 'wizard_id', 'Differences')
@@ -27,10 +27,6 @@ class CommReconcileWizard(models.TransientModel):
     complete = fields.Boolean(readonly=True, help='The provider listed every message of the period')
     listed_count = fields.Integer('Listed by the provider', readonly=True)
     known_count = fields.Integer('Recorded in Odoo', readonly=True)
-
-    @api.model
-    def _listing_codes(self):
-        return [code for code, adapter in ADAPTERS.items() if adapter.message_list]
 
     def _check_rights(self):
         self.env['comm.message']._check_review_access()
@@ -45,9 +41,9 @@ class CommReconcileWizard(models.TransientModel):
         self.ensure_one()
         self._check_rights()
         provider = self.provider_id.sudo()
-        if provider.code not in self._listing_codes():
-            raise UserError(_('%(provider)s has no list of messages to compare with (Meta has none; '
-                              'Vonage only through its separately paid Reports API).', provider=provider.name))
+        if not provider.filtered_domain(provider._able_domain('message_list')):
+            raise UserError(_('%(provider)s has no list of messages to compare with (Meta has none; Vonage '
+                              'only when the account uses its Reports API, a paid product).', provider=provider.name))
         try:
             listed, complete = provider._get_adapter().list_messages(self.date_from, self.date_to, limit=LIST_LIMIT)
         except ProviderError as exc:
