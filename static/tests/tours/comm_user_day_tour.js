@@ -34,8 +34,9 @@ registry.category("web_tour.tours").add("comm_template_sync_tour", {
     ],
 });
 
-registry.category("web_tour.tours").add("comm_live_chatter_tour", {
-    steps: () => [
+/** From an open contact: an SMS through Odoo's composer, delivered, and the Sandbox's reply, live. */
+function smsFromTheChatter() {
+    return [
         {
             trigger: ".o_field_widget[name='mobile'] input",
             run: "click",
@@ -70,6 +71,33 @@ registry.category("web_tour.tours").add("comm_live_chatter_tour", {
         {
             trigger: ".o-mail-MessageNotificationPopover i[title='Delivered']",
         },
+    ];
+}
+
+registry.category("web_tour.tours").add("comm_live_chatter_tour", {
+    steps: () => smsFromTheChatter(),
+});
+
+/* The README's first look, on the demo data: the Contacts app, a contact, the SMS link next to its
+ * mobile, Send SMS; delivered, and the simulated reply below it. */
+registry.category("web_tour.tours").add("comm_first_look_tour", {
+    steps: () => [
+        {
+            trigger: ".o_navbar_apps_menu button",
+            run: "click",
+        },
+        {
+            trigger: ".o_app[data-menu-xmlid='contacts.menu_contacts']:contains('Contacts')",
+            run: "click",
+        },
+        {
+            trigger: ".o_kanban_record:contains('Camille Martin')",
+            run: "click",
+        },
+        {
+            trigger: ".o_form_view .o_field_widget[name='mobile'] input:value(06 12 34 56 78)",
+        },
+        ...smsFromTheChatter(),
     ],
 });
 
