@@ -49,10 +49,11 @@ class TestTemplateDraftHelpers(WhatsappCase):
         form.provider_id = self.account('sandbox')
         form.name = 'order_ready'
         form.body = 'Hi {{1}}'
-        with self.assertRaisesRegex(AssertionError, 'sample is a required field'):
+        with self.assertRaisesRegex(AssertionError, "'sample' is a required field"):
             with form.variable_ids.edit(0) as row:
                 row.field_path = 'name'
         with form.variable_ids.edit(0) as row:
+            row.field_path = 'name'
             row.sample = 'Ann'
         self.assertEqual(form.save().variable_ids.sample, 'Ann')
 

@@ -98,6 +98,10 @@ registry.category("web_tour.tours").add("comm_first_look_tour", {
             trigger: ".o_form_view .o_field_widget[name='mobile'] input:value(06 12 34 56 78)",
         },
         ...smsFromTheChatter(),
+        {
+            content: "Nothing left loading (the README's screenshot is taken here)",
+            trigger: "body:not(:has(.o_loading_indicator))",
+        },
     ],
 });
 
