@@ -15,9 +15,11 @@ class CommWhatsappTemplate(models.Model):
     form; ``action_submit`` checks them again)."""
     _inherit = 'comm.whatsapp.template'
 
-    @api.constrains('name', 'status', 'header_format', 'header_text', 'body', 'footer', 'provider_id')
+    # what the user edits (not the status, which Meta's webhooks move)
+    @api.constrains('name', 'header_format', 'header_text', 'body', 'footer', 'provider_id')
     def _check_meta_rules(self):
-        for template in self.filtered(lambda t: t.status in ('draft', 'rejected') and t.provider_code in SUBMITTED_HERE):
+        drafts = self.filtered(lambda t: t.status in ('draft', 'rejected') and t.provider_code in SUBMITTED_HERE)
+        for template in drafts:
             if problems := template._meta_rule_problems():
                 raise ValidationError(_('The WhatsApp template cannot be saved as Meta would refuse it:\n%(problems)s',
                                         problems='\n'.join(f'• {problem}' for problem in problems)))
