@@ -102,8 +102,9 @@ class CommMessage(models.Model):
         domain = [('peer_number', 'in', list(unread))] if unread_only else [('peer_number', '!=', False)]
         if search := (search or '').strip():
             domain += self._conversation_search_domain(search)
-        last_ids = [last_id for _number, last_id in self._read_group(
-            domain, ['peer_number'], ['id:max'], order='id:max desc', limit=limit + 1, offset=max(int(offset or 0), 0))]
+        last_ids = [last_id for _number, last_id in self._read_group(     # one more: is there a next page?
+            domain, ['peer_number'], ['id:max'], order='id:max desc', limit=limit + 1,
+            offset=max(int(offset or 0), 0))]
         conversations = []
         for message in self.browse(last_ids[:limit]):
             conversations.append({
