@@ -91,16 +91,19 @@ export class CommConversation extends Component {
 
     /** The page of messages before the oldest one shown, kept in view where the reader was. */
     async loadOlder() {
-        const conversation = this.state.conversation;
-        const older = await this.orm.call("comm.message", "comm_conversation_open", [conversation.number], {
-            before_id: conversation.messages[0].id,
+        const { number, messages } = this.state.conversation;
+        const older = await this.orm.call("comm.message", "comm_conversation_open", [number], {
+            before_id: messages[0].id,
         });
-        if (this.unmounted || this.state.conversation !== conversation) {
+        // a refresh may have brought the newest page again meanwhile: the older ones go above it
+        const conversation = this.state.conversation;
+        if (this.unmounted || conversation?.number !== number) {
             return;
         }
+        const first = conversation.messages[0]?.id;
         const el = this.thread.el;
         const fromBottom = el ? el.scrollHeight - el.scrollTop : 0;
-        conversation.messages.unshift(...older.messages);
+        conversation.messages.unshift(...older.messages.filter((m) => m.id < first));
         conversation.has_older = older.has_older;
         requestAnimationFrame(() => {
             if (this.thread.el) {
@@ -115,11 +118,10 @@ export class CommConversation extends Component {
             return;
         }
         const shown = this.state.conversation;
-        if (shown?.number === number && shown.messages.length > conversation.messages.length) {
-            // older pages loaded by the reader stay (a refresh brings the newest page again)
-            const newest = new Set(conversation.messages.map((m) => m.id));
-            const first = conversation.messages[0]?.id;
-            const older = shown.messages.filter((m) => !newest.has(m.id) && m.id < first);
+        const first = conversation.messages[0]?.id;
+        const older = shown?.number === number ? shown.messages.filter((m) => m.id < first) : [];
+        if (older.length) {
+            // what the reader saw above the newest page stays (a refresh brings that page again)
             conversation.messages.unshift(...older);
             conversation.has_older = shown.has_older;
         }
