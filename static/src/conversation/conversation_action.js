@@ -113,9 +113,10 @@ export class CommConversation extends Component {
     }
 
     async open(number) {
+        this.state.number = number; // the reader's choice at once: a refresh under way opens it too
         const conversation = await this.orm.call("comm.message", "comm_conversation_open", [number]);
-        if (this.unmounted) {
-            return;
+        if (this.unmounted || this.state.number !== number) {
+            return; // another conversation was chosen meanwhile
         }
         const shown = this.state.conversation;
         const first = conversation.messages[0]?.id;
@@ -125,7 +126,6 @@ export class CommConversation extends Component {
             conversation.messages.unshift(...older);
             conversation.has_older = shown.has_older;
         }
-        this.state.number = number;
         this.state.conversation = conversation;
         this.env.bus.trigger(COMM_INBOX_READ); // this tab's counter at once (other tabs: the server's notification)
         const listed = this.state.conversations.find((c) => c.number === number);
@@ -152,7 +152,7 @@ export class CommConversation extends Component {
         this.state.sending = true;
         try {
             await this.orm.call("comm.message", "comm_conversation_reply", [
-                this.state.number,
+                this.state.conversation.number,
                 this.state.body,
                 this.idempotencyKey,
             ]);
