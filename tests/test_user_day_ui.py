@@ -189,8 +189,8 @@ class TestFirstLookUi(HttpCase):
 
     @mute_logger(*UI_LOGGERS)
     def test_first_look_on_the_demo_data(self):
-        """The README's first look, on the demo data as ``./dev.sh run`` installs it: Contacts →
-        Camille Martin → the SMS link of her mobile → *Send SMS*; delivered through the demo Sandbox
+        """The README's first look, on the demo data as ``./dev.sh run`` installs it: Camille Martin
+        in the Contacts app → the SMS link of her mobile → *Send SMS*; delivered through the demo Sandbox
         and its reply in the open chatter (the README's ``docs/sandbox_sms.png``)."""
         self.env['ir.config_parameter'].set_param('comm_gateway.public_base_url', self.base_url())
         sandbox = self.env.ref('comm_gateway.provider_sandbox')
@@ -202,7 +202,7 @@ class TestFirstLookUi(HttpCase):
                                                      ('partner_id', '=', camille.id)])
 
         with self.running_server(done), readme_screenshot('sandbox_sms'):
-            self.start_tour('/odoo', 'comm_first_look_tour', login='admin')
+            self.start_tour(f'/odoo/contacts/{camille.id}', 'comm_first_look_tour', login='admin')
         message = self.env['comm.message'].search([('partner_id', '=', camille.id), ('direction', '=', 'out')])
         self.assertEqual((message.state, message.to_number, message.body),
                          ('delivered', '+33612345678', 'Your table is ready'))

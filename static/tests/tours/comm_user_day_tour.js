@@ -78,23 +78,16 @@ registry.category("web_tour.tours").add("comm_live_chatter_tour", {
     steps: () => smsFromTheChatter(),
 });
 
-/* The README's first look, on the demo data: the Contacts app, a contact, the SMS link next to its
- * mobile, Send SMS; delivered, and the simulated reply below it. */
+/* The README's first look, on the demo data: a contact in the Contacts app, the SMS link next to
+ * its mobile, Send SMS; delivered, and the simulated reply below it. */
 registry.category("web_tour.tours").add("comm_first_look_tour", {
     steps: () => [
         {
-            trigger: ".o_navbar_apps_menu button",
-            run: "click",
+            content: "In the Contacts app",
+            trigger: ".o_main_navbar .o_menu_brand:contains('Contacts')",
         },
         {
-            trigger: ".o_app[data-menu-xmlid='contacts.menu_contacts']:contains('Contacts')",
-            run: "click",
-        },
-        {
-            trigger: ".o_kanban_record:contains('Camille Martin')",
-            run: "click",
-        },
-        {
+            content: "Camille Martin, her mobile as the demo data writes it",
             trigger: ".o_form_view .o_field_widget[name='mobile'] input:value(06 12 34 56 78)",
         },
         ...smsFromTheChatter(),
