@@ -1,11 +1,13 @@
+import re
 import uuid
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, format_datetime
 
-CONVERSATIONS_LIMIT = 40     # conversations listed at once (newest first)
-MESSAGES_LIMIT = 200         # messages of a conversation shown at once (the newest)
+CONVERSATIONS_LIMIT = 40     # conversations listed at once (newest first); more on request
+MESSAGES_LIMIT = 200         # messages of a conversation shown at once (the newest); older on request
+NUMBER_SEARCH = re.compile(r'\+?[\d\s().-]+')   # a search that looks like (part of) a phone number
 # bus notifications: the systray counters and open conversation views fetch again (unread moved);
 # the open conversation views only (a message or a status moved)
 INBOX_REFRESH = 'comm_gateway.inbox/refresh'
@@ -82,39 +84,61 @@ class CommMessage(models.Model):
             raise AccessError(_('Only Communications users see conversations.'))
 
     @api.model
-    def comm_conversation_list(self, unread_only=False, limit=CONVERSATIONS_LIMIT):
-        """The conversations the user may read, the newest first.
+    def comm_conversation_list(self, unread_only=False, limit=CONVERSATIONS_LIMIT, search='', offset=0):
+        """The conversations the user may read, the newest first, a page at a time.
 
         :param unread_only: only those with unread inbound messages
-        :returns: ``{'conversations': [{number, name, channel, body, date, unread}], 'unread': total}``
+        :param search: only those with a message matching it: the number (spaces and dashes
+            ignored), the contact's or WhatsApp profile's name, or the text
+        :param offset: how many conversations to skip (the pages already shown)
+        :returns: ``{'conversations': [{number, name, channel, body, date, unread}], 'unread': total,
+            'has_more': more conversations after these}``; a conversation found by ``search``
+            shows its last matching message
         """
         self._check_conversation_user()
         limit = min(int(limit or CONVERSATIONS_LIMIT), CONVERSATIONS_LIMIT)
         unread = dict(self._read_group([('conversation_unread', '=', True), ('peer_number', '!=', False)],
                                        ['peer_number'], ['__count']))
         domain = [('peer_number', 'in', list(unread))] if unread_only else [('peer_number', '!=', False)]
-        last_ids = [last_id for _number, last_id in self._read_group(
-            domain, ['peer_number'], ['id:max'], order='id:max desc', limit=limit)]
+        if search := (search or '').strip():
+            domain += self._conversation_search_domain(search)
+        last_ids = [last_id for _number, last_id in self._read_group(     # one more: is there a next page?
+            domain, ['peer_number'], ['id:max'], order='id:max desc', limit=limit + 1,
+            offset=max(int(offset or 0), 0))]
         conversations = []
-        for message in self.browse(last_ids):
+        for message in self.browse(last_ids[:limit]):
             conversations.append({
                 'number': message.peer_number, 'name': message._conversation_name(), 'channel': message.channel,
                 'body': (message.body or '')[:120], 'date': fields.Datetime.to_string(message.create_date),
                 'unread': unread.get(message.peer_number, 0),
             })
-        return {'conversations': conversations, 'unread': sum(unread.values())}
+        return {'conversations': conversations, 'unread': sum(unread.values()), 'has_more': len(last_ids) > limit}
 
     @api.model
-    def comm_conversation_open(self, number):
+    def _conversation_search_domain(self, search):
+        """The messages matching ``search``: its number, contact or profile name, or text."""
+        domain = ['|', '|', ('partner_id.name', 'ilike', search), ('profile_name', 'ilike', search),
+                  ('body', 'ilike', search)]
+        if NUMBER_SEARCH.fullmatch(search) and (digits := re.sub(r'[^\d+]', '', search)):
+            domain = ['|', ('peer_number', 'ilike', digits)] + domain
+        return domain
+
+    @api.model
+    def comm_conversation_open(self, number, before_id=None):
         """The messages with ``number`` the user may read (the newest ``MESSAGES_LIMIT``, oldest
         first), how a reply would go, and the inbound ones marked read.
 
-        :returns: ``{number, name, messages: [...], reply: {...}}``
+        :param before_id: only the messages older than this one (*Load older messages*)
+        :returns: ``{number, name, messages: [...], has_older, reply: {...}}``
         """
         self._check_conversation_user()
-        messages = self.search([('peer_number', '=', number)], order='id desc', limit=MESSAGES_LIMIT)
+        domain = [('peer_number', '=', number)]
+        if before_id:
+            domain.append(('id', '<', int(before_id)))
+        found = self.search(domain, order='id desc', limit=MESSAGES_LIMIT + 1)
+        messages = found[:MESSAGES_LIMIT]
         if not messages:    # none yet, or none the user may read: the same answer
-            return {'number': number, 'name': number, 'messages': [], 'reply': {
+            return {'number': number, 'name': number, 'messages': [], 'has_older': False, 'reply': {
                 'channel': False, 'account': '', 'record': '', 'window_open': False, 'template_action': False,
                 'notice': _('No message with %(number)s yet: write from the chatter of its contact or document.',
                             number=number)}}
@@ -135,7 +159,9 @@ class CommMessage(models.Model):
                 'error': message.error_message or '', 'account': message.provider_id.sudo().display_name,
                 'record': message._conversation_record_name(),
             } for message in reversed(messages)],
-            'reply': self._conversation_reply_context(messages),
+            'has_older': len(found) > MESSAGES_LIMIT,
+            # an older page leaves the reply box as it is
+            'reply': False if before_id else self._conversation_reply_context(messages),
         }
 
     @api.model
@@ -155,11 +181,12 @@ class CommMessage(models.Model):
             raise AccessError(_('No conversation with %(number)s that you may read.', number=number))
         reply = messages._conversation_reply_target()
         record, provider, channel = reply['record'], reply['provider'], reply['channel']
-        if not record:
-            raise UserError(_('%(number)s has no contact and no document to answer from: create the contact first.',
-                              number=number))
-        # as posting in its chatter would: the right to post on the document, before any sudo()
-        record.check_access(getattr(record, '_mail_post_access', 'write'))
+        if record:
+            # as posting in its chatter would: the right to post on the document, before any sudo()
+            record.check_access(getattr(record, '_mail_post_access', 'write'))
+        elif channel == 'whatsapp':
+            raise UserError(_('%(number)s has no contact and no document to answer from on WhatsApp: create the '
+                              'contact first.', number=number))
         if self.env['phone.blacklist']._comm_opted_out([number]):
             raise UserError(_('%(number)s opted out: no more messages are sent to it.', number=number))
         partner = messages.partner_id[:1]
@@ -231,8 +258,12 @@ class CommMessage(models.Model):
             'window_open': True, 'notice': '', 'template_action': False,
         }
         number = messages[:1].peer_number
-        if not record:
-            context['notice'] = _('No contact and no document to answer from: create the contact first.')
+        if not record and channel == 'whatsapp':
+            context['window_open'] = False
+            context['notice'] = _('No contact and no document to answer from on WhatsApp: create the contact first.')
+        elif not record:
+            context['notice'] = _('No contact and no document: the reply goes to the number and stays in this '
+                                  'conversation.')
         elif channel == 'whatsapp':
             end = self._whatsapp_window_end(number, provider)
             context['window_open'] = bool(end)
@@ -250,7 +281,13 @@ class CommMessage(models.Model):
     @api.model
     def _conversation_send_sms(self, provider, record, partner, number, body):
         """Post the SMS in the record's chatter as Odoo's SMS composer does (SMS icon, tracker) and
-        queue it on ``provider``, the conversation's account, whatever the company's default."""
+        queue it on ``provider``, the conversation's account, whatever the company's default.
+
+        A number with neither contact nor document gets its SMS all the same: it is kept in the
+        conversation (its messages are those with the number), not in a chatter."""
+        if not record:
+            sms = self.env['sms.sms'].sudo().create({'number': number, 'body': body, 'state': 'outgoing'})
+            return self.sudo()._queue_sms(provider, sms)
         if partner:
             post = record._message_sms(body, partner_ids=partner.ids, sms_pid_to_number={partner.id: number},
                                        put_in_queue=True)

@@ -84,7 +84,8 @@ class CommWhatsappTemplate(models.Model):
     @api.depends('name', 'language')
     def _compute_display_name(self):
         for template in self:
-            template.display_name = f'{template.name} ({template.language})'
+            template.display_name = f'{template.name} ({template.language})' if template.name else _(
+                'New WhatsApp template')
 
     @api.depends('header_format', 'header_text', 'body', 'footer', 'variable_ids.sample',
                  'variable_ids.static_value', 'variable_ids.field_path', 'variable_ids.source')

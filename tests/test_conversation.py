@@ -1,9 +1,11 @@
 import json
+from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
+from ..models import comm_conversation
 from .whatsapp_common import LOGGERS, NUMBER, WhatsappCase
 
 OTHER = '+4915199999999'
@@ -120,3 +122,73 @@ class TestConversation(WhatsappCase):
         self.assertEqual((action['tag'], action['params']), ('comm_gateway.conversation', {'number': NUMBER}))
         action = self.partner.with_user(self.agent).action_comm_conversation()
         self.assertEqual(action['params'], {'number': NUMBER})
+
+    def manager(self):
+        return new_test_user(self.env, 'conv_manager', groups='comm_gateway.group_comm_manager')
+
+    def test_search_by_number_name_or_text(self):
+        self.inbound('Where is my parcel?')
+        zoe = self.env['res.partner'].create({'name': 'Zoe Roux'})
+        self.inbound('Booking for two', number=OTHER, partner_id=zoe.id, profile_name='Zozo on WhatsApp',
+                     res_id=zoe.id)
+        Message = self.env['comm.message'].with_user(self.agent)
+
+        def found(search):
+            return [c['number'] for c in Message.comm_conversation_list(search=search)['conversations']]
+
+        self.assertEqual(found('ann exa'), [NUMBER], 'the contact\'s name')
+        self.assertEqual(found('zoe r'), [OTHER], 'the contact\'s name')
+        self.assertEqual(found('zozo'), [OTHER], 'the WhatsApp profile name')
+        self.assertEqual(found('PARCEL'), [NUMBER], 'the text')
+        self.assertEqual(found('151 9999'), [OTHER], 'the number, spaces ignored')
+        self.assertEqual(found('+49 151'), [OTHER, NUMBER])
+        self.assertEqual(found('nothing like it'), [])
+        self.inbound('Hidden parcel', number='+4915100000000', res_model='crm.lead', res_id=self.hidden_lead.id)
+        self.assertEqual(found('parcel'), [NUMBER], 'not what the user may not read')
+
+    def test_paging_conversations_and_older_messages(self):
+        for index in range(5):
+            self.inbound(f'Hello {index}', number=f'+491510000001{index}')
+        Message = self.env['comm.message'].with_user(self.agent)
+        first = Message.comm_conversation_list(limit=2)
+        second = Message.comm_conversation_list(limit=2, offset=2)
+        last = Message.comm_conversation_list(limit=2, offset=4)
+        self.assertEqual([c['body'] for page in (first, second, last) for c in page['conversations']],
+                         ['Hello 4', 'Hello 3', 'Hello 2', 'Hello 1', 'Hello 0'], 'newest first, page after page')
+        self.assertEqual([page['has_more'] for page in (first, second, last)], [True, True, False])
+        self.assertEqual(len(Message.comm_conversation_list(limit=1000)['conversations']), 5)
+        with patch.object(comm_conversation, 'CONVERSATIONS_LIMIT', 3):
+            self.assertEqual(len(Message.comm_conversation_list(limit=1000)['conversations']), 3,
+                             'never more than a page')
+
+        ids = [self.inbound(f'Message {index}').id for index in range(5)]
+        with patch.object(comm_conversation, 'MESSAGES_LIMIT', 2):
+            newest = Message.comm_conversation_open(NUMBER)
+            self.assertEqual(([m['id'] for m in newest['messages']], newest['has_older']), (ids[3:], True))
+            older = Message.comm_conversation_open(NUMBER, before_id=ids[3])
+            self.assertEqual(([m['id'] for m in older['messages']], older['has_older']), (ids[1:3], True))
+            self.assertFalse(older['reply'], 'an older page leaves the reply box alone')
+            oldest = Message.comm_conversation_open(NUMBER, before_id=ids[1])
+            self.assertEqual(([m['id'] for m in oldest['messages']], oldest['has_older']), (ids[:1], False))
+
+    def test_sms_reply_to_a_number_without_contact_or_document(self):
+        self.inbound('Who is this?', number=OTHER, partner_id=False, res_model=False, res_id=False)
+        # messages with neither contact nor document: for Communications Administrators only
+        Message = self.env['comm.message'].with_user(self.manager())
+        context = Message.comm_conversation_open(OTHER)['reply']
+        self.assertTrue(context['window_open'])
+        self.assertIn('stays in this conversation', context['notice'])
+        Message.comm_conversation_reply(OTHER, 'The bakery, about your order')
+        reply = self.env['comm.message'].search([('direction', '=', 'out'), ('to_number', '=', OTHER)])
+        self.assertEqual((reply.provider_id, reply.channel, reply.body, reply.state, reply.res_model, reply.partner_id),
+                         (self.second, 'sms', 'The bakery, about your order', 'queued', False,
+                          self.env['res.partner']), 'sent to the number, on the account it wrote to')
+        thread = Message.comm_conversation_open(OTHER)['messages']
+        self.assertEqual([m['body'] for m in thread], ['Who is this?', 'The bakery, about your order'],
+                         'the reply is in the conversation')
+
+        self.inbound('On WhatsApp now', number=OTHER, channel='whatsapp', partner_id=False, res_model=False,
+                     res_id=False)
+        self.assertFalse(Message.comm_conversation_open(OTHER)['reply']['window_open'])
+        with self.assertRaisesRegex(UserError, 'create the contact first'):
+            Message.comm_conversation_reply(OTHER, 'Hi')

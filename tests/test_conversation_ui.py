@@ -2,6 +2,7 @@ from odoo import fields
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
+from ..models import comm_conversation
 from .screenshots import readme_screenshot
 from .test_user_day_ui import UI_LOGGERS, TestUserDayUi
 from .whatsapp_common import WhatsappMixin
@@ -60,3 +61,28 @@ class TestConversationUi(WhatsappMixin, HttpCase):
         self.message(lukas, 'in', 'Can I change the date?')
         with self.running_server(lambda env: True), readme_screenshot('inbox_systray'):   # the bus on
             self.start_tour('/odoo', 'comm_inbox_tour', login='admin')
+
+    @mute_logger(*UI_LOGGERS)
+    def test_browse_search_and_answer_an_unknown_number(self):
+        """Pages of conversations and of messages, a search, and an SMS reply to a number without
+        contact or document, delivered and kept in its conversation."""
+        self.patch(comm_conversation, 'CONVERSATIONS_LIMIT', 1)
+        self.patch(comm_conversation, 'MESSAGES_LIMIT', 2)
+        for body in ('Is my table ready?', 'We are four', 'And a high chair'):
+            self.message(self.ines, 'in', body)
+        unknown = '+32470999888'
+        self.env['comm.message'].create({
+            'direction': 'in', 'channel': 'sms', 'provider_id': self.sandbox.id, 'from_number': unknown,
+            'to_number': '+15005550006', 'body': 'Is the cake ready?', 'state': 'received',
+            'received_at': fields.Datetime.now()})
+
+        def done(env):
+            return env['comm.message'].search_count([('direction', '=', 'in'), ('from_number', '=', unknown),
+                                                     ('body', '=', 'Thanks, got it!')])
+
+        action = self.env.ref('comm_gateway.action_comm_conversation')
+        with self.running_server(done):
+            self.start_tour(f'/odoo/action-{action.id}', 'comm_conversation_browse_tour', login='admin')
+        reply = self.env['comm.message'].search([('direction', '=', 'out'), ('to_number', '=', unknown)])
+        self.assertEqual((reply.state, reply.provider_id, reply.partner_id, reply.res_model),
+                         ('delivered', self.sandbox, self.env['res.partner'], False))

@@ -10,6 +10,7 @@ from odoo.addons.bus.websocket import WebsocketConnectionHandler
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
+from .screenshots import readme_screenshot
 from .whatsapp_common import LOGGERS, WhatsappMixin
 
 _logger = logging.getLogger(__name__)
@@ -167,11 +168,41 @@ class TestUserDayUi(WhatsappMixin, HttpCase):
 
     @mute_logger(*UI_LOGGERS)
     def test_template_drafting(self):
-        """A new template: a variable row per {{n}} as it is typed, each bound with the field picker."""
+        """A new template: the only account chosen, a readable breadcrumb, a variable row per {{n}} as
+        it is typed, each bound with the field picker, samples and Meta's name rule checked before saving."""
         self.env['comm.provider'].search([]).write({'active': False})
         self.account('sandbox')     # the only account: the new template gets it
         action = self.env.ref('comm_gateway.action_comm_whatsapp_template')
         self.start_tour(f'/odoo/action-{action.id}', 'comm_template_draft_tour', login='admin')
         template = self.env['comm.whatsapp.template'].search([('name', '=', 'order_ready')])
-        self.assertEqual([(v.key, v.source, v.field_path) for v in template.variable_ids],
-                         [('body.1', 'field', 'name'), ('body.2', 'field', 'ref')])
+        self.assertEqual([(v.key, v.source, v.field_path, v.sample) for v in template.variable_ids],
+                         [('body.1', 'field', 'name', 'Ann'), ('body.2', 'field', 'ref', '#1042')])
+        self.assertEqual((template.provider_id.code, template.status), ('sandbox', 'draft'))
+
+
+@tagged('post_install', '-at_install')
+class TestFirstLookUi(HttpCase):
+    """The README's first look, in a browser the size of the README's screenshot."""
+
+    browser_size = '1920x1000'
+    running_server = TestUserDayUi.running_server
+
+    @mute_logger(*UI_LOGGERS)
+    def test_first_look_on_the_demo_data(self):
+        """The README's first look, on the demo data as ``./dev.sh run`` installs it: Camille Martin
+        in the Contacts app → the SMS link of her mobile → *Send SMS*; delivered through the demo Sandbox
+        and its reply in the open chatter (the README's ``docs/sandbox_sms.png``)."""
+        self.env['ir.config_parameter'].set_param('comm_gateway.public_base_url', self.base_url())
+        sandbox = self.env.ref('comm_gateway.provider_sandbox')
+        camille = self.env.ref('comm_gateway.partner_demo_fr_national')
+        self.assertEqual(self.env.company.comm_sms_provider_id, sandbox, 'the demo company sends through the Sandbox')
+
+        def done(env):
+            return env['comm.message'].search_count([('direction', '=', 'in'), ('provider_id', '=', sandbox.id),
+                                                     ('partner_id', '=', camille.id)])
+
+        with self.running_server(done), readme_screenshot('sandbox_sms'):
+            self.start_tour(f'/odoo/contacts/{camille.id}', 'comm_first_look_tour', login='admin')
+        message = self.env['comm.message'].search([('partner_id', '=', camille.id), ('direction', '=', 'out')])
+        self.assertEqual((message.state, message.to_number, message.body),
+                         ('delivered', '+33612345678', 'Your table is ready'))

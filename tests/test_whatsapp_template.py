@@ -192,10 +192,10 @@ class TestWhatsapp(WhatsappCase):
         self.assertEqual((draft.status, draft.provider_ref), ('pending', '594425479261596'))
 
     def test_submit_refuses_bad_names(self):
-        draft = self.env['comm.whatsapp.template'].create({'name': 'Order Update', 'provider_id': self.sandbox.id,
+        with self.assertRaisesRegex(ValidationError, 'lower case letters'):     # not even saved
+            self.env['comm.whatsapp.template'].create({'name': 'Order Update', 'provider_id': self.sandbox.id,
+                                                       'body': 'Hello'})
+        draft = self.env['comm.whatsapp.template'].create({'name': 'order_update_2', 'provider_id': self.sandbox.id,
                                                            'body': 'Hello'})
-        with self.assertRaises(UserError):
-            draft.action_submit()
-        draft.name = 'order_update_2'
         draft.action_submit()
         self.assertEqual(draft.status, 'approved', 'the Sandbox approves at once')

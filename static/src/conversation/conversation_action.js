@@ -26,6 +26,8 @@ export class CommConversation extends Component {
             conversation: null,
             body: "",
             sending: false,
+            search: "",
+            hasMore: false,
         });
         this.idempotencyKey = crypto.randomUUID?.() || String(Math.random());
         onWillStart(() => this.load());
@@ -33,12 +35,40 @@ export class CommConversation extends Component {
         onWillUnmount(() => (this.unmounted = true));
     }
 
-    async load() {
-        const { conversations } = await this.orm.call("comm.message", "comm_conversation_list", []);
+    /**
+     * The conversations of the search, from the newest. ``more``: the next page after those shown;
+     * ``refresh``: the first page again, the further pages shown staying below it.
+     */
+    async listConversations({ more = false, refresh = false } = {}) {
+        const offset = more ? this.state.conversations.length : 0;
+        const { conversations, has_more } = await this.orm.call("comm.message", "comm_conversation_list", [], {
+            search: this.state.search,
+            offset,
+        });
         if (this.unmounted) {
             return;
         }
-        this.state.conversations = conversations;
+        if (more) {
+            this.state.conversations = [...this.state.conversations, ...conversations];
+            this.state.hasMore = has_more;
+        } else if (refresh && this.state.conversations.length > conversations.length) {
+            const fresh = new Set(conversations.map((c) => c.number));
+            const below = this.state.conversations.filter((c) => !fresh.has(c.number));
+            // as many as were shown: those pushed down by the fresh page are on the next one
+            const shown = this.state.conversations.length;
+            this.state.conversations = [...conversations, ...below.slice(0, shown - conversations.length)];
+        } else {
+            this.state.conversations = conversations;
+            this.state.hasMore = has_more;
+        }
+    }
+
+    async load() {
+        await this.listConversations({ refresh: true });
+        if (this.unmounted) {
+            return;
+        }
+        const conversations = this.state.conversations;
         if (!this.state.number && conversations.length) {
             this.state.number = conversations[0].number;
         }
@@ -47,12 +77,55 @@ export class CommConversation extends Component {
         }
     }
 
-    async open(number) {
-        const conversation = await this.orm.call("comm.message", "comm_conversation_open", [number]);
-        if (this.unmounted) {
+    onSearchKeydown(ev) {
+        if (ev.key === "Enter") {
+            ev.preventDefault();
+            this.listConversations();
+        }
+    }
+
+    async clearSearch() {
+        this.state.search = "";
+        await this.listConversations();
+    }
+
+    /** The page of messages before the oldest one shown, kept in view where the reader was. */
+    async loadOlder() {
+        const { number, messages } = this.state.conversation;
+        const older = await this.orm.call("comm.message", "comm_conversation_open", [number], {
+            before_id: messages[0].id,
+        });
+        // a refresh may have brought the newest page again meanwhile: the older ones go above it
+        const conversation = this.state.conversation;
+        if (this.unmounted || conversation?.number !== number) {
             return;
         }
-        this.state.number = number;
+        const first = conversation.messages[0]?.id;
+        const el = this.thread.el;
+        const fromBottom = el ? el.scrollHeight - el.scrollTop : 0;
+        conversation.messages.unshift(...older.messages.filter((m) => m.id < first));
+        conversation.has_older = older.has_older;
+        requestAnimationFrame(() => {
+            if (this.thread.el) {
+                this.thread.el.scrollTop = this.thread.el.scrollHeight - fromBottom;
+            }
+        });
+    }
+
+    async open(number) {
+        this.state.number = number; // the reader's choice at once: a refresh under way opens it too
+        const conversation = await this.orm.call("comm.message", "comm_conversation_open", [number]);
+        if (this.unmounted || this.state.number !== number) {
+            return; // another conversation was chosen meanwhile
+        }
+        const shown = this.state.conversation;
+        const first = conversation.messages[0]?.id;
+        const older = shown?.number === number ? shown.messages.filter((m) => m.id < first) : [];
+        if (older.length) {
+            // what the reader saw above the newest page stays (a refresh brings that page again)
+            conversation.messages.unshift(...older);
+            conversation.has_older = shown.has_older;
+        }
         this.state.conversation = conversation;
         this.env.bus.trigger(COMM_INBOX_READ); // this tab's counter at once (other tabs: the server's notification)
         const listed = this.state.conversations.find((c) => c.number === number);
@@ -69,7 +142,7 @@ export class CommConversation extends Component {
 
     get canReply() {
         const reply = this.state.conversation?.reply;
-        return Boolean(reply && reply.record && reply.window_open);
+        return Boolean(reply && reply.window_open);
     }
 
     async send() {
@@ -79,7 +152,7 @@ export class CommConversation extends Component {
         this.state.sending = true;
         try {
             await this.orm.call("comm.message", "comm_conversation_reply", [
-                this.state.number,
+                this.state.conversation.number,
                 this.state.body,
                 this.idempotencyKey,
             ]);

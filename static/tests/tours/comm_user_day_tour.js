@@ -34,8 +34,9 @@ registry.category("web_tour.tours").add("comm_template_sync_tour", {
     ],
 });
 
-registry.category("web_tour.tours").add("comm_live_chatter_tour", {
-    steps: () => [
+/** From an open contact: an SMS through Odoo's composer, delivered, and the Sandbox's reply, live. */
+function smsFromTheChatter() {
+    return [
         {
             trigger: ".o_field_widget[name='mobile'] input",
             run: "click",
@@ -69,6 +70,30 @@ registry.category("web_tour.tours").add("comm_live_chatter_tour", {
         },
         {
             trigger: ".o-mail-MessageNotificationPopover i[title='Delivered']",
+        },
+    ];
+}
+
+registry.category("web_tour.tours").add("comm_live_chatter_tour", {
+    steps: () => smsFromTheChatter(),
+});
+
+/* The README's first look, on the demo data: a contact in the Contacts app, the SMS link next to
+ * its mobile, Send SMS; delivered, and the simulated reply below it. */
+registry.category("web_tour.tours").add("comm_first_look_tour", {
+    steps: () => [
+        {
+            content: "In the Contacts app",
+            trigger: ".o_main_navbar .o_menu_brand:contains('Contacts')",
+        },
+        {
+            content: "Camille Martin, her mobile as the demo data writes it",
+            trigger: ".o_form_view .o_field_widget[name='mobile'] input:value(06 12 34 56 78)",
+        },
+        ...smsFromTheChatter(),
+        {
+            content: "Nothing left loading (the README's screenshot is taken here)",
+            trigger: "body:not(:has(.o_loading_indicator))",
         },
     ],
 });
