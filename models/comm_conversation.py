@@ -169,6 +169,8 @@ class CommMessage(models.Model):
         """Answer ``number`` with a text, on the channel and account of the conversation, posted in
         the chatter of its record (the composer's rules: WhatsApp free text only inside the
         24-hour window, no message to an opted-out number, no SMS over the account's limit).
+        A number with neither contact nor document gets its reply all the same, kept in the
+        conversation only.
 
         :returns: the new reply context (``comm_conversation_open``'s ``reply``)
         """
@@ -184,16 +186,15 @@ class CommMessage(models.Model):
         if record:
             # as posting in its chatter would: the right to post on the document, before any sudo()
             record.check_access(getattr(record, '_mail_post_access', 'write'))
-        elif channel == 'whatsapp':
-            raise UserError(_('%(number)s has no contact and no document to answer from on WhatsApp: create the '
-                              'contact first.', number=number))
         if self.env['phone.blacklist']._comm_opted_out([number]):
             raise UserError(_('%(number)s opted out: no more messages are sent to it.', number=number))
         partner = messages.partner_id[:1]
         if channel == 'whatsapp':
             if not self._whatsapp_window_end(number, provider):
+                how = _('Send a template') if record else _('a template needs a contact or a document: create '
+                                                            'the contact first')
                 raise UserError(_('%(number)s has not written on WhatsApp in the last 24 hours: only an approved '
-                                  'template can be sent (Send a template).', number=number))
+                                  'template can be sent (%(how)s).', number=number, how=how))
             self._queue_whatsapp(provider.sudo(), record, partner, number, body=body,
                                  idempotency_key=idempotency_key or uuid.uuid4().hex)
         else:
@@ -258,18 +259,25 @@ class CommMessage(models.Model):
             'window_open': True, 'notice': '', 'template_action': False,
         }
         number = messages[:1].peer_number
-        if not record and channel == 'whatsapp':
-            context['window_open'] = False
-            context['notice'] = _('No contact and no document to answer from on WhatsApp: create the contact first.')
-        elif not record:
-            context['notice'] = _('No contact and no document: the reply goes to the number and stays in this '
-                                  'conversation.')
-        elif channel == 'whatsapp':
-            end = self._whatsapp_window_end(number, provider)
-            context['window_open'] = bool(end)
+        if channel != 'whatsapp':
+            if not record:
+                context['notice'] = _('No contact and no document: the reply goes to the number and stays in this '
+                                      'conversation.')
+            return context
+        end = self._whatsapp_window_end(number, provider)
+        context['window_open'] = bool(end)
+        if end:
             context['notice'] = _('Free text until %(end)s (the customer wrote in the last 24 hours).',
-                                  end=format_datetime(self.env, end)) if end else _(
-                'The 24-hour window is closed: WhatsApp only accepts an approved template.')
+                                  end=format_datetime(self.env, end))
+            if not record:
+                context['notice'] += ' ' + _('No contact and no document: the reply stays in this conversation.')
+        elif not record:
+            # a template's variables are rendered from a document: the composer needs one
+            context['notice'] = _('The 24-hour window is closed: WhatsApp only accepts an approved template, and a '
+                                  'template needs a contact or a document: create the contact first.')
+        else:
+            context['notice'] = _('The 24-hour window is closed: WhatsApp only accepts an approved template.')
+        if record:
             context['template_action'] = {
                 'type': 'ir.actions.act_window', 'res_model': 'comm.whatsapp.composer', 'view_mode': 'form',
                 'views': [[False, 'form']], 'target': 'new', 'name': _('Send WhatsApp'),

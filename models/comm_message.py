@@ -412,6 +412,9 @@ class CommMessage(models.Model):
                         values=None, idempotency_key=None):
         """Queue a WhatsApp message about ``record`` and post it in the record's chatter.
 
+        Without a record (a conversation's number with neither contact nor document) the message
+        goes to the number all the same and stays in its conversation, as an SMS does: no chatter.
+
         Free text and media only inside the 24-hour window; an approved template at any time.
         WhatsApp carries one media per message: each further attachment goes in its own message.
 
@@ -441,7 +444,8 @@ class CommMessage(models.Model):
     def _queue_from_chatter(self, channel, provider, record, partner, to_number, body, chunks, template=None,
                             values=None, idempotency_key=None):
         """Queue one message per chunk of attachments (the body goes with the first), post them once
-        in ``record``'s chatter with a delivery icon, issue their media tokens and wake the cron.
+        in ``record``'s chatter with a delivery icon (none without a record), issue their media
+        tokens and wake the cron.
 
         :param chunks: ``ir.attachment`` recordsets, one per message (the provider's media limit)
         :param idempotency_key: a key used before queues nothing more (double submit, retried request)
@@ -465,16 +469,18 @@ class CommMessage(models.Model):
                     'dispatch_state': 'todo', 'next_try_at': now, 'queued_at': now,
                     'from_number': sender or False, 'to_number': to_number,
                     'body': body if index == 0 else False, 'attachment_ids': [(6, 0, chunk.ids)],
-                    'partner_id': partner.id or False, 'res_model': record._name, 'res_id': record.id,
+                    'partner_id': partner.id or False,
+                    'res_model': record._name if record else False, 'res_id': record.id if record else False,
                     'template_id': template.id if template else False, 'template_values': values or False,
                     'wa_idempotency_key': key,
                 } for index, (chunk, key) in enumerate(zip(chunks, keys))])
         except psycopg2.errors.UniqueViolation:
             _logger.info('comm.provider %s: %s submission already queued, not again', provider.id, channel)
             return self.sudo().search([('wa_idempotency_key', 'in', keys)])
-        attachments = self.env['ir.attachment'].union(*chunks)
-        post = self._post_outbound(channel, record, partner, body, attachments, template)
-        messages.write({'mail_message_id': post.id})
+        if record:
+            attachments = self.env['ir.attachment'].union(*chunks)
+            post = self._post_outbound(channel, record, partner, body, attachments, template)
+            messages.write({'mail_message_id': post.id})
         self.env['comm.media.token']._issue(messages)
         self._trigger_dispatch()
         _logger.info('comm.provider %s: queued %s %s message(s) %s', provider.id, len(messages), channel, messages.ids)

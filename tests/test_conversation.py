@@ -187,8 +187,36 @@ class TestConversation(WhatsappCase):
         self.assertEqual([m['body'] for m in thread], ['Who is this?', 'The bakery, about your order'],
                          'the reply is in the conversation')
 
-        self.inbound('On WhatsApp now', number=OTHER, channel='whatsapp', partner_id=False, res_model=False,
-                     res_id=False)
-        self.assertFalse(Message.comm_conversation_open(OTHER)['reply']['window_open'])
-        with self.assertRaisesRegex(UserError, 'create the contact first'):
+    @mute_logger(*LOGGERS)
+    def test_whatsapp_reply_to_a_number_without_contact_or_document(self):
+        self.inbound('Old one on WhatsApp', number=OTHER, channel='whatsapp', partner_id=False, res_model=False,
+                     res_id=False, received_at='2020-01-01 00:00:00')
+        Message = self.env['comm.message'].with_user(self.manager())
+        context = Message.comm_conversation_open(OTHER)['reply']
+        self.assertEqual((context['channel'], context['window_open'], context['template_action']),
+                         ('whatsapp', False, False), 'the template composer needs a document')
+        self.assertIn('template needs a contact', context['notice'])
+        with self.assertRaisesRegex(UserError, 'only an approved template .*create the contact first'):
             Message.comm_conversation_reply(OTHER, 'Hi')
+        self.assertFalse(self.env['comm.message'].search([('direction', '=', 'out'), ('to_number', '=', OTHER)]))
+
+        self.open_window(self.second, number=OTHER)
+        context = Message.comm_conversation_open(OTHER)['reply']
+        self.assertTrue(context['window_open'])
+        self.assertIn('stays in this conversation', context['notice'])
+        Message.comm_conversation_reply(OTHER, 'The bakery, on WhatsApp', 'key-unknown')
+        Message.comm_conversation_reply(OTHER, 'The bakery, on WhatsApp', 'key-unknown')
+        reply = self.env['comm.message'].search([('direction', '=', 'out'), ('to_number', '=', OTHER)])
+        self.assertEqual((reply.provider_id, reply.channel, reply.body, reply.state, reply.res_model, reply.partner_id,
+                          reply.mail_message_id),
+                         (self.second, 'whatsapp', 'The bakery, on WhatsApp', 'queued', False,
+                          self.env['res.partner'], self.env['mail.message']),
+                         'queued once to the number on the account it wrote to, in no chatter')
+        thread = Message.comm_conversation_open(OTHER)['messages']
+        self.assertEqual(thread[-1]['id'], reply.id, 'the reply is in the conversation')
+
+        self.env['phone.blacklist'].sudo()._add([OTHER])
+        with self.assertRaisesRegex(UserError, 'opted out'):
+            Message.comm_conversation_reply(OTHER, 'Still there?')
+        self.assertEqual(len(self.env['comm.message'].search([('direction', '=', 'out'), ('to_number', '=', OTHER)])),
+                         1)
