@@ -214,6 +214,8 @@ class TestConversation(WhatsappCase):
                          'queued once to the number on the account it wrote to, in no chatter')
         thread = Message.comm_conversation_open(OTHER)['messages']
         self.assertEqual(thread[-1]['id'], reply.id, 'the reply is in the conversation')
+        self.dispatch()
+        self.assertEqual(reply.dispatch_state, 'done', 'sent by the dispatch like any other')
 
         self.env['phone.blacklist'].sudo()._add([OTHER])
         with self.assertRaisesRegex(UserError, 'opted out'):
