@@ -13,7 +13,7 @@ import hmac
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
-from odoo.tools import SQL
+from odoo.tools import SQL, ormcache
 
 SOURCES = [('keyword', 'Keyword received'), ('manual', 'By hand'), ('import', 'Import')]
 KINDS = [('opt_out', 'Opted out'), ('opt_in', 'Opted in')]
@@ -91,14 +91,34 @@ class CommBlacklistHash(models.Model):
 
     @api.model
     def _add(self, numbers):
+        if not numbers:
+            return
+        self.env.cr.execute("SELECT EXISTS(SELECT FROM comm_blacklist_hash)")
+        first = not self.env.cr.fetchone()[0]
         for number in numbers:
             self.env.cr.execute(SQL(
                 "INSERT INTO comm_blacklist_hash (number_hash, date) VALUES (%s, now() at time zone 'UTC')"
                 " ON CONFLICT (number_hash) DO NOTHING", number_hash(self.env, number)))
+        if first:
+            # the first hash of the database: every worker asks the table from now on (at once in
+            # this one, after the commit in the others through Odoo's cache signaling)
+            self.env.registry.clear_cache()
+            self.env.cr.postcommit.add(self.env.registry.clear_cache)
+
+    @api.model
+    @ormcache()
+    def _any(self):
+        """Whether any number is hashed. Cached: most databases never erase a contact, and every
+        SMS of Odoo's own paths asks (``sms.sms._send``), as our sending paths do. Once a hash
+        exists the answer stays true (a stale true only costs the lookup)."""
+        self.env.cr.execute("SELECT EXISTS(SELECT FROM comm_blacklist_hash)")
+        return self.env.cr.fetchone()[0]
 
     @api.model
     def _listed(self, numbers):
         """The E.164 ``numbers`` among ``numbers`` whose hash is here (opted out, then erased)."""
+        if not self._any():
+            return set()
         hash_of = number_hasher(self.env)
         hashes = {hash_of(number): number for number in numbers if number}
         if not hashes:
