@@ -145,7 +145,9 @@ def sms_queue(registry, count, deadline, result):
         env['sms.sms']._process_queue()
         return outgoing(env.cr)
 
-    result['seconds'] = common.run_cron_until_done(registry, step, count, 500, deadline, 'SMS in Odoo\'s queue')[0]
+    from odoo.addons.comm_gateway.models.sms_sms import QUEUE_SLICE     # what one run hands over
+    result['seconds'] = common.run_cron_until_done(registry, step, count, QUEUE_SLICE, deadline,
+                                                   'SMS in Odoo\'s queue')[0]
 
 
 def left(cr, provider_id):
