@@ -121,8 +121,11 @@ class SmsSms(models.Model):
         SMS is made; an erased contact's opted-out number is no longer there, only its hash in
         ``comm.blacklist.hash``. ``_send`` is the one step every SMS takes before any SMS API, on
         both layouts: checked here (our own accounts check it when queuing)."""
+        hashes = self.env['comm.blacklist.hash'].sudo()
+        if not hashes._any():       # no contact ever erased: no number to format
+            return self
         numbers = [self.env.user._phone_format(number=sms.number) or sms.number for sms in self]
-        erased = self.env['comm.blacklist.hash'].sudo()._listed(numbers)
+        erased = hashes._listed(numbers)
         if not erased:
             return self
         refused = self.browse([sms.id for sms, number in zip(self, numbers) if number in erased]).sudo()
