@@ -390,6 +390,21 @@ class CommMessage(models.Model):
                                 tuple(self.ids)))
         self.invalidate_recordset(['attempt_unstarted'])
 
+    @api.model
+    def _starter(self):
+        """How the sends' start is recorded: in production, by the send pool itself, for the sends
+        about to start together, in a transaction of its own committed at once (``run_shared``),
+        so a send never waits for a round of the dispatch; under tests (one cursor for all),
+        ``None``: the dispatch records them with its answers (:meth:`_mark_started`)."""
+        if _testing() or self.env.registry.in_test_mode():
+            return None
+        env = self.env
+
+        def starter(messages):
+            run_shared(env, lambda cr: cr.execute(SQL(
+                "UPDATE comm_message SET attempt_unstarted = FALSE WHERE id IN %s", tuple(m.id for m in messages))))
+        return starter
+
     def _release(self):
         """Claimed, never handed to the provider: back in the queue, the attempt not counted."""
         if not self:
@@ -446,27 +461,37 @@ class CommMessage(models.Model):
         """
         budget = budget or TimeBudget(cron_time_limit())
         adapter = provider._get_adapter()
-        timeout = provider.timeout or 15.0
-        waiting = deque(self)
+        timeout, reserve = provider.timeout or 15.0, provider._send_reserve()
+        callback = provider._webhook_url('status') or ''
         state, answered = provider.breaker_state, 0
         clean = state == 'closed' and not provider.breaker_failures
         interval = 1.0 / provider.rate_limit if provider.rate_limit and provider.rate_limit > 0 else 0.0
+        starter = self._starter()
+
+        def prepared(messages):
+            """What the adapter sends, built once a claim is read (each commit empties the ORM cache)."""
+            return [(message, message._to_outbound(callback)) for message in messages]
+        waiting = deque(prepared(self))
         with SendPool(adapter, provider.max_concurrency or 1, f'comm-send-{provider.id}', budget, timeout,
-                      interval) as pool:
+                      interval, starter) as pool:
             while True:
-                batch, outbounds = [], []
+                batch = []
                 if waiting and pool.room():
                     if budget.spent(timeout):     # a send started now could outlive the run
-                        self.browse([m.id for m in waiting])._release()
+                        self.browse([message.id for message, _outbound in waiting])._release()
                         waiting.clear()
                     else:
                         batch = [waiting.popleft() for _index in range(min(pool.room(), len(waiting)))]
-                        outbounds = [message._to_outbound() for message in batch]   # before the slots start
-                for message, outbound, at in zip(batch, outbounds, provider._pace_reserve(len(batch))):
+                slots = provider._pace_reserve(len(batch)) if interval else [None] * len(batch)
+                for (message, outbound), at in zip(batch, slots):
                     pool.submit(message, outbound, at)
                 if not len(pool):
                     break
                 answers, starting = pool.collect()
+                if starter:
+                    # the pool committed the start of these sends meanwhile: recorded in a snapshot that
+                    # sees it (REPEATABLE READ; no round trip when nothing ran since the last commit)
+                    self._commit()
                 not_sent = self.browse([message.id for message, result in answers if result is NOT_SENT])
                 answers = [(message, result) for message, result in answers if result is not NOT_SENT]
                 if answers:
@@ -488,12 +513,14 @@ class CommMessage(models.Model):
                     clean = state == 'closed' and all(outcomes)
                 if state == 'open':
                     not_sent |= self.browse([message.id for message, _result in pool.stop()])
-                    not_sent |= self.browse([message.id for message in waiting])
+                    not_sent |= self.browse([message.id for message, _outbound in waiting])
                     waiting.clear()
+                if starter and not_sent:
+                    self._commit()      # a snapshot that sees the start the pool recorded of any of them
                 not_sent._release()
                 if (chunk and state == 'closed' and len(pool) + len(waiting) <= pool.workers
-                        and not budget.spent(provider._send_reserve())):
+                        and not budget.spent(reserve)):
                     more = self._claim_outbound(chunk, provider)      # committed with the answers so far
                     chunk = chunk if more else 0
-                    waiting.extend(more)
+                    waiting.extend(prepared(more))
         return answered

@@ -43,6 +43,8 @@ E164_SHAPE = re.compile(r'\+[1-9]\d{6,14}')     # a number written in E.164 (not
 STALE_ATTEMPT = timedelta(minutes=10)   # an attempt older than this lost its worker mid-call
 ORPHAN_GROUPS = 50                      # orphan multipart messages posted per run
 WHATSAPP_WINDOW = timedelta(hours=24)   # customer-service window opened by the customer's last message
+# what recording an accepted send writes
+ACCEPTED_FIELDS = ['provider_message_id', 'dispatch_state', 'error_code', 'error_message', 'next_try_at']
 
 
 class CommMessage(models.Model):
@@ -578,21 +580,23 @@ class CommMessage(models.Model):
 
     @api.model
     def _record_answer_group(self, answers):
-        """Record answers (one flush for all); the Sandbox posts what follows the accepted ones."""
-        accepted = self.browse()
+        """Record answers (one UPDATE for the accepted ones); the Sandbox posts what follows them."""
+        accepted = [(message, result) for message, result in answers if not isinstance(result, ProviderError)]
+        self._record_accepted(accepted)
         for message, result in answers:
             if isinstance(result, ProviderError):
                 message._handle_send_error(result)
-            else:
-                message._record_send_result(result)
-                accepted |= message
-        accepted._after_accepted()
+            elif result.status != 'queued':
+                message._apply_state(result.status)
+        self.browse([message.id for message, _result in accepted])._after_accepted()
 
-    def _to_outbound(self):
+    def _to_outbound(self, status_callback=None):
+        """What the adapter sends; ``status_callback``: the account's status URL, when the caller has it."""
         self.ensure_one()
-        provider = self.provider_id
+        if status_callback is None:
+            status_callback = self.provider_id._webhook_url('status') or ''
         outbound = Outbound(to=self.to_number, body=self.body or '', channel=self.channel,
-                            sender=self.from_number or '', status_callback=provider._webhook_url('status') or '',
+                            sender=self.from_number or '', status_callback=status_callback,
                             client_ref=self.client_ref or '')
         if self.attachment_ids:
             outbound.media = self.env['comm.media.token']._media_of(self)
@@ -607,17 +611,35 @@ class CommMessage(models.Model):
 
     def _record_send_result(self, result):
         self.ensure_one()
-        self.write({'provider_message_id': result.provider_id, 'dispatch_state': 'done', 'error_code': False,
-                    'error_message': False, 'next_try_at': False})
-        self.env['comm.message.ref']._remember(self, result.extra_ids)
+        self._record_accepted([(self, result)])
         if result.status != 'queued':
             self._apply_state(result.status)
+
+    @api.model
+    def _record_accepted(self, answers):
+        """The provider accepted these sends ``[(message, SendResult)]``: its ids, done, in one UPDATE
+        for the lot (a dispatch records tens of answers at a time); the further ids of split SMS kept."""
+        if not answers:
+            return
+        messages = self.browse([message.id for message, _result in answers])
+        messages.flush_recordset(ACCEPTED_FIELDS)
+        self.env.cr.execute(SQL(
+            """UPDATE comm_message m SET provider_message_id = a.provider_id, dispatch_state = 'done',
+                      error_code = NULL, error_message = NULL, next_try_at = NULL, write_uid = %s,
+                      write_date = now() at time zone 'UTC'
+                 FROM unnest(%s::int[], %s::varchar[]) AS a(id, provider_id) WHERE m.id = a.id""",
+            self.env.uid, messages.ids, [result.provider_id for _message, result in answers]))
+        messages.invalidate_recordset([*ACCEPTED_FIELDS, 'write_uid', 'write_date'])
+        for message, result in answers:
+            if result.extra_ids:
+                self.env['comm.message.ref']._remember(message, result.extra_ids)
 
     def _after_accepted(self):
         """Messages the provider accepted. Odoo's SMS tracking says so already: 'process' since they
         were queued (``_queue_sms``) or sent again (``action_retry_now``), and a provider's answer
         other than queued moved it (``_apply_state``); nothing to write per message here."""
-        for message in self.filtered(lambda m: m.provider_id.code == 'sandbox'):
+        # the account's code from its adapter (cached per process): no query after a dispatch's commit
+        for message in self.filtered(lambda m: m.provider_id._get_adapter().code == 'sandbox'):
             message.provider_id._sandbox_after_send(message)
 
     def _handle_send_error(self, error):

@@ -9,9 +9,9 @@ from twilio.request_validator import RequestValidator
 
 from odoo import fields
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
-from odoo.tools import mute_logger
+from odoo.tools import SQL, mute_logger
 
-from ..providers.base import SendResult, WebhookRequest
+from ..providers.base import ProviderError, SendResult, WebhookRequest
 from ..tools import log
 from .common import FakeProviderMixin
 from .fake_provider import plivo_message, plivo_message_list, twilio_message, twilio_message_list
@@ -129,20 +129,53 @@ class TestMessageLifecycle(OperationsCase):
         self.assertEqual(self.steps(message)[-1], ('webhook', 'sent'), 'the webhook is shown, no status change')
 
     def test_one_insert_per_batch(self):
-        Step = type(self.env['comm.message.step'])
-        with patch.object(Step, 'create', autospec=True, side_effect=Step.create) as create:
+        Cursor = type(self.env.cr)
+        original, inserts = Cursor.execute, []
+
+        def execute(cr, query, *args, **kwargs):
+            if 'INSERT INTO comm_message_step' in (query.code if isinstance(query, SQL) else str(query)):
+                inserts.append(query)
+            return original(cr, query, *args, **kwargs)
+
+        with patch.object(Cursor, 'execute', execute):
             messages = self.env['comm.message'].create([{
                 'direction': 'out', 'provider_id': self.twilio.id, 'to_number': f'+1415555{index:04d}',
                 'state': 'queued', 'dispatch_state': 'attempt', 'attempts': 1} for index in range(5)])
             self.env.cr.flush()
+            queued = self.env['comm.message.step'].search_count([('message_id', 'in', messages.ids)])
             self.env['comm.message']._record_answers([
                 (message, SendResult(provider_id=f'SM{message.id:032x}', status='sent', elapsed=0.1))
                 for message in messages])
             self.env.cr.flush()
-        self.assertEqual([len(call.args[1]) for call in create.call_args_list], [5, 10],
-                         'the queued steps, then the attempts and status changes of the batch')
+        self.assertEqual(len(inserts), 2, 'the queued steps, then the attempts and status changes of the batch')
+        self.assertEqual(queued, 5)
+        self.assertEqual(self.env['comm.message.step'].search_count([('message_id', 'in', messages.ids)]), 15)
         self.assertEqual(self.steps(messages[0]), [('queued', 'queued'), ('attempt', ''), ('status', 'sent')])
         self.assertEqual(set(messages.mapped('state')), {'sent'})
+        self.assertEqual(messages.mapped('provider_message_id'), [f'SM{message.id:032x}' for message in messages])
+        self.assertEqual(set(messages.mapped('dispatch_state')), {'done'})
+
+    @mute_logger(*LOGGERS)
+    def test_a_group_of_mixed_answers_is_recorded_each_as_its_own(self):
+        queued, split, sent, busy, refused = messages = self.env['comm.message'].create([{
+            'direction': 'out', 'provider_id': self.twilio.id, 'to_number': f'+1415555{index:04d}',
+            'state': 'queued', 'dispatch_state': 'attempt', 'attempts': 1, 'error_code': 'old'} for index in range(5)])
+        self.env.cr.flush()
+        self.env['comm.message']._record_answers([
+            (queued, SendResult(provider_id='SMq', status='queued', elapsed=0.1)),
+            (split, SendResult(provider_id='SMp1', status='queued', extra_ids=('SMp2', 'SMp3'), elapsed=0.1)),
+            (sent, SendResult(provider_id='SMs', status='sent', elapsed=0.1)),
+            (busy, ProviderError('busy', code='20500', retryable=True)),
+            (refused, ProviderError('not a mobile number', code='21614', failure_type='sms_number_format')),
+        ])
+        self.assertEqual([(m.dispatch_state, m.provider_message_id, m.state, m.error_code) for m in messages], [
+            ('done', 'SMq', 'queued', False), ('done', 'SMp1', 'queued', False), ('done', 'SMs', 'sent', False),
+            ('todo', False, 'queued', '20500'), ('failed', False, 'failed', '21614')])
+        self.assertEqual(self.env['comm.message.ref'].search([('message_id', '=', split.id)]).mapped('ref'),
+                         ['SMp2', 'SMp3'], 'a status naming another part finds the message')
+        self.assertEqual([kind for kind, _state in self.steps(sent)], ['queued', 'attempt', 'status'])
+        self.assertEqual([kind for kind, _state in self.steps(busy)], ['queued', 'attempt', 'retry'])
+        self.assertEqual(queued.write_uid, self.env.user)
 
     def test_steps_of_a_rolled_back_savepoint_are_not_written(self):
         message = self.queue()

@@ -15,7 +15,8 @@ from odoo.tests import BaseCase, TransactionCase, tagged
 from odoo.tests.common import get_db_name
 from odoo.tools import mute_logger
 
-from ..tools.dispatch import BUDGET_SHARE, IDLE_SLEEP, SMALL_SHARE, WEBHOOK_SHARE, Pace, SendPool, TimeBudget, cron_seconds
+from ..tools.dispatch import (BUDGET_SHARE, IDLE_SLEEP, NOT_SENT, SMALL_SHARE, WEBHOOK_SHARE, Pace, SendPool, TimeBudget,
+                              cron_seconds)
 from .common import FakeProviderMixin, reported_progress
 
 SID = 'AC' + '9' * 32
@@ -439,6 +440,88 @@ class TestSharedPace(BaseCase):
                 env = api.Environment(cr, api.SUPERUSER_ID, {})
                 cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])
                 env['comm.provider'].browse(provider_id).unlink()
+
+
+@tagged('post_install', '-at_install')
+class TestStartsRecordedByThePool(FakeProviderMixin, BaseCase):
+    """Production mode (committed data, no test cursor): the pool records the start of the sends
+    about to go, together, in a transaction of its own; each call begins once its start is
+    committed, and none waits for a round of the dispatch."""
+
+    def test_each_call_begins_after_its_start_is_committed(self):
+        registry = Registry(get_db_name())
+        with registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            provider = env['comm.provider'].create({
+                'name': 'Started by the pool', 'code': 'twilio', 'sms_from': '+15005550006',
+                'api_base_url': self.fake.base_url, 'twilio_account_sid': SID, 'twilio_auth_token': 'tok',
+                'timeout': 5, 'rate_limit': 0, 'max_concurrency': 4})
+            provider_id = provider.id
+            now = fields.Datetime.now()
+            ids = env['comm.message'].create([{
+                'direction': 'out', 'channel': 'sms', 'provider_id': provider_id, 'state': 'queued',
+                'dispatch_state': 'todo', 'next_try_at': now, 'from_number': '+15005550006',
+                'to_number': f'+3247022{index:04d}', 'body': f'pool start {index}'} for index in range(12)]).ids
+        seen, errors = {}, []
+
+        def accepts(request):
+            """The provider's side of each call: what the database holds, committed, at that moment."""
+            body = request.form_dict()['Body']
+            with registry.cursor() as cr:
+                cr.execute("SELECT dispatch_state, attempt_unstarted FROM comm_message WHERE body = %s "
+                           "AND provider_id = %s", [body, provider_id])
+                seen[body] = cr.fetchone()
+            return twilio_accepts(request)
+        self.fake.route('POST', MESSAGES, 201, json=accepts, delay=0.05)
+
+        # made here: the test runner holds the registry's lock, which a new environment needs
+        env = api.Environment(registry.cursor(), api.SUPERUSER_ID, {})
+
+        def dispatch():
+            try:
+                account = env['comm.provider'].browse(provider_id)
+                starters.append(env['comm.message']._starter())
+                with patch.object(type(env['comm.message']), '_mark_started',
+                                  side_effect=AssertionError('the dispatch does not wait to record starts')):
+                    env['comm.message']._claim_outbound(12, account)._send_through(account)
+                env.cr.commit()
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+        starters = []
+        try:
+            thread = threading.Thread(target=dispatch)      # not a test thread: real transactions
+            thread.start()
+            thread.join(60)
+            self.assertEqual(errors, [])
+            self.assertIsNotNone(starters[0], 'production: the pool records the starts')
+            self.assertEqual(len(seen), 12, 'each sent once')
+            self.assertEqual(set(seen.values()), {('attempt', False)}, 'each call began after its start was committed')
+            with registry.cursor() as cr:
+                cr.execute("SELECT dispatch_state, count(*) FROM comm_message WHERE id IN %s GROUP BY 1",
+                           [tuple(ids)])
+                self.assertEqual(cr.fetchall(), [('done', 12)])
+        finally:
+            env.cr.close()
+            with registry.cursor() as cr:
+                env = api.Environment(cr, api.SUPERUSER_ID, {})
+                cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])
+                env['comm.provider'].browse(provider_id).unlink()
+
+    def test_sends_whose_start_cannot_be_recorded_are_not_made(self):
+        adapter = type('Adapter', (), {'code': 'stub', 'calls': [],
+                                       'send_message': lambda self, outbound: self.calls.append(outbound)})()
+
+        def starter(keys):
+            raise RuntimeError('the database is gone')
+        with mute_logger('odoo.addons.comm_gateway.tools.dispatch'), SendPool(adapter, 2, starter=starter) as pool:
+            for key in ('a', 'b', 'c'):
+                pool.submit(key, object())
+            answers = []
+            while len(pool):
+                answers += pool.collect()[0]
+        self.assertEqual(sorted(answers, key=lambda answer: answer[0]), [(key, NOT_SENT) for key in 'abc'],
+                         'given back, never sent unrecorded')
+        self.assertEqual(adapter.calls, [])
 
 
 @tagged('post_install', '-at_install')

@@ -146,14 +146,19 @@ class SendPool:
     provider yet (``NOT_SENT``), and so does a send whose turn comes when less than ``reserve``
     seconds of ``budget`` are left.
 
-    A send that has its thread and its slot waits for the caller to record that it starts: the
-    caller commits the keys ``collect()`` returned as starting (with the answers of that round, one
-    commit), then lets them go with ``start(keys)``. So a worker that dies leaves exactly the sends
-    that reached the provider marked started, not those still waiting for a thread or a slot.
+    A send that has its thread and its slot waits until it is recorded that it starts, so a worker
+    that dies leaves exactly the sends that reached the provider marked started, not those still
+    waiting for a thread or a slot. With ``starter(keys)`` (which commits that these sends start,
+    in a transaction of its own), a thread of the pool calls it for the sends waiting at that
+    moment, together, and lets them go at once; one that fails lets none of them go
+    (``NOT_SENT``). Without it, the caller records the keys ``collect()`` returned as starting
+    (with the answers of that round, one commit), then lets them go with ``start(keys)``: each
+    send waits for a round of the caller.
     """
 
-    def __init__(self, adapter, workers, name='comm-send', budget=None, reserve=0.0, interval=0.0):
+    def __init__(self, adapter, workers, name='comm-send', budget=None, reserve=0.0, interval=0.0, starter=None):
         self.adapter = adapter
+        self.starter = starter
         self.budget, self.reserve = budget, reserve     # no send starts that could outlive the run
         self.workers = max(1, workers)
         self.pace = Pace(interval)
@@ -162,7 +167,14 @@ class SendPool:
         self.wake = threading.Event()       # an answer came, or a send waits to be let go
         self.lock = threading.Lock()
         self.starting = {}                  # {key: Event set by start()}: sends waiting to be let go
+        self.refused = set()                # keys whose start the starter could not record
         self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=name)
+        self.start_wake = threading.Event()     # a send waits for the starter
+        self.starter_lock = threading.Lock()    # held while the starter records (stop() waits for it)
+        self.starter_thread = None
+        if starter:
+            self.starter_thread = threading.Thread(target=self._run_starter, name=f'{name}-start', daemon=True)
+            self.starter_thread.start()
 
     def __enter__(self):
         return self
@@ -170,6 +182,9 @@ class SendPool:
     def __exit__(self, *exc):
         self.stop()
         self.executor.shutdown(wait=True, cancel_futures=True)
+        if self.starter_thread:
+            self.start_wake.set()
+            self.starter_thread.join()
 
     def __len__(self):
         return len(self.futures)
@@ -188,14 +203,14 @@ class SendPool:
         while self.futures:
             self.wake.wait(timeout)
             with self.lock:
-                asking = sum(not event.is_set() for event in self.starting.values())
+                asking = 0 if self.starter else sum(not event.is_set() for event in self.starting.values())
             if sum(not future.done() for future in self.futures) > asking:
                 # the answers and starts coming in meanwhile are recorded with them (one commit)
                 time.sleep(ANSWER_WINDOW)
             self.wake.clear()
             finished = [future for future in self.futures if future.done()]
             with self.lock:
-                starting = [key for key, event in self.starting.items() if not event.is_set()]
+                starting = [] if self.starter else [key for key, event in self.starting.items() if not event.is_set()]
             if finished or starting or timeout is not None:     # else woken by an answer collected before
                 return [(self.futures.pop(future), future.result()) for future in finished], starting
         return [], []
@@ -211,9 +226,13 @@ class SendPool:
         """Nothing more goes out: queued sends are cancelled, those waiting for their slot or their
         start return."""
         self.stopping.set()
+        self.start_wake.set()
         with self.lock:
             for event in self.starting.values():
                 event.set()
+        if self.starter:
+            with self.starter_lock:     # what it is recording now is committed before anything is given back
+                pass
         cancelled = [(key, NOT_SENT) for future, key in list(self.futures.items()) if future.cancel()]
         for future in [future for future in self.futures if future.cancelled()]:
             del self.futures[future]
@@ -230,11 +249,36 @@ class SendPool:
             if self.stopping.is_set():
                 return False
             self.starting[key] = event
-        self.wake.set()
+        (self.start_wake if self.starter else self.wake).set()
         event.wait()
         with self.lock:
             del self.starting[key]
-        return not self.stopping.is_set()
+            refused = key in self.refused
+            self.refused.discard(key)
+        return not refused and not self.stopping.is_set()
+
+    def _run_starter(self):
+        """The starter's thread: records the start of the sends waiting at that moment, together
+        (one transaction for all of them), then lets them go."""
+        while not self.stopping.is_set():
+            self.start_wake.wait(0.5)
+            self.start_wake.clear()
+            with self.lock:
+                keys = [key for key, event in self.starting.items() if not event.is_set()]
+            if not keys or self.stopping.is_set():
+                continue
+            try:
+                with self.starter_lock:
+                    self.starter(keys)
+                refused = ()
+            except Exception:  # noqa: BLE001  not recorded: not sent (the caller gives them back)
+                _logger.exception('%s: the start of %s sends could not be recorded', self.adapter.code, len(keys))
+                refused = keys
+            with self.lock:
+                self.refused.update(refused)
+                for key in keys:
+                    if key in self.starting:
+                        self.starting[key].set()
 
     def _send(self, key, outbound, at, reserved_at):
         if (not self.pace.wait(at, reserved_at, self.stopping, self._patience)
