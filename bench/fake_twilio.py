@@ -1,7 +1,7 @@
 """A fake Twilio Messages API for the bench scripts, in its own process, on 127.0.0.1 only.
 
 POST /2010-04-01/Accounts/<sid>/Messages.json answers 201 ``{"sid": "SM…", "status": "queued"}``
-after ``--delay`` seconds (a unique sid each time) and counts the requests per (To, Body), so
+``--delay`` seconds after the request came, its own handling included (a unique sid each time) and counts the requests per (To, Body), so
 that a message sent twice shows. GET on the same path lists the messages it accepted (``To`` and
 ``DateSent>`` filters: what the adapter's ``find_sent`` asks after an interrupted send).
 
@@ -128,6 +128,7 @@ class Handler(BaseHTTPRequestHandler):
         return self._error(404, 20404, 'not found')
 
     def do_POST(self):
+        arrived = time.monotonic()      # answers come --delay seconds after the request, its handling included
         form = dict(parse_qsl(self.rfile.read(int(self.headers.get('Content-Length') or 0)).decode()))
         server, parts = self.server, urlsplit(self.path)
         if parts.path == '/_reset':
@@ -164,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
             server.first_accepted_at = server.first_accepted_at or server.last_accepted_at
             server.per_second[int(server.last_accepted_at)] += 1
             server.messages.append(message)
-        time.sleep(server.slow if outcome == 'slow' else server.delay)
+        time.sleep(max(0.0, (server.slow if outcome == 'slow' else server.delay) - (time.monotonic() - arrived)))
         self._answer(201, message)
 
 

@@ -69,6 +69,28 @@ def _answered(result):
     return not isinstance(result, ProviderError) or not result.retryable or result.per_recipient
 
 
+class StartRecorder:
+    """The send pool's ``starter``: marks the given messages started in one statement, committed at
+    once (autocommit, as Odoo's own database creation does: one round trip per group of sends),
+    on a connection of its own opened by the pool's thread that calls it, and closed with it."""
+
+    def __init__(self, registry):
+        self.registry, self.cr = registry, None
+
+    def __call__(self, messages):
+        if self.cr is None:
+            self.cr = self.registry.cursor()
+            self.cr._cnx.autocommit = True
+        self.cr.execute(SQL("UPDATE comm_message SET attempt_unstarted = FALSE WHERE id IN %s",
+                            tuple(message.id for message in messages)))
+
+    def close(self):
+        if self.cr is not None:
+            self.cr._cnx.autocommit = False
+            self.cr.close()
+            self.cr = None
+
+
 class CommProviderPace(models.Model):
     """The next free send slot of an account, shared by every worker and server: each reserves
     the slots of the sends it is about to make, at the account's rate; a 429 pushes it back."""
@@ -393,17 +415,13 @@ class CommMessage(models.Model):
     @api.model
     def _starter(self):
         """How the sends' start is recorded: in production, by the send pool itself, for the sends
-        about to start together, in a transaction of its own committed at once (``run_shared``),
-        so a send never waits for a round of the dispatch; under tests (one cursor for all),
-        ``None``: the dispatch records them with its answers (:meth:`_mark_started`)."""
+        about to start together, on a connection of its own, each statement committed at once
+        (:class:`StartRecorder`), so a send never waits for a round of the dispatch; under tests
+        (one cursor for all), ``None``: the dispatch records them with its answers
+        (:meth:`_mark_started`)."""
         if _testing() or self.env.registry.in_test_mode():
             return None
-        env = self.env
-
-        def starter(messages):
-            run_shared(env, lambda cr: cr.execute(SQL(
-                "UPDATE comm_message SET attempt_unstarted = FALSE WHERE id IN %s", tuple(m.id for m in messages))))
-        return starter
+        return StartRecorder(self.env.registry)
 
     def _release(self):
         """Claimed, never handed to the provider: back in the queue, the attempt not counted."""

@@ -15,6 +15,7 @@ Vocabulary
 * :class:`ProviderError` — the one exception adapters raise, with the provider's code, a human
   message, whether retrying may help, and the Odoo ``sms.sms`` failure type it maps to.
 """
+import asyncio
 import dataclasses
 import functools
 import hashlib
@@ -25,6 +26,7 @@ import time
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
 
+import aiohttp
 import phonenumbers
 import requests
 
@@ -605,6 +607,19 @@ class ProviderAdapter:
         """Send one message. :returns: :class:`SendResult`; :raises: :class:`ProviderError`."""
         raise NotImplementedError
 
+    # Adapters whose SDK sends without blocking say so: the dispatch's pool then makes all the
+    # sends of an account on one event loop (tools/dispatch.py), not with a thread each.
+    sends_async = False
+
+    def async_client(self):
+        """An async context manager, entered on the pool's event loop, giving what
+        :meth:`send_message_async` sends with (an SDK client on a non-blocking HTTP client)."""
+        raise NotImplementedError
+
+    async def send_message_async(self, outbound, client):
+        """:meth:`send_message` without blocking, with ``client`` from :meth:`async_client`."""
+        raise NotImplementedError
+
     def start_call(self, call):
         """Start a click-to-call. :returns: :class:`CallResult`; :raises: :class:`ProviderError`."""
         raise ProviderError(f'{self.name} does not place calls.', code='unsupported')
@@ -781,10 +796,10 @@ class ProviderAdapter:
     @staticmethod
     def _transport_error(name, exc):
         """Map a transport-level exception raised inside an SDK to :class:`ProviderError`."""
-        if isinstance(exc, requests.Timeout):
+        if isinstance(exc, (requests.Timeout, asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
             return ProviderError(f'{name} did not answer in time.', code='timeout', retryable=True,
                                  failure_type='sms_server')
-        if isinstance(exc, requests.ConnectionError):
+        if isinstance(exc, (requests.ConnectionError, aiohttp.ClientError)):
             return ProviderError(f'{name} cannot be reached (network unreachable).', code='network',
                                  retryable=True, failure_type='sms_server')
         return None

@@ -4,14 +4,19 @@ Everything goes through the official SDK (``twilio``): REST calls with our sessi
 base URL, webhook signatures with its ``RequestValidator``, TwiML with its builders.
 Facts and field names: PROTOCOLS.md section 1.
 """
+import asyncio
+import contextlib
+import contextvars
 import functools
 import json
 import logging
 import re
-import threading
+import warnings
 
+import aiohttp
 import requests
 from twilio.base.exceptions import TwilioException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 from twilio.rest import Client
@@ -112,6 +117,25 @@ def _optional_int(value):
 
 
 EMPTY_TWIML = str(MessagingResponse())
+# Retry-After of the last answer (TwilioRestException carries no headers): per thread, and per
+# task on the dispatch's event loop
+_retry_after = contextvars.ContextVar('twilio_retry_after', default=None)
+
+
+# the SDK's async client authenticates with aiohttp's BasicAuth, deprecated by aiohttp 3.14: not ours to change
+warnings.filterwarnings('ignore', category=DeprecationWarning, message=r".*(BasicAuth is deprecated|The 'auth' parameter)")
+
+
+class _AsyncHttpClient(AsyncTwilioHttpClient):
+    """The SDK's non-blocking HTTP client (aiohttp) with the blocking one's timeout (the SDK
+    passes none) for the whole call, keeping Retry-After as the blocking one does (per task)."""
+
+    async def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
+                      allow_redirects=False):
+        response = await super().request(method, url, params=params, data=data, headers=headers, auth=auth,
+                                         timeout=timeout or self.timeout, allow_redirects=allow_redirects)
+        _retry_after.set(parse_retry_after((response.headers or {}).get('Retry-After')))
+        return response
 
 
 @register
@@ -124,27 +148,26 @@ class TwilioAdapter(ProviderAdapter):
     # MediaUrl answers with a redirect to a short-lived pre-signed URL on Twilio's storage
     media_hosts = ('twiliocdn.com', 'twilio.com', 's3-external-1.amazonaws.com', 's3.amazonaws.com')
     channels = ('sms', 'mms', 'whatsapp', 'voice')
-
-    def __init__(self, credentials=None, **kwargs):
-        super().__init__(credentials, **kwargs)
-        # per thread: one adapter serves every send of the dispatch pool at once
-        self._last = threading.local()
+    sends_async = True
 
     # -- SDK ------------------------------------------------------------------------------------
 
     @functools.cached_property
     def client(self):
         """The SDK client, on our session, timeout and base URL."""
+        # pool_connections=False: no session of its own, it sends on ours (pooled, keep-alive)
+        http_client = TwilioHttpClient(pool_connections=False, timeout=self.timeout, logger=_SDK_LOGGER,
+                                       request_hooks={'response': [self._remember_retry_after]})
+        http_client.session = self.session
+        return self._sdk_client(http_client)
+
+    def _sdk_client(self, http_client):
         account_sid = self.credentials.get('account_sid')
         auth_token = self.credentials.get('auth_token')
         if not (account_sid and auth_token):
             # the SDK would fall back to TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN from the environment
             raise ProviderError('Twilio needs an Account SID and an Auth Token.', code='credentials',
                                 failure_type='sms_acc')
-        # pool_connections=False: no session of its own, it sends on ours (pooled, keep-alive)
-        http_client = TwilioHttpClient(pool_connections=False, timeout=self.timeout, logger=_SDK_LOGGER,
-                                       request_hooks={'response': [self._remember_retry_after]})
-        http_client.session = self.session
         client = Client(account_sid, auth_token, http_client=http_client)
         # TWILIO_EDGE / TWILIO_REGION in the environment would rewrite every host, base URL included
         client.edge = client.region = None
@@ -153,14 +176,23 @@ class TwilioAdapter(ProviderAdapter):
             client.content.base_url = self.base_url
         return client
 
-    def _remember_retry_after(self, response, **_kwargs):
-        # TwilioRestException carries no headers: keep Retry-After from the raw answer
-        self._last.retry_after = parse_retry_after(response.headers.get('Retry-After'))
+    @contextlib.asynccontextmanager
+    async def async_client(self):
+        """The SDK client on its non-blocking HTTP client (one aiohttp session, made on the running loop)."""
+        http_client = _AsyncHttpClient(timeout=self.timeout, logger=_SDK_LOGGER)
+        try:
+            yield self._sdk_client(http_client)
+        finally:
+            await http_client.close()
+
+    @staticmethod
+    def _remember_retry_after(response, **_kwargs):
+        _retry_after.set(parse_retry_after(response.headers.get('Retry-After')))
         return response
 
     def _call(self, operation, *args, **kwargs):
         """Run one SDK operation; every failure becomes a :class:`ProviderError`."""
-        self._last.retry_after = None
+        _retry_after.set(None)
         try:
             return operation(*args, **kwargs)
         except (TwilioException, requests.Timeout, requests.ConnectionError) as exc:
@@ -178,15 +210,27 @@ class TwilioAdapter(ProviderAdapter):
         if code not in TWILIO_ERRORS:
             if not status:
                 return ProviderError(message, code=code)
-            return error_from_http(status, message, code=code, retry_after=self._last.retry_after)
+            return error_from_http(status, message, code=code, retry_after=_retry_after.get())
         failure_type, retryable = TWILIO_ERRORS[code]
         return ProviderError(message, code=code, retryable=retryable, http_status=status,
-                             retry_after=self._last.retry_after if retryable else None,
+                             retry_after=_retry_after.get() if retryable else None,
                              failure_type=failure_type)
 
     # -- outbound -------------------------------------------------------------------------------
 
     def send_message(self, outbound):
+        return self._sent(self._call(self.client.messages.create, **self._message_params(outbound)))
+
+    async def send_message_async(self, outbound, client):
+        params = self._message_params(outbound)
+        _retry_after.set(None)
+        try:
+            message = await client.messages.create_async(**params)
+        except (TwilioException, asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            raise self._error(exc) from exc
+        return self._sent(message)
+
+    def _message_params(self, outbound):
         whatsapp = outbound.channel == 'whatsapp'
         prefix = WHATSAPP_PREFIX if whatsapp else ''
         params = {'to': prefix + outbound.to}
@@ -211,7 +255,10 @@ class TwilioAdapter(ProviderAdapter):
             params['media_url'] = [media.url for media in outbound.media]
         if outbound.status_callback:
             params['status_callback'] = outbound.status_callback
-        message = self._call(self.client.messages.create, **params)
+        return params
+
+    @staticmethod
+    def _sent(message):
         return SendResult(
             provider_id=message.sid, status=TWILIO_MESSAGE_STATES.get(message.status, 'queued'),
             parts=int(message.num_segments or 1),

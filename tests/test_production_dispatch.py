@@ -2,6 +2,8 @@
 send loop, the half-open test, archived accounts, crashes, and the pace shared by two servers.
 
 Twilio against the local fake provider; time budgets use an injected clock, never the wall clock."""
+import asyncio
+import contextlib
 import itertools
 import threading
 import time
@@ -15,6 +17,8 @@ from odoo.tests import BaseCase, TransactionCase, tagged
 from odoo.tests.common import get_db_name
 from odoo.tools import mute_logger
 
+from ..providers import ProviderError
+from ..providers.base import Outbound, SendResult
 from ..tools.dispatch import (BUDGET_SHARE, IDLE_SLEEP, NOT_SENT, SMALL_SHARE, WEBHOOK_SHARE, Pace, SendPool, TimeBudget,
                               cron_seconds)
 from .common import FakeProviderMixin, reported_progress
@@ -278,7 +282,7 @@ class TestDispatchCrashes(DispatchCase):
         messages = self.queue(9)
         commits, calls = [], []
         Message = type(self.env['comm.message'])
-        commit, call = Message._commit, SendPool._call
+        commit, call = Message._commit, SendPool._log_send     # right before the adapter's call, on either path
 
         def committed(records):
             records.env.flush_all()
@@ -291,7 +295,7 @@ class TestDispatchCrashes(DispatchCase):
         def calling(pool, outbound):
             calls.append((outbound.client_ref, len(commits)))
             return call(pool, outbound)
-        with patch.object(Message, '_commit', committed), patch.object(SendPool, '_call', calling):
+        with patch.object(Message, '_commit', committed), patch.object(SendPool, '_log_send', calling):
             self.env['comm.message']._cron_dispatch()
         self.assertEqual(set(messages.mapped('dispatch_state')), {'done'})
         self.assertEqual(len(self.sends()), 9, 'each sent once')
@@ -548,3 +552,74 @@ class TestPace(BaseCase):
         pace, now = Pace(interval=0.025), time.monotonic()
         self.assertFalse(pace.wait(now + 30, now, threading.Event(), patience=lambda: 5.0))
         self.assertTrue(pace.wait(now - 1, now, threading.Event(), patience=lambda: 5.0), 'due: it goes')
+
+
+class _LoopAdapter:
+    """An adapter that sends without blocking, on the pool's event loop: how many calls at once, on which threads."""
+    code, sends_async = 'stub', True
+
+    def __init__(self, delay):
+        self.delay, self.in_call, self.most, self.calls, self.threads = delay, 0, 0, [], set()
+
+    @contextlib.asynccontextmanager
+    async def async_client(self):
+        yield 'client'
+
+    async def send_message_async(self, outbound, client):
+        self.in_call += 1
+        self.most = max(self.most, self.in_call)
+        self.threads.add(threading.get_ident())
+        await asyncio.sleep(self.delay)
+        self.in_call -= 1
+        self.calls.append(outbound.body)
+        if outbound.body == 'busy':
+            raise ProviderError('Too many requests', code='20429', retryable=True, http_status=429, retry_after=3)
+        if outbound.body == 'bug':
+            raise KeyError('sdk')
+        return SendResult(provider_id=f'SM{outbound.body}', elapsed=None)
+
+
+@tagged('post_install', '-at_install')
+class TestSendPoolOnALoop(BaseCase):
+    """An adapter whose SDK sends without blocking (Twilio): all the sends of an account on one
+    event loop in one thread, never more at once than the account's concurrency."""
+
+    def run_pool(self, adapter, bodies, workers, stop_after=None):
+        answers = []
+        with mute_logger('odoo.addons.comm_gateway.tools.dispatch'), \
+                SendPool(adapter, workers, starter=lambda keys: None) as pool:
+            for body in bodies:
+                pool.submit(body, Outbound(to='+32470110000', body=body))
+            if stop_after is not None:
+                time.sleep(stop_after)
+                self.assertEqual(pool.stop(), [], 'nothing cancelled under way: what has not started returns by itself')
+            while len(pool):
+                answers += pool.collect()[0]
+            paused = pool.pace.paused_until - time.monotonic()
+        return dict(answers), paused
+
+    def test_sends_on_one_loop_at_most_the_concurrency_at_once(self):
+        adapter = _LoopAdapter(0.02)
+        bodies = [str(index) for index in range(20)]
+        answers, _paused = self.run_pool(adapter, bodies, 4)
+        self.assertEqual(sorted(answers), sorted(bodies))
+        self.assertEqual({result.provider_id for result in answers.values()}, {f'SM{body}' for body in bodies})
+        self.assertEqual(adapter.most, 4)
+        self.assertEqual(len(adapter.threads), 1, 'one thread for all of them')
+        self.assertTrue(all(result.elapsed >= 0.02 for result in answers.values()))
+
+    def test_errors_on_the_loop_are_answers(self):
+        adapter = _LoopAdapter(0.0)
+        answers, paused = self.run_pool(adapter, ['ok', 'busy', 'bug'], 3)
+        self.assertEqual(answers['ok'].provider_id, 'SMok')
+        self.assertEqual((answers['busy'].code, answers['busy'].retry_after), ('20429', 3))
+        self.assertGreater(paused, 2.0, 'a 429 holds the pool back for its Retry-After')
+        self.assertEqual((answers['bug'].code, answers['bug'].retryable), ('internal', True))
+
+    def test_stop_gives_back_what_has_not_started_and_lets_the_calls_end(self):
+        adapter = _LoopAdapter(0.3)
+        answers, _paused = self.run_pool(adapter, [str(index) for index in range(6)], 2, stop_after=0.1)
+        sent = sorted(body for body, result in answers.items() if result is not NOT_SENT)
+        self.assertEqual(len(answers), 6)
+        self.assertEqual(sent, sorted(adapter.calls), 'the two calls under way ended with their answer')
+        self.assertEqual(len(sent), 2)

@@ -1,6 +1,7 @@
 """Odoo's own SMS features send through our account (here Twilio, against the fake provider)."""
 import itertools
 import time
+from datetime import datetime, timezone
 
 from odoo.addons.sms.tests.common import MockSMS
 from odoo.tests import tagged
@@ -173,6 +174,10 @@ class TestSmsNative(FakeProviderMixin, MockSMS):
         self.dispatch()
         message = self.env['comm.message'].search([('body', '=', 'later')])
         self.assertEqual((message.dispatch_state, message.error_code), ('todo', '20429'))
+        [paused_until] = self.env['comm.provider.pace'].search([('provider_id', '=', self.twilio.id)]).mapped(
+            'next_slot_at')
+        self.assertGreater((paused_until - datetime.now(timezone.utc).replace(tzinfo=None)).total_seconds(), 1.5,
+                           "every worker holds back for the provider's Retry-After (2 s), read off its answer")
         message.next_try_at = '2000-01-01 00:00:00'
         self.dispatch()
         self.assertEqual(message.dispatch_state, 'done')

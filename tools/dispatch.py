@@ -3,6 +3,8 @@
 The ORM side (claims, answers, the breaker and the rate shared in PostgreSQL) lives in
 ``models/comm_dispatch.py``; what runs in the pool's threads is here and never touches a cursor.
 """
+import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -121,20 +123,62 @@ class Pace:
         shift = sum(seconds for start, seconds in self.pauses if start >= reserved_at)
         return max((reserved_at if at is None else at) + shift, self.paused_until, self.last + self.interval)
 
+    def poll(self, at, reserved_at):
+        """Seconds until the send may go; 0 or less: it goes now (its time is taken)."""
+        with self.lock:
+            now = time.monotonic()
+            delay = self.due(at, reserved_at) - now
+            if delay <= 0:
+                self.last = now
+            return delay
+
+    def _turn(self, at, reserved_at, stop, patience):
+        """Yields the seconds to sleep until the send is due; returns whether it may go."""
+        while not stop.is_set():
+            delay = self.poll(at, reserved_at)
+            if delay <= 0:
+                return True
+            if patience is not None and delay > patience():
+                return False
+            yield delay
+        return False
+
     def wait(self, at, reserved_at, stop, patience=None):
         """Sleep until the send is due; False when ``stop`` was set, or when it is due later than
         ``patience()`` seconds from now (the run's budget would not cover it)."""
-        while not stop.is_set():
-            with self.lock:
-                now = time.monotonic()
-                delay = self.due(at, reserved_at) - now
-                if delay <= 0:
-                    self.last = now
-                    return True
-            if patience is not None and delay > patience():
-                return False
-            stop.wait(min(delay, 0.5))
-        return False
+        turn = self._turn(at, reserved_at, stop, patience)
+        try:
+            while True:
+                stop.wait(min(next(turn), 0.5))
+        except StopIteration as done:
+            return done.value
+
+    async def wait_async(self, at, reserved_at, stop, patience=None):
+        """:meth:`wait` on an event loop."""
+        turn = self._turn(at, reserved_at, stop, patience)
+        try:
+            while True:
+                await asyncio.sleep(min(next(turn), 0.05))
+        except StopIteration as done:
+            return done.value
+
+
+class _LoopEvent:
+    """What a send on the event loop waits on to start: set from any thread, like an Event."""
+
+    def __init__(self, loop):
+        self.loop, self.future, self.flag = loop, loop.create_future(), False
+
+    def set(self):
+        self.flag = True
+        self.loop.call_soon_threadsafe(self._resolve)
+
+    def _resolve(self):
+        if not self.future.done():
+            self.future.set_result(None)
+
+    def is_set(self):
+        return self.flag
 
 
 class SendPool:
@@ -146,9 +190,13 @@ class SendPool:
     provider yet (``NOT_SENT``), and so does a send whose turn comes when less than ``reserve``
     seconds of ``budget`` are left.
 
-    A send that has its thread and its slot waits until it is recorded that it starts, so a worker
+    At most ``workers`` sends are in their call at once: each on a thread of its own, or, for an
+    adapter that sends without blocking (``sends_async``), all of them on one event loop in one
+    thread (a fraction of the CPU per send: the pool shares the process with the dispatch).
+
+    A send that has its turn and its slot waits until it is recorded that it starts, so a worker
     that dies leaves exactly the sends that reached the provider marked started, not those still
-    waiting for a thread or a slot. With ``starter(keys)`` (which commits that these sends start,
+    waiting for a turn or a slot. With ``starter(keys)`` (which commits that these sends start,
     in a transaction of its own), a thread of the pool calls it for the sends waiting at that
     moment, together, and lets them go at once; one that fails lets none of them go
     (``NOT_SENT``). Without it, the caller records the keys ``collect()`` returned as starting
@@ -166,25 +214,42 @@ class SendPool:
         self.futures = {}
         self.wake = threading.Event()       # an answer came, or a send waits to be let go
         self.lock = threading.Lock()
-        self.starting = {}                  # {key: Event set by start()}: sends waiting to be let go
+        self.starting = {}                  # {key: event set by start()}: sends waiting to be let go
         self.refused = set()                # keys whose start the starter could not record
-        self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=name)
         self.start_wake = threading.Event()     # a send waits for the starter
         self.starter_lock = threading.Lock()    # held while the starter records (stop() waits for it)
-        self.starter_thread = None
+        self.threads = []
+        self.executor = self.loop = None
+        if getattr(adapter, 'sends_async', False):
+            self.loop = asyncio.new_event_loop()
+            self.loop_ready, self.loop_closing = threading.Event(), None
+            self._spawn(self._run_loop, f'{name}-loop')
+            self.loop_ready.wait()
+        else:
+            self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=name)
         if starter:
-            self.starter_thread = threading.Thread(target=self._run_starter, name=f'{name}-start', daemon=True)
-            self.starter_thread.start()
+            self._spawn(self._run_starter, f'{name}-start')
+
+    def _spawn(self, target, name):
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.stop()
-        self.executor.shutdown(wait=True, cancel_futures=True)
-        if self.starter_thread:
-            self.start_wake.set()
-            self.starter_thread.join()
+        if self.executor:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        else:
+            concurrent.futures.wait(list(self.futures))     # in their call: their answers come
+            self.loop.call_soon_threadsafe(self.loop_closing.set_result, None)
+        self.start_wake.set()
+        for thread in self.threads:
+            thread.join()
+        if self.loop:
+            self.loop.close()
 
     def __len__(self):
         return len(self.futures)
@@ -194,7 +259,10 @@ class SendPool:
         return max(0, 2 * self.workers - len(self.futures))
 
     def submit(self, key, outbound, at=None):
-        future = self.executor.submit(self._send, key, outbound, at, time.monotonic())
+        if self.loop:
+            future = asyncio.run_coroutine_threadsafe(self._send_async(key, outbound, at, time.monotonic()), self.loop)
+        else:
+            future = self.executor.submit(self._send, key, outbound, at, time.monotonic())
         self.futures[future] = key
         future.add_done_callback(lambda _future: self.wake.set())
 
@@ -223,8 +291,8 @@ class SendPool:
                     self.starting[key].set()
 
     def stop(self):
-        """Nothing more goes out: queued sends are cancelled, those waiting for their slot or their
-        start return."""
+        """Nothing more goes out: queued sends are cancelled, those waiting for their turn, their
+        slot or their start return."""
         self.stopping.set()
         self.start_wake.set()
         with self.lock:
@@ -233,6 +301,8 @@ class SendPool:
         if self.starter:
             with self.starter_lock:     # what it is recording now is committed before anything is given back
                 pass
+        if self.loop:       # on the loop, a send not in its call yet returns NOT_SENT by itself
+            return []
         cancelled = [(key, NOT_SENT) for future, key in list(self.futures.items()) if future.cancel()]
         for future in [future for future in self.futures if future.cancelled()]:
             del self.futures[future]
@@ -242,24 +312,41 @@ class SendPool:
         """Seconds a send may still wait for its slot: it must start a timeout before the budget ends."""
         return float('inf') if self.budget is None else self.budget.left() - self.reserve
 
-    def _let_go(self, key):
-        """Wait until the caller recorded that this send starts; False once the pool stops."""
-        event = threading.Event()
+    def _ask_start(self, key, event):
+        """Wait list of the sends to let go; False once the pool stops."""
         with self.lock:
             if self.stopping.is_set():
                 return False
             self.starting[key] = event
         (self.start_wake if self.starter else self.wake).set()
-        event.wait()
+        return True
+
+    def _started(self, key):
+        """Whether the send waited for may go now."""
         with self.lock:
             del self.starting[key]
             refused = key in self.refused
             self.refused.discard(key)
         return not refused and not self.stopping.is_set()
 
+    def _let_go(self, key):
+        """Wait until the caller recorded that this send starts; False once the pool stops."""
+        event = threading.Event()
+        if not self._ask_start(key, event):
+            return False
+        event.wait()
+        return self._started(key)
+
     def _run_starter(self):
         """The starter's thread: records the start of the sends waiting at that moment, together
-        (one transaction for all of them), then lets them go."""
+        (one transaction for all of them), then lets them go; closes the starter at the end."""
+        try:
+            self._start_waiting()
+        finally:
+            if hasattr(self.starter, 'close'):
+                self.starter.close()
+
+    def _start_waiting(self):
         while not self.stopping.is_set():
             self.start_wake.wait(0.5)
             self.start_wake.clear()
@@ -280,9 +367,12 @@ class SendPool:
                     if key in self.starting:
                         self.starting[key].set()
 
+    def _may_go(self):
+        return self.budget is None or not self.budget.spent(self.reserve)
+
     def _send(self, key, outbound, at, reserved_at):
-        if (not self.pace.wait(at, reserved_at, self.stopping, self._patience)
-                or (self.budget is not None and self.budget.spent(self.reserve)) or not self._let_go(key)):
+        if not self.pace.wait(at, reserved_at, self.stopping, self._patience) or not self._may_go() \
+                or not self._let_go(key):
             return NOT_SENT
         started = time.monotonic()
         with correlation(outbound.client_ref):      # the adapter's log lines name the message
@@ -291,15 +381,67 @@ class SendPool:
         return result
 
     def _call(self, outbound):
+        self._log_send(outbound)
+        try:
+            return self.adapter.send_message(outbound)
+        except Exception as exc:  # noqa: BLE001  mapped by _failed
+            return self._failed(exc)
+
+    def _log_send(self, outbound):
         _logger.debug('%s: sending a %s message', self.adapter.code, outbound.channel)
         if bodies_logged():
             _logger.debug('%s: body %r', self.adapter.code, outbound.body)
-        try:
-            return self.adapter.send_message(outbound)
-        except ProviderError as exc:
+
+    def _failed(self, exc):
+        """What a send that raised answers: the provider's error (a 429 pauses the pool), or an
+        internal one, retried (an SDK bug must not kill the batch)."""
+        if isinstance(exc, ProviderError):
             if (exc.http_status == 429 or exc.retry_after) and not exc.per_recipient:
                 self.pace.pause(min(exc.retry_after or 1.0, 30.0))
             return exc
-        except Exception as exc:  # noqa: BLE001  an SDK bug must not kill the batch
-            _logger.exception('%s adapter raised unexpectedly', self.adapter.code)
-            return ProviderError(f'Unexpected error: {type(exc).__name__}', code='internal', retryable=True)
+        _logger.error('%s adapter raised unexpectedly', self.adapter.code, exc_info=exc)
+        return ProviderError(f'Unexpected error: {type(exc).__name__}', code='internal', retryable=True)
+
+    # -- on the event loop (adapters that send without blocking) --------------------------------
+
+    def _run_loop(self):
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._serve())
+
+    async def _serve(self):
+        """The loop's life: the adapter's client open while the pool lives (a client that cannot
+        be made is every send's answer)."""
+        self.limit = asyncio.Semaphore(self.workers)
+        self.loop_closing = self.loop.create_future()
+        self.client, self.client_error = None, None
+        try:
+            async with self.adapter.async_client() as client:
+                self.client = client
+                self.loop_ready.set()
+                await self.loop_closing
+        except Exception as exc:  # noqa: BLE001  answered to each send instead
+            self.client_error = exc
+            self.loop_ready.set()
+            await self.loop_closing
+
+    async def _send_async(self, key, outbound, at, reserved_at):
+        async with self.limit:
+            if not await self.pace.wait_async(at, reserved_at, self.stopping, self._patience) or not self._may_go():
+                return NOT_SENT
+            event = _LoopEvent(self.loop)
+            if not self._ask_start(key, event):
+                return NOT_SENT
+            await event.future
+            if not self._started(key):
+                return NOT_SENT
+            started = time.monotonic()
+            with correlation(outbound.client_ref):
+                self._log_send(outbound)
+                try:
+                    if self.client_error:
+                        raise self.client_error
+                    result = await self.adapter.send_message_async(outbound, self.client)
+                except Exception as exc:  # noqa: BLE001  mapped by _failed
+                    result = self._failed(exc)
+            result.elapsed = time.monotonic() - started
+            return result
