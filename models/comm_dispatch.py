@@ -69,6 +69,11 @@ def _answered(result):
     return not isinstance(result, ProviderError) or not result.retryable or result.per_recipient
 
 
+def _started_sql(ids):
+    """The statement that marks these claimed messages started (handed to the provider)."""
+    return SQL("UPDATE comm_message SET attempt_unstarted = FALSE WHERE id IN %s", tuple(ids))
+
+
 class StartRecorder:
     """The send pool's ``starter``: marks the given messages started in one statement, committed at
     once (autocommit, as Odoo's own database creation does: one round trip per group of sends),
@@ -81,8 +86,7 @@ class StartRecorder:
         if self.cr is None:
             self.cr = self.registry.cursor()
             self.cr._cnx.autocommit = True
-        self.cr.execute(SQL("UPDATE comm_message SET attempt_unstarted = FALSE WHERE id IN %s",
-                            tuple(message.id for message in messages)))
+        self.cr.execute(_started_sql([message.id for message in messages]))
 
     def close(self):
         if self.cr is not None:
@@ -408,8 +412,7 @@ class CommMessage(models.Model):
         """These claimed sends go to the provider now: once committed, a crash leaves them to
         reconciliation (they may have gone out) instead of the queue."""
         self.flush_recordset()
-        self.env.cr.execute(SQL("UPDATE comm_message SET attempt_unstarted = FALSE WHERE id IN %s",
-                                tuple(self.ids)))
+        self.env.cr.execute(_started_sql(self.ids))
         self.invalidate_recordset(['attempt_unstarted'])
 
     @api.model
