@@ -63,6 +63,26 @@ def machine_load():
     return f'{os.cpu_count()} cores, load average {one:.2f} (1 min) {five:.2f} (5 min)'
 
 
+def cpu_seconds(root_pid):
+    """CPU seconds (user + system) used so far by ``root_pid`` and its descendants, and by the
+    PostgreSQL processes of the machine: ``(server, postgres)``. Read around a workload, the
+    differences say where its CPU went (on 2 shared cores a request's cost is its CPU)."""
+    import psutil
+    def used(process):
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            return times.user + times.system
+        return 0.0
+    try:
+        root = psutil.Process(root_pid)
+        server = used(root) + sum(used(child) for child in root.children(recursive=True))
+    except psutil.Error:
+        server = 0.0
+    postgres = sum(used(process) for process in psutil.process_iter(['name'])
+                   if process.info['name'] == 'postgres')
+    return server, postgres
+
+
 def now_utc():
     return datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
 

@@ -137,18 +137,24 @@ async def _hammer(requests, concurrency, deadline):
         return time.perf_counter() - started, statuses, latencies
 
 
-def load(workloads, concurrency, deadline, slices=10):
+def load(workloads, concurrency, deadline, slices=10, server_pid=None):
     """Run the workloads ({name: requests}) in ``slices`` rounds, one slice of each in turn, so
-    that whatever else the machine does weighs on all of them alike.
+    that whatever else the machine does weighs on all of them alike. With ``server_pid``, also
+    the CPU each accepted request cost the Odoo server and PostgreSQL (ms).
 
     :returns: {name: result dict}
     """
-    totals = {name: {'seconds': 0.0, 'statuses': [], 'latencies': [], 'rps_by_slice': []} for name in workloads}
+    totals = {name: {'seconds': 0.0, 'statuses': [], 'latencies': [], 'rps_by_slice': [], 'cpu': [0.0, 0.0]}
+              for name in workloads}
     for k in range(slices):
         for name, requests in workloads.items():
             part = requests[len(requests) * k // slices:len(requests) * (k + 1) // slices]
+            before = common.cpu_seconds(server_pid) if server_pid else (0.0, 0.0)
             seconds, statuses, latencies = asyncio.run(_hammer(part, concurrency, deadline / slices))
             total = totals[name]
+            if server_pid:
+                after = common.cpu_seconds(server_pid)
+                total['cpu'] = [used + a - b for used, a, b in zip(total['cpu'], after, before)]
             total['seconds'] += seconds
             total['statuses'] += statuses
             total['latencies'] += latencies
@@ -165,8 +171,14 @@ def load(workloads, concurrency, deadline, slices=10):
             'rps': round(len(ok) / total['seconds'], 1), 'p50_ms': round(common.percentile(ok, 50), 1),
             'p99_ms': round(common.percentile(ok, 99), 1), 'failures': failures,
             'rps_by_slice': total['rps_by_slice']}
+        if server_pid and ok:
+            result['cpu_ms_per_request'] = {'odoo': round(1000 * total['cpu'][0] / len(ok), 2),
+                                            'postgres': round(1000 * total['cpu'][1] / len(ok), 2)}
         say(f'{name:8}: {len(ok)}/{result["requests"]} accepted in {result["seconds"]}s = {result["rps"]} req/s, '
             f'p50 {result["p50_ms"]} ms, p99 {result["p99_ms"]} ms' + (f', failures {failures}' if failures else ''))
+        if 'cpu_ms_per_request' in result:
+            say(f'{"":8}  CPU per request: Odoo {result["cpu_ms_per_request"]["odoo"]} ms, '
+                f'PostgreSQL {result["cpu_ms_per_request"]["postgres"]} ms')
         say(f'{"":8}  req/s in each slice: {result["rps_by_slice"]}')
     return results
 
@@ -295,7 +307,7 @@ def main():
         results['load_before'] = common.machine_load()
         spy_out = common.LOG_DIR / 'webhooks-py-spy.txt'
         spy = common.py_spy_start(server.pid, spy_out) if args.profile else None
-        results.update(load(workloads, args.concurrency, deadline))
+        results.update(load(workloads, args.concurrency, deadline, server_pid=server.pid))
         common.py_spy_stop(spy, spy_out)
         results['ratio'] = round(results['webhook']['rps'] / results['health']['rps'], 2)
         say(f'ratio   : webhook/health = {results["ratio"]} (goal >= 0.8: '

@@ -38,6 +38,7 @@ class CommWebhookController(http.Controller):
                 methods=['GET', 'POST'], csrf=False, save_session=False, readonly=False,
                 max_content_length=MAX_BODY)
     def comm_webhook(self, token, purpose, **_params):
+        # provider.env is the superuser's: the public user may neither read accounts nor write the queue
         provider = request.env['comm.provider'].sudo()._find_by_webhook_token(token)
         if not provider or purpose not in WEBHOOK_PURPOSES.get(provider.code, ()):
             raise NotFound()
@@ -71,7 +72,7 @@ class CommWebhookController(http.Controller):
             headers=dict(httprequest.headers), form=form, body=body,
             remote_addr=httprequest.remote_addr or '')
         try:
-            outcome = request.env['comm.webhook.event'].sudo()._receive(provider, purpose, webhook_request)
+            outcome = provider.env['comm.webhook.event']._receive(provider, purpose, webhook_request)
         except ValueError:
             _logger.info('comm.provider %s: malformed %s webhook from %s rejected', provider.id, purpose,
                          webhook_request.remote_addr)
@@ -79,7 +80,7 @@ class CommWebhookController(http.Controller):
         if outcome == 'forged':
             return _plain(403)
         if purpose in CALL_CONTROL_PURPOSES:      # the provider waits for call-control (TwiML, XML, NCCO)
-            body, content_type = request.env['comm.call'].sudo()._answer_call_control(
+            body, content_type = provider.env['comm.call']._answer_call_control(
                 provider, purpose, webhook_request)
         else:
             # the ack needs no credentials: no second adapter (secrets, SDK client) per request

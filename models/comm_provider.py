@@ -217,7 +217,11 @@ class CommProvider(models.Model):
         query = query_string.decode('latin-1') if isinstance(query_string, bytes) else (query_string or '')
         return f'{self._public_base_url()}{path}' + (f'?{query}' if query else '')
 
+    @api.model
+    @ormcache()
     def _public_base_url(self):
+        # once per process and database: read on every webhook request (cleared with any change of a
+        # system parameter: ir.config_parameter clears the registry's cache)
         params = self.env['ir.config_parameter'].sudo()
         base = params.get_param(PUBLIC_BASE_URL_PARAM) or params.get_param('web.base.url') or ''
         return base.rstrip('/')
