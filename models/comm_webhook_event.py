@@ -135,28 +135,6 @@ class CommWebhookEvent(models.Model):
         self.env.cr.execute(SQL(
             "CREATE INDEX IF NOT EXISTS comm_webhook_event_todo_idx ON comm_webhook_event (next_try_at, id)"
             " WHERE state IN ('pending', 'processing')"))
-        # The request path's one statement. In a function, its insert is planned once per database
-        # connection instead of at every webhook (half of what the insert costs PostgreSQL).
-        # NULL: the event is already queued; else whether a wake-up of the cron is already due.
-        self.env.cr.execute(SQL(
-            """CREATE OR REPLACE FUNCTION comm_webhook_event_enqueue(
-                   provider integer, company integer, purpose varchar, event_key varchar, method varchar,
-                   url varchar, headers jsonb, form_data jsonb, body text, remote_addr varchar, cron integer)
-               RETURNS boolean LANGUAGE plpgsql AS $$
-               BEGIN
-                   INSERT INTO comm_webhook_event (provider_id, company_id, purpose, event_key, method, url, headers,
-                                                   form_data, body, remote_addr, state, attempts, next_try_at,
-                                                   create_date, write_date)
-                   VALUES (provider, company, purpose, event_key, method, url, headers, form_data, body, remote_addr,
-                           'pending', 0, date_trunc('second', now() at time zone 'UTC'),
-                           now() at time zone 'UTC', now() at time zone 'UTC')
-                   ON CONFLICT ON CONSTRAINT comm_webhook_event_event_key_unique DO NOTHING;
-                   IF NOT FOUND THEN
-                       RETURN NULL;
-                   END IF;
-                   RETURN EXISTS(SELECT 1 FROM ir_cron_trigger t
-                                  WHERE t.cron_id = cron AND t.call_at <= now() at time zone 'UTC');
-               END $$"""))
 
     @api.depends('body', 'form_data')
     def _compute_payload_pretty(self):
@@ -229,13 +207,20 @@ class CommWebhookEvent(models.Model):
         # create_uid / write_uid: the public user's id says nothing, and costs two foreign-key checks;
         # the company is the account's, known from the token (comm.provider._find_by_webhook_token)
         self.env.cr.execute(SQL(
-            "SELECT comm_webhook_event_enqueue(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            """INSERT INTO comm_webhook_event (provider_id, company_id, purpose, event_key, method, url, headers,
+                                               form_data, body, remote_addr, state, attempts, next_try_at,
+                                               create_date, write_date)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'pending', 0, date_trunc('second', now() at time zone 'UTC'),
+                       now() at time zone 'UTC', now() at time zone 'UTC')
+               ON CONFLICT (provider_id, event_key) DO NOTHING
+               RETURNING EXISTS(SELECT 1 FROM ir_cron_trigger WHERE cron_id = %s AND call_at <= now() at time zone 'UTC')""",
             provider.id, provider.company_id.id or None, purpose, key, request.method, request.url,
             json.dumps(headers), json.dumps(request.form) if request.form else None,
             request.body.decode('utf-8') if request.body else None, request.remote_addr, cron_id))
-        wake_up_due = self.env.cr.fetchone()[0]
-        if wake_up_due is None:     # the same event again: nothing inserted
+        row = self.env.cr.fetchone()
+        if not row:             # the same event again: nothing inserted
             return 'duplicate'
+        wake_up_due = row[0]
         if not wake_up_due:
             # under a burst of webhooks one trigger serves them all (each trigger is a row, and a
             # NOTIFY over a new connection)

@@ -93,9 +93,10 @@ class TestQueueRetries(TransactionCase):
 
     def test_cron_is_triggered_on_enqueue_and_reports_progress(self):
         cron = self.env.ref('comm_gateway.ir_cron_comm_webhook_event')
-        before = self.env['ir.cron.trigger'].search_count([('cron_id', '=', cron.id)])
+        # a wake-up already due (left by a test that committed) would rightly spare the new one
+        self.env['ir.cron.trigger'].search([('cron_id', '=', cron.id)]).unlink()
         self.Event._receive(self.provider, 'status', _status_request(self.provider, 'SB-T'))
-        self.assertEqual(self.env['ir.cron.trigger'].search_count([('cron_id', '=', cron.id)]), before + 1)
+        self.assertEqual(self.env['ir.cron.trigger'].search_count([('cron_id', '=', cron.id)]), 1)
         progress = []
         origin = type(self.env['ir.cron'])._notify_progress
 
@@ -107,6 +108,27 @@ class TestQueueRetries(TransactionCase):
         finally:
             type(self.env['ir.cron'])._notify_progress = origin
         self.assertEqual(progress, [(1, 0)])
+
+    def test_a_burst_wakes_the_cron_once_and_a_repeat_is_stored_once(self):
+        cron = self.env.ref('comm_gateway.ir_cron_comm_webhook_event')
+        Trigger = self.env['ir.cron.trigger']
+        Trigger.search([('cron_id', '=', cron.id)]).unlink()
+        outcomes = [self.Event._receive(self.provider, 'status', _status_request(self.provider, f'SB-B{n}'))
+                    for n in range(3)]
+        self.assertEqual(outcomes, ['queued'] * 3)
+        self.assertEqual(Trigger.search_count([('cron_id', '=', cron.id)]), 1,
+                         'the wake-up due for the first serves the next ones')
+        self.assertEqual(self.Event._receive(self.provider, 'status', _status_request(self.provider, 'SB-B1')),
+                         'duplicate')
+        events = self.Event.search([('provider_id', '=', self.provider.id)])
+        self.assertEqual(len(events), 3)
+        self.assertEqual(set(events.mapped('state')), {'pending'})
+        self.assertEqual(events.mapped('company_id'), self.provider.company_id)
+        self.assertTrue(all((event.form_data or event.body) and event.url and event.create_date and event.next_try_at
+                            for event in events), 'the request is stored as received, dated')
+        Trigger.search([('cron_id', '=', cron.id)]).unlink()
+        self.Event._receive(self.provider, 'status', _status_request(self.provider, 'SB-B3'))
+        self.assertEqual(Trigger.search_count([('cron_id', '=', cron.id)]), 1, 'no wake-up due: one is asked for')
 
 
 @tagged('post_install', '-at_install')
