@@ -79,6 +79,36 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def ceiling(fake_port, concurrency, count):
+    """What the fake serves here at ``concurrency`` in flight to a bare aiohttp client (no SDK, no
+    ORM, one event loop): the most any dispatch can reach on this machine. :returns: req/s"""
+    import asyncio
+    import aiohttp
+    url = f'http://127.0.0.1:{fake_port}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json'
+
+    async def run():
+        limit = asyncio.Semaphore(concurrency)
+        async with aiohttp.ClientSession() as session:
+            async def post(index):
+                async with limit, session.post(url, data={'To': f'+1415556{index:04d}', 'From': '+15005550006',
+                                                          'Body': f'Bench ceiling {index}'}) as response:
+                    await response.read()
+            started = time.perf_counter()
+            await asyncio.gather(*(post(index) for index in range(count)))
+            return count / (time.perf_counter() - started)
+    rate = asyncio.run(run())
+    fake(fake_port, '/_reset', 'POST')
+    return rate
+
+
+def cpu_used(fake_pid):
+    """CPU seconds used so far by this process (the dispatch and its sends), the fake provider and
+    PostgreSQL: read around the dispatch, CPU per message of each."""
+    import psutil
+    times = [psutil.Process(pid).cpu_times() for pid in (None, fake_pid)]
+    return [sum(t[:2]) for t in times] + [common.cpu_seconds(fake_pid)[1]]
+
+
 def prepare(registry, fake_port, concurrency):
     with common.environment(registry) as env:
         provider = env['comm.provider'].with_context(active_test=False).search([('name', '=', PROVIDER_NAME)])
@@ -202,7 +232,7 @@ def check(registry, provider_id, count, stats):
     return ok, {'dispatch_states': {k: v[0] for k, v in states.items()}, 'fake': stats}
 
 
-def measure(registry, provider_id, concurrency, fake_port, args, partner_ids=None):
+def measure(registry, provider_id, concurrency, fake_port, args, partner_ids=None, fake_pid=None):
     """Queue, dispatch, check one concurrency level; with ``partner_ids``, from the composer and
     timed from the click. :returns: the level's result dict"""
     fake(fake_port, '/_reset', 'POST')
@@ -217,11 +247,17 @@ def measure(registry, provider_id, concurrency, fake_port, args, partner_ids=Non
         started = time.perf_counter()
         queue(registry, provider_id, args.messages)
         queued = time.perf_counter() - started
+        bare = args.ceiling and ceiling(fake_port, concurrency, args.ceiling)
         with common.health_probe() as idle:
             time.sleep(args.probe_idle)
+        cpu_before = cpu_used(fake_pid)
         with common.health_probe() as during, common.maybe_profile(profile):
             seconds = dispatch(registry, provider_id, args.messages, args.batch_size,
                                deadline=max(600, args.messages // 10))
+        cpu = [round((after - before) * 1000 / args.messages, 2)
+               for before, after in zip(cpu_before, cpu_used(fake_pid))]
+        say(f'cpu     : per message: this process {cpu[0]} ms (dispatch and sends), the fake {cpu[1]} ms, '
+            f'PostgreSQL {cpu[2]} ms')
         health = {'idle': idle, 'during': during, 'p99_during_to_idle': round(during['p99_ms'] / idle['p99_ms'], 2)}
         say(f'health  : /web/health p99 idle {idle["p99_ms"]} ms ({idle["probes"]} probes), during the dispatch '
             f'{during["p99_ms"]} ms ({during["probes"]} probes, p50 {during["p50_ms"]} ms): '
@@ -234,6 +270,9 @@ def measure(registry, provider_id, concurrency, fake_port, args, partner_ids=Non
         f'{rate:.1f} msg/s; ideal {ideal:.0f} msg/s, ratio {rate / ideal:.2f}; goal >= {GOAL:.0f} '
         f'msg/s {"met" if rate >= GOAL else "NOT met"}; connections discarded because the pool was '
         f'full: {PoolFullCounter.count}')
+    if not partner_ids and bare:
+        say(f'ceiling : the fake serves a bare aiohttp client {bare:.1f} req/s at {concurrency} in flight '
+            f'({bare / ideal:.2f} of the ideal); the dispatch reached {rate / bare:.2f} of that')
     stats = fake(fake_port, '/_stats')
     stats.pop('accepted_bodies', None)      # the chaos bench's, thousands of them
     ok, counts = check(registry, provider_id, args.messages, stats)
@@ -241,7 +280,9 @@ def measure(registry, provider_id, concurrency, fake_port, args, partner_ids=Non
             'queued_s': round(queued, 1), 'sms_queue_s': partner_ids and round(queue_s or 0, 1), 'messages': args.messages, 'seconds': round(seconds, 1),
             'msg_per_s': round(rate, 1), 'ideal': ideal, 'ratio': round(rate / ideal, 2),
             'pool_full_discards': PoolFullCounter.count, 'check_ok': ok, 'load_before': load,
-            'load_after': common.machine_load(), 'health': health, **counts}
+            'load_after': common.machine_load(), 'health': health,
+            'cpu_ms_per_message': None if partner_ids else dict(zip(('dispatch', 'fake', 'postgres'), cpu)),
+            'fake_ceiling': bare and round(bare, 1), **counts}
 
 
 def main():
@@ -256,6 +297,8 @@ def main():
                         help='cProfile the queueing and the dispatch loop (main thread), apart')
     parser.add_argument('--probe-idle', type=float, default=10.0,
                         help='seconds of /web/health probes before the dispatch (its idle p99)')
+    parser.add_argument('--ceiling', type=int, default=3000,
+                        help='requests of the bare client measuring the fake\'s ceiling first (0: none)')
     parser.add_argument('--json', help='also write the results to this file')
     args = parser.parse_args()
     results = {'date': common.now_utc(), 'args': vars(args), 'runs': []}
@@ -269,7 +312,8 @@ def main():
             for concurrency in args.concurrency:
                 provider_id = prepare(registry, fake_port, concurrency)
                 try:
-                    results['runs'].append(measure(registry, provider_id, concurrency, fake_port, args))
+                    results['runs'].append(measure(registry, provider_id, concurrency, fake_port, args,
+                                                   fake_pid=provider_proc.pid))
                     if args.composer:
                         partner_ids = customers(registry, provider_id, args.messages)
                         with common.environment(registry) as env:

@@ -19,9 +19,11 @@ from collections import deque
 import psycopg2.errors
 
 from odoo import _, api, fields, models
+from odoo.sql_db import connection_info_for
 from odoo.tools import SQL
 
 from ..providers import ProviderError
+from ..tools import pg_async
 from ..tools.dispatch import NOT_SENT, SendPool, TimeBudget, cron_budget, cron_time_limit
 from .comm_message import STALE_ATTEMPT
 from .comm_send_guard import guarded_claim
@@ -77,10 +79,12 @@ def _started_sql(ids):
 class StartRecorder:
     """The send pool's ``starter``: marks the given messages started in one statement, committed at
     once (autocommit, as Odoo's own database creation does: one round trip per group of sends),
-    on a connection of its own opened by the pool's thread that calls it, and closed with it."""
+    on a connection of its own, closed with the pool. A pool of threads calls it from a thread of
+    its own (a cursor of the registry); a pool on an event loop awaits :meth:`start_async` on the
+    loop itself (an asynchronous connection: no thread to hand the sends to and back)."""
 
     def __init__(self, registry):
-        self.registry, self.cr = registry, None
+        self.registry, self.cr, self.connection = registry, None, None
 
     def __call__(self, messages):
         if self.cr is None:
@@ -88,11 +92,20 @@ class StartRecorder:
             self.cr._cnx.autocommit = True
         self.cr.execute(_started_sql([message.id for message in messages]))
 
+    async def start_async(self, messages):
+        if self.connection is None:
+            self.connection = await pg_async.connect(connection_info_for(self.registry.db_name)[1])
+        query = _started_sql([message.id for message in messages])
+        await pg_async.execute(self.connection, query.code, query.params)
+
     def close(self):
         if self.cr is not None:
             self.cr._cnx.autocommit = False
             self.cr.close()
             self.cr = None
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 class CommProviderPace(models.Model):

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import warnings
+from urllib.parse import urlencode
 
 import aiohttp
 import requests
@@ -126,12 +127,32 @@ _retry_after = contextvars.ContextVar('twilio_retry_after', default=None)
 warnings.filterwarnings('ignore', category=DeprecationWarning, message=r".*(BasicAuth is deprecated|The 'auth' parameter)")
 
 
-class _AsyncHttpClient(AsyncTwilioHttpClient):
+class _QuietLog:
+    """The SDK formats each request's URL and headers for its logger: only when it logs them."""
+
+    def log_request(self, kwargs):
+        if self.logger.isEnabledFor(logging.DEBUG):
+            super().log_request(kwargs)
+
+    def log_response(self, status_code, response):
+        if self.logger.isEnabledFor(logging.DEBUG):
+            super().log_response(status_code, response)
+
+
+class _HttpClient(_QuietLog, TwilioHttpClient):
+    """The SDK's blocking HTTP client (requests)."""
+
+
+class _AsyncHttpClient(_QuietLog, AsyncTwilioHttpClient):
     """The SDK's non-blocking HTTP client (aiohttp) with the blocking one's timeout (the SDK
-    passes none) for the whole call, keeping Retry-After as the blocking one does (per task)."""
+    passes none) for the whole call, keeping Retry-After as the blocking one does (per task).
+    The form is encoded as aiohttp would (the SDK sends its Content-Type), without the multipart
+    writer aiohttp builds for every form."""
 
     async def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
                       allow_redirects=False):
+        if isinstance(data, dict):
+            data = urlencode(data, doseq=True).encode()
         response = await super().request(method, url, params=params, data=data, headers=headers, auth=auth,
                                          timeout=timeout or self.timeout, allow_redirects=allow_redirects)
         _retry_after.set(parse_retry_after((response.headers or {}).get('Retry-After')))
@@ -156,7 +177,7 @@ class TwilioAdapter(ProviderAdapter):
     def client(self):
         """The SDK client, on our session, timeout and base URL."""
         # pool_connections=False: no session of its own, it sends on ours (pooled, keep-alive)
-        http_client = TwilioHttpClient(pool_connections=False, timeout=self.timeout, logger=_SDK_LOGGER,
+        http_client = _HttpClient(pool_connections=False, timeout=self.timeout, logger=_SDK_LOGGER,
                                        request_hooks={'response': [self._remember_retry_after]})
         http_client.session = self.session
         return self._sdk_client(http_client)

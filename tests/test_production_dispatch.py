@@ -17,6 +17,7 @@ from odoo.tests import BaseCase, TransactionCase, tagged
 from odoo.tests.common import get_db_name
 from odoo.tools import mute_logger
 
+from ..models.comm_dispatch import StartRecorder
 from ..providers import ProviderError
 from ..providers.base import Outbound, SendResult
 from ..tools.dispatch import (BUDGET_SHARE, IDLE_SLEEP, NOT_SENT, SMALL_SHARE, WEBHOOK_SHARE, Pace, SendPool, TimeBudget,
@@ -486,7 +487,9 @@ class TestStartsRecordedByThePool(FakeProviderMixin, BaseCase):
                 account = env['comm.provider'].browse(provider_id)
                 starters.append(env['comm.message']._starter())
                 with patch.object(type(env['comm.message']), '_mark_started',
-                                  side_effect=AssertionError('the dispatch does not wait to record starts')):
+                                  side_effect=AssertionError('the dispatch does not wait to record starts')), \
+                        patch.object(StartRecorder, '__call__',
+                                     side_effect=AssertionError('Twilio sends on a loop: its starts are recorded there')):
                     env['comm.message']._claim_outbound(12, account)._send_through(account)
                 env.cr.commit()
             except Exception as exc:  # noqa: BLE001
@@ -607,6 +610,53 @@ class TestSendPoolOnALoop(BaseCase):
         self.assertEqual(adapter.most, 4)
         self.assertEqual(len(adapter.threads), 1, 'one thread for all of them')
         self.assertTrue(all(result.elapsed >= 0.02 for result in answers.values()))
+
+    def test_starts_are_recorded_on_the_loop_before_each_call(self):
+        recorded, threads, unrecorded = [], set(), []
+
+        class Adapter(_LoopAdapter):
+            async def send_message_async(self, outbound, client):
+                unrecorded.extend([outbound.body] if outbound.body not in recorded else [])
+                return await super().send_message_async(outbound, client)
+        adapter = Adapter(0.01)
+
+        class Starter:
+            def __call__(self, keys):
+                raise AssertionError('recorded from a thread')
+
+            async def start_async(self, keys):
+                threads.add(threading.get_ident())
+                await asyncio.sleep(0.005)
+                recorded.extend(keys)
+        with SendPool(adapter, 3, starter=Starter()) as pool:
+            for body in map(str, range(9)):
+                pool.submit(body, Outbound(to='+32470110000', body=body))
+            answers = []
+            while len(pool):
+                answers += pool.collect()[0]
+        self.assertEqual(sorted(recorded), sorted(map(str, range(9))), 'each start recorded once')
+        self.assertEqual(unrecorded, [], 'each call began after its start was recorded')
+        self.assertEqual(threads, adapter.threads, 'on the loop\'s own thread')
+        self.assertEqual(sorted(body for body, result in answers if result is not NOT_SENT), sorted(recorded))
+        self.assertEqual(pool.threads[1:], [], 'no starter thread')
+
+    def test_sends_whose_start_fails_on_the_loop_are_not_made(self):
+        adapter = _LoopAdapter(0.0)
+
+        class Starter:
+            def __call__(self, keys):
+                raise AssertionError('recorded from a thread')
+
+            async def start_async(self, keys):
+                raise OSError('the database is gone')
+        with mute_logger('odoo.addons.comm_gateway.tools.dispatch'), SendPool(adapter, 2, starter=Starter()) as pool:
+            for key in 'abc':
+                pool.submit(key, Outbound(to='+32470110000', body=key))
+            answers = []
+            while len(pool):
+                answers += pool.collect()[0]
+        self.assertEqual(sorted(answers, key=lambda answer: answer[0]), [(key, NOT_SENT) for key in 'abc'])
+        self.assertEqual(adapter.calls, [], 'never sent unrecorded')
 
     def test_errors_on_the_loop_are_answers(self):
         adapter = _LoopAdapter(0.0)

@@ -1,3 +1,4 @@
+import asyncio
 import base64
 import hashlib
 import json
@@ -68,6 +69,30 @@ class TestTwilioAdapter(CommAdapterCase):
         form = self.fake.last('POST', 'Messages.json').form
         self.assertEqual([value for key, value in form if key == 'MediaUrl'],
                          ['https://cdn.example.com/a.jpg', 'https://cdn.example.com/b.png'])
+
+    def test_send_without_blocking_posts_what_the_blocking_send_posts(self):
+        """The dispatch's event loop sends through the SDK's aiohttp client; the form (encoded by us,
+        not by aiohttp's form writer) and the authentication are those of the blocking send."""
+        self.route_message()
+        outbound = Outbound(to='+14155550123', body='Héllo Ann & co = 100%', channel='mms',
+                            status_callback='https://odoo.example.com/cb?account=7', media=[
+                                Media(url='https://cdn.example.com/a.jpg'), Media(url='https://cdn.example.com/b.png')])
+
+        async def send():
+            async with self.adapter.async_client() as client:
+                return await self.adapter.send_message_async(outbound, client)
+        result = asyncio.run(send())
+        sent_async = self.fake.last('POST', 'Messages.json')
+        self.adapter.send_message(outbound)
+        sent = self.fake.last('POST', 'Messages.json')
+        self.assertIsNot(sent, sent_async)
+        self.assertEqual(sorted(sent_async.form), sorted(sent.form))
+        self.assertEqual(sent_async.form_dict()['Body'], 'Héllo Ann & co = 100%')
+        self.assertEqual([value for key, value in sent_async.form if key == 'MediaUrl'],
+                         ['https://cdn.example.com/a.jpg', 'https://cdn.example.com/b.png'])
+        self.assertEqual(sent_async.headers['content-type'], 'application/x-www-form-urlencoded')
+        self.assertEqual(sent_async.headers['authorization'], sent.headers['authorization'])
+        self.assertEqual((result.provider_id, result.status, result.parts), ('SM' + 'a' * 32, 'queued', 2))
 
     def test_send_with_messaging_service(self):
         self.route_message(sid='SM1', status='accepted')

@@ -171,7 +171,10 @@ class _LoopEvent:
 
     def set(self):
         self.flag = True
-        self.loop.call_soon_threadsafe(self._resolve)
+        if asyncio._get_running_loop() is self.loop:
+            self._resolve()
+        else:
+            self.loop.call_soon_threadsafe(self._resolve)
 
     def _resolve(self):
         if not self.future.done():
@@ -201,7 +204,8 @@ class SendPool:
     moment, together, and lets them go at once; one that fails lets none of them go
     (``NOT_SENT``). Without it, the caller records the keys ``collect()`` returned as starting
     (with the answers of that round, one commit), then lets them go with ``start(keys)``: each
-    send waits for a round of the caller.
+    send waits for a round of the caller. On the event loop, a starter that has ``start_async(keys)``
+    is awaited there instead, by a task of the loop (no thread between the sends and the database).
     """
 
     def __init__(self, adapter, workers, name='comm-send', budget=None, reserve=0.0, interval=0.0, starter=None):
@@ -220,14 +224,16 @@ class SendPool:
         self.starter_lock = threading.Lock()    # held while the starter records (stop() waits for it)
         self.threads = []
         self.executor = self.loop = None
-        if getattr(adapter, 'sends_async', False):
+        sends_async = getattr(adapter, 'sends_async', False)
+        self.starts_on_loop = sends_async and hasattr(starter, 'start_async')
+        if sends_async:
             self.loop = asyncio.new_event_loop()
             self.loop_ready, self.loop_closing = threading.Event(), None
             self._spawn(self._run_loop, f'{name}-loop')
             self.loop_ready.wait()
         else:
             self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=name)
-        if starter:
+        if starter and not self.starts_on_loop:
             self._spawn(self._run_starter, f'{name}-start')
 
     def _spawn(self, target, name):
@@ -295,6 +301,8 @@ class SendPool:
         slot or their start return."""
         self.stopping.set()
         self.start_wake.set()
+        if self.starts_on_loop:
+            self.loop.call_soon_threadsafe(self.loop_start_wake.set)
         with self.lock:
             for event in self.starting.values():
                 event.set()
@@ -318,7 +326,10 @@ class SendPool:
             if self.stopping.is_set():
                 return False
             self.starting[key] = event
-        (self.start_wake if self.starter else self.wake).set()
+        if self.starts_on_loop:
+            self.loop_start_wake.set()      # on the loop's thread
+        else:
+            (self.start_wake if self.starter else self.wake).set()
         return True
 
     def _started(self, key):
@@ -350,22 +361,32 @@ class SendPool:
         while not self.stopping.is_set():
             self.start_wake.wait(0.5)
             self.start_wake.clear()
-            with self.lock:
-                keys = [key for key, event in self.starting.items() if not event.is_set()]
-            if not keys or self.stopping.is_set():
+            keys = self._waiting_keys()
+            if not keys:
                 continue
             try:
                 with self.starter_lock:
                     self.starter(keys)
-                refused = ()
+                self._let_started_go(keys)
             except Exception:  # noqa: BLE001  not recorded: not sent (the caller gives them back)
-                _logger.exception('%s: the start of %s sends could not be recorded', self.adapter.code, len(keys))
-                refused = keys
-            with self.lock:
-                self.refused.update(refused)
-                for key in keys:
-                    if key in self.starting:
-                        self.starting[key].set()
+                self._let_started_go(keys, refused=True)
+
+    def _waiting_keys(self):
+        """The sends waiting for their start to be recorded (none once the pool stops)."""
+        with self.lock:
+            keys = [key for key, event in self.starting.items() if not event.is_set()]
+        return [] if self.stopping.is_set() else keys
+
+    def _let_started_go(self, keys, refused=False):
+        """The starter recorded the start of these sends: they go (``refused``: it failed, none goes)."""
+        if refused:
+            _logger.exception('%s: the start of %s sends could not be recorded', self.adapter.code, len(keys))
+        with self.lock:
+            if refused:
+                self.refused.update(keys)
+            for key in keys:
+                if key in self.starting:
+                    self.starting[key].set()
 
     def _may_go(self):
         return self.budget is None or not self.budget.spent(self.reserve)
@@ -413,7 +434,9 @@ class SendPool:
         be made is every send's answer)."""
         self.limit = asyncio.Semaphore(self.workers)
         self.loop_closing = self.loop.create_future()
+        self.loop_start_wake = asyncio.Event()
         self.client, self.client_error = None, None
+        starts = self.loop.create_task(self._start_waiting_async()) if self.starts_on_loop else None
         try:
             async with self.adapter.async_client() as client:
                 self.client = client
@@ -423,6 +446,27 @@ class SendPool:
             self.client_error = exc
             self.loop_ready.set()
             await self.loop_closing
+        finally:
+            if starts:
+                await starts
+                if hasattr(self.starter, 'close'):
+                    self.starter.close()
+
+    async def _start_waiting_async(self):
+        """:meth:`_start_waiting` on the loop: the starter's statement awaited there, for the sends
+        waiting meanwhile (each recorded group lets the next one go at once)."""
+        while not self.stopping.is_set():
+            await self.loop_start_wake.wait()
+            self.loop_start_wake.clear()
+            keys = self._waiting_keys()
+            if not keys:
+                continue
+            try:
+                with self.starter_lock:     # only stop() takes it, and lets go at once
+                    await self.starter.start_async(keys)
+                self._let_started_go(keys)
+            except Exception:  # noqa: BLE001  not recorded: not sent (the caller gives them back)
+                self._let_started_go(keys, refused=True)
 
     async def _send_async(self, key, outbound, at, reserved_at):
         async with self.limit:
