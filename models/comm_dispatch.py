@@ -96,7 +96,12 @@ class StartRecorder:
         if self.connection is None:
             self.connection = await pg_async.connect(connection_info_for(self.registry.db_name)[1])
         query = _started_sql([message.id for message in messages])
-        await pg_async.execute(self.connection, query.code, query.params)
+        try:
+            await pg_async.execute(self.connection, query.code, query.params)
+        except BaseException:
+            self.connection.close()     # lost, or in an unknown state: the next group reconnects
+            self.connection = None
+            raise
 
     def close(self):
         if self.cr is not None:

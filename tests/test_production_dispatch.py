@@ -8,7 +8,10 @@ import itertools
 import threading
 import time
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from unittest.mock import patch
+
+import psycopg2
 
 from odoo import api, fields
 from odoo.addons.base.tests.test_ir_cron import CronMixinCase
@@ -513,6 +516,26 @@ class TestStartsRecordedByThePool(FakeProviderMixin, BaseCase):
                 env = api.Environment(cr, api.SUPERUSER_ID, {})
                 cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])
                 env['comm.provider'].browse(provider_id).unlink()
+
+    def test_a_lost_connection_fails_one_group_and_the_next_reconnects(self):
+        registry = Registry(get_db_name())
+        recorder = StartRecorder(registry)
+        group = [SimpleNamespace(id=-1)]
+
+        async def record():
+            await recorder.start_async(group)
+            return recorder.connection.get_backend_pid()
+        try:
+            backend = asyncio.run(record())
+            with registry.cursor() as cr:
+                cr.execute('SELECT pg_terminate_backend(%s)', [backend])
+            with self.assertRaises(psycopg2.OperationalError):
+                asyncio.run(record())
+            self.assertIsNone(recorder.connection, 'the lost connection is dropped')
+            self.assertNotEqual(asyncio.run(record()), backend, 'the next group records on a new connection')
+        finally:
+            recorder.close()
+        self.assertIsNone(recorder.connection)
 
     def test_sends_whose_start_cannot_be_recorded_are_not_made(self):
         adapter = type('Adapter', (), {'code': 'stub', 'calls': [],
