@@ -522,8 +522,7 @@ class CommMessage(models.Model):
                     else:
                         batch = [waiting.popleft() for _index in range(min(pool.room(), len(waiting)))]
                 slots = provider._pace_reserve(len(batch)) if interval else [None] * len(batch)
-                for (message, outbound), at in zip(batch, slots):
-                    pool.submit(message, outbound, at)
+                pool.submit_all([(message, outbound, at) for (message, outbound), at in zip(batch, slots)])
                 if not len(pool):
                     break
                 answers, starting = pool.collect()

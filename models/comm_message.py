@@ -638,8 +638,10 @@ class CommMessage(models.Model):
         """Messages the provider accepted. Odoo's SMS tracking says so already: 'process' since they
         were queued (``_queue_sms``) or sent again (``action_retry_now``), and a provider's answer
         other than queued moved it (``_apply_state``); nothing to write per message here."""
-        # the account's code from its adapter (cached per process): no query after a dispatch's commit
-        for message in self.filtered(lambda m: m.provider_id._get_adapter().code == 'sandbox'):
+        # the accounts' code from their adapters (cached per process): no query after a dispatch's
+        # commit, one lookup per account
+        sandboxes = self.provider_id.filtered(lambda provider: provider._get_adapter().code == 'sandbox')
+        for message in self.filtered(lambda m: m.provider_id in sandboxes) if sandboxes else ():
             message.provider_id._sandbox_after_send(message)
 
     def _handle_send_error(self, error):

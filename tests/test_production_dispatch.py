@@ -681,6 +681,19 @@ class TestSendPoolOnALoop(BaseCase):
         self.assertEqual(sorted(answers, key=lambda answer: answer[0]), [(key, NOT_SENT) for key in 'abc'])
         self.assertEqual(adapter.calls, [], 'never sent unrecorded')
 
+    def test_sends_handed_over_together_wake_the_loop_once(self):
+        adapter = _LoopAdapter(0.01)
+        with SendPool(adapter, 4, starter=lambda keys: None) as pool:
+            with patch.object(pool.loop, 'call_soon_threadsafe', wraps=pool.loop.call_soon_threadsafe) as wake:
+                pool.submit_all([(str(index), Outbound(to='+32470110000', body=str(index)), None) for index in range(10)])
+                handed = [call for call in wake.call_args_list if call.args[0] == pool._create_tasks]
+            answers = []
+            while len(pool):
+                answers += pool.collect()[0]
+        self.assertEqual(len(handed), 1, 'one hand-over for the ten sends')
+        self.assertEqual(sorted(key for key, _result in answers), sorted(map(str, range(10))))
+        self.assertEqual(sorted(adapter.calls), sorted(map(str, range(10))), 'each sent once')
+
     def test_errors_on_the_loop_are_answers(self):
         adapter = _LoopAdapter(0.0)
         answers, paused = self.run_pool(adapter, ['ok', 'busy', 'bug'], 3)

@@ -5,6 +5,7 @@ The ORM side (claims, answers, the breaker and the rate shared in PostgreSQL) li
 """
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import threading
 import time
@@ -163,6 +164,16 @@ class Pace:
             return done.value
 
 
+def _settle(future, task):
+    """A task's outcome on the ``concurrent.futures.Future`` the caller waits on."""
+    if task.cancelled():
+        future.cancel()
+    elif task.exception() is not None:
+        future.set_exception(task.exception())
+    else:
+        future.set_result(task.result())
+
+
 class _LoopEvent:
     """What a send on the event loop waits on to start: set from any thread, like an Event."""
 
@@ -265,12 +276,22 @@ class SendPool:
         return max(0, 2 * self.workers - len(self.futures))
 
     def submit(self, key, outbound, at=None):
+        self.submit_all([(key, outbound, at)])
+
+    def submit_all(self, sends):
+        """Queue these sends ``[(key, outbound, at)]``; on the event loop, handed over together
+        (one wake-up of the loop, not one per send)."""
+        if not sends:
+            return
+        reserved_at = time.monotonic()
         if self.loop:
-            future = asyncio.run_coroutine_threadsafe(self._send_async(key, outbound, at, time.monotonic()), self.loop)
+            futures = [concurrent.futures.Future() for _send in sends]
+            self.loop.call_soon_threadsafe(self._create_tasks, list(zip(futures, sends)), reserved_at)
         else:
-            future = self.executor.submit(self._send, key, outbound, at, time.monotonic())
-        self.futures[future] = key
-        future.add_done_callback(lambda _future: self.wake.set())
+            futures = [self.executor.submit(self._send, key, outbound, at, reserved_at) for key, outbound, at in sends]
+        for future, (key, _outbound, _at) in zip(futures, sends):
+            self.futures[future] = key
+            future.add_done_callback(lambda _future: self.wake.set())
 
     def collect(self, timeout=None):
         """``(answers, starting)``: what came in, and the sends waiting for ``start()``."""
@@ -467,6 +488,12 @@ class SendPool:
                 self._let_started_go(keys)
             except Exception:  # noqa: BLE001  not recorded: not sent (the caller gives them back)
                 self._let_started_go(keys, refused=True)
+
+    def _create_tasks(self, sends, reserved_at):
+        """On the loop: a task per send, its outcome passed on to the caller's future."""
+        for future, (key, outbound, at) in sends:
+            task = self.loop.create_task(self._send_async(key, outbound, at, reserved_at))
+            task.add_done_callback(functools.partial(_settle, future))
 
     async def _send_async(self, key, outbound, at, reserved_at):
         async with self.limit:
