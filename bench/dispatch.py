@@ -10,7 +10,9 @@
    accepted once and the fake saw each To/Body exactly once; deletes the messages. Meanwhile a
    process of its own probes the server's ``/web/health`` every 50 ms: its p99 during the dispatch
    against its p99 in the ``--probe-idle`` seconds before (goal < 2x: the dispatch does not starve
-   the machine).
+   the machine). Before it, the fake's ceiling here: ``--ceiling`` POSTs from a bare aiohttp client at
+   the same concurrency (no SDK, no ORM); after it, the CPU per message of this process, the fake
+   and PostgreSQL.
 
 With ``--composer``, each level is measured twice end to end, in turn: the SMS queued directly
 (``comm.message`` rows) then dispatched, and the same number of SMS from Odoo's mass SMS composer
@@ -20,7 +22,7 @@ in a thread) beside the dispatch loop, as two cron workers run them; the ratio c
 is the cost of Odoo's side (goal >= 0.97). ``--profile`` profiles the dispatch loop's thread.
 
 Goal: >= 150 messages/s, every message sent exactly once.
-Run: ``bench/run.sh dispatch [-n 10000] [--concurrency 16 32] [--composer] [--profile]``
+Run: ``bench/run.sh dispatch [-n 10000] [--concurrency 16 32] [--composer] [--profile] [--ceiling 3000]``
 """
 import argparse
 import json
