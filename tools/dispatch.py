@@ -178,11 +178,12 @@ class _LoopEvent:
     """What a send on the event loop waits on to start: set from any thread, like an Event."""
 
     def __init__(self, loop):
-        self.loop, self.future, self.flag = loop, loop.create_future(), False
+        # made on the loop's thread: set from there (the loop's starter), no wake-up of the loop needed
+        self.loop, self.future, self.flag, self.thread = loop, loop.create_future(), False, threading.get_ident()
 
     def set(self):
         self.flag = True
-        if asyncio._get_running_loop() is self.loop:
+        if threading.get_ident() == self.thread:
             self._resolve()
         else:
             self.loop.call_soon_threadsafe(self._resolve)
