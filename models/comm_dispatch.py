@@ -176,27 +176,39 @@ class CommProvider(models.Model):
         the recording of its answer; the pool starts none later than one timeout before the end."""
         return (self.timeout or 15.0) + 2.0
 
-    def _pace_reserve(self, count):
-        """Monotonic times of ``count`` consecutive send slots at this account's rate (reserved
-        in PostgreSQL, so another server's sends take other slots); ``None`` each without a limit."""
+    def _pace_reserve(self, count, within=None):
+        """Monotonic times of up to ``count`` consecutive send slots at this account's rate
+        (reserved in PostgreSQL, so another server's sends take other slots); ``None`` each
+        without a limit. With ``within``, only the slots that begin within that many seconds are
+        reserved (fewer, or none: a slot a run could not use would push every later one back)."""
         self.ensure_one()
         if not count or not self.rate_limit or self.rate_limit <= 0:
             return [None] * count
         interval = 1.0 / self.rate_limit
+        horizon = 1e9 if within is None else max(within, 0.0)
 
         def reserve(cr):
+            # the row locked first (a concurrent reservation waits, or makes this one retry)
             cr.execute(SQL(
-                """INSERT INTO comm_provider_pace AS pace (provider_id, next_slot_at)
-                   VALUES (%s, (clock_timestamp() at time zone 'UTC') + %s * interval '1 second')
-                   ON CONFLICT (provider_id) DO UPDATE
-                      SET next_slot_at = GREATEST(pace.next_slot_at, clock_timestamp() at time zone 'UTC')
-                                         + %s * interval '1 second'
-                   RETURNING EXTRACT(EPOCH FROM next_slot_at - (clock_timestamp() at time zone 'UTC'))""",
-                self.id, count * interval, count * interval))
+                """WITH pace AS (SELECT GREATEST(next_slot_at, clock_timestamp() at time zone 'UTC') AS base,
+                                        clock_timestamp() at time zone 'UTC' AS now
+                                   FROM comm_provider_pace WHERE provider_id = %(id)s FOR UPDATE),
+                        granted AS (SELECT base, now, LEAST(%(count)s, GREATEST(0, FLOOR(
+                                        (EXTRACT(EPOCH FROM now - base) + %(horizon)s) / %(interval)s) + 1))::int AS n
+                                      FROM pace)
+                   UPDATE comm_provider_pace SET next_slot_at = granted.base + granted.n * %(interval)s * interval '1 second'
+                     FROM granted WHERE provider_id = %(id)s
+                   RETURNING EXTRACT(EPOCH FROM granted.base - granted.now), granted.n""",
+                id=self.id, count=count, horizon=horizon, interval=interval))
+            row = cr.fetchone()
+            if row is None:     # the account's first reservation: its row, then the same statement
+                cr.execute(SQL("INSERT INTO comm_provider_pace (provider_id) VALUES (%s) ON CONFLICT DO NOTHING",
+                               self.id))
+                return reserve(cr)
             # read the local clock now, not after the commit: the slots are as far off as the answer was
-            return time.monotonic() + float(cr.fetchone()[0])
-        end = run_shared(self.env, reserve)
-        return [end - (count - index) * interval for index in range(count)]
+            return time.monotonic() + float(row[0]), row[1]
+        start, granted = run_shared(self.env, reserve)
+        return [start + index * interval for index in range(granted)]
 
     def _pace_pause(self, seconds):
         """A 429: no worker of any server sends for this account before ``seconds`` from now."""
@@ -521,7 +533,14 @@ class CommMessage(models.Model):
                         waiting.clear()
                     else:
                         batch = [waiting.popleft() for _index in range(min(pool.room(), len(waiting)))]
-                slots = provider._pace_reserve(len(batch)) if interval else [None] * len(batch)
+                slots = provider._pace_reserve(len(batch), budget.left() - timeout) if interval else [None] * len(batch)
+                if len(slots) < len(batch):
+                    # the account's next slots begin after this run could start a send: the rest goes
+                    # back to the queue, and nothing more is claimed (a later run takes them)
+                    late, batch = batch[len(slots):] + list(waiting), batch[:len(slots)]
+                    waiting.clear()
+                    chunk = 0
+                    self.browse([message.id for message, _outbound in late])._release()
                 pool.submit_all([(message, outbound, at) for (message, outbound), at in zip(batch, slots)])
                 if not len(pool):
                     break
