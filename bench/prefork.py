@@ -10,7 +10,7 @@ issue 12: no failures injected, no kill -9, no second server; a first step towar
    with no failure, no "WorkerCron … timeout" in the server log, and the whole run not shorter
    than ``(n - 1) / rate`` (the account's rate kept over all runs of the cron).
 
-Run: ``bench/run.sh prefork [-n 2000] [--rate 50] [--limit-time-real-cron 75]``. A cron limit
+Run: ``bench/run.sh prefork [-n 2000] [--rate 50] [--limit-time-real-cron 120]``. A cron limit
 below the cron worker's idle sleep (60–70 s) gets the idle worker itself killed by Odoo.
 """
 import argparse
@@ -26,7 +26,7 @@ def main():
     parser.add_argument('-n', '--messages', type=int, default=2000)
     parser.add_argument('--rate', type=float, default=50.0, help='the account\'s messages per second')
     parser.add_argument('--delay', type=float, default=0.05, help='the fake provider\'s answer time (s)')
-    parser.add_argument('--limit-time-real-cron', type=int, default=75)
+    parser.add_argument('--limit-time-real-cron', type=int, default=120)
     args = parser.parse_args()
     say(f'{args.messages} SMS at {args.rate}/s, limit_time_real_cron {args.limit_time_real_cron}; '
         f'{common.machine_load()}')

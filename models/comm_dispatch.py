@@ -329,6 +329,14 @@ class CommMessage(models.Model):
             accounts = self._due_accounts()
             for provider in accounts:
                 if budget.spent(provider._send_reserve()):
+                    if budget.seconds < provider._send_reserve():
+                        # no run of this cron can ever send for the account: say why, each run
+                        _logger.warning(
+                            'comm.provider %s: a dispatch run may use %.1fs (its share of Odoo\'s cron time '
+                            'limit, less a prefork cron worker\'s idle sleep), shorter than one send (the '
+                            'account\'s timeout plus 2s: %.1fs): nothing is sent. Raise limit_time_real_cron '
+                            '(120 or more with workers) or lower the account\'s timeout.',
+                            provider.id, budget.seconds, provider._send_reserve())
                     break
                 try:
                     done += self._dispatch_account(provider, batch_size, budget)

@@ -96,6 +96,17 @@ class TestDispatchLimits(DispatchCase):
         self.env.cr.execute('SELECT next_slot_at FROM comm_provider_pace WHERE provider_id = %s', [self.twilio.id])
         return self.env.cr.fetchone()[0]
 
+    def test_a_budget_shorter_than_one_send_says_so(self):
+        """With workers, a cron limit just above the idle sleep leaves a run less than one send
+        (timeout + 2 s): nothing can be sent, and every run says why instead of staying silent."""
+        messages = self.queue(2)
+        with self.assertLogs('odoo.addons.comm_gateway.models.comm_dispatch', 'WARNING') as logs:
+            self.env['comm.message']._cron_dispatch(budget=TimeBudget(4.5))
+        self.assertIn('shorter than one send', logs.output[0])
+        self.assertIn('limit_time_real_cron', logs.output[0])
+        self.assertEqual(self.sends(), [])
+        self.assertEqual(set(messages.mapped('dispatch_state')), {'todo'})
+
     def test_only_the_slots_a_run_can_use_are_reserved(self):
         self.twilio.rate_limit = 10
         ahead = self.set_pace(60)
