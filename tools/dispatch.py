@@ -376,8 +376,11 @@ class SendPool:
         try:
             self._start_waiting()
         finally:
-            if hasattr(self.starter, 'close'):
-                self.starter.close()
+            self._close_starter()
+
+    def _close_starter(self):
+        if hasattr(self.starter, 'close'):
+            self.starter.close()
 
     def _start_waiting(self):
         while not self.stopping.is_set():
@@ -471,8 +474,7 @@ class SendPool:
         finally:
             if starts:
                 await starts
-                if hasattr(self.starter, 'close'):
-                    self.starter.close()
+                self._close_starter()
 
     async def _start_waiting_async(self):
         """:meth:`_start_waiting` on the loop: the starter's statement awaited there, for the sends
