@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from collections import deque
+import psycopg2
 import psycopg2.errors
 
 from odoo import _, api, fields, models
@@ -32,6 +33,7 @@ from .comm_webhook_event import _utcnow, claim_ids
 _logger = logging.getLogger(__name__)
 
 RECONCILE_LIMIT = 50                    # interrupted attempts looked at per run
+START_TIMEOUT = 5.0                     # seconds a group's start may wait (PostgreSQL's statement_timeout)
 BREAKER_FIELDS = ['breaker_state', 'breaker_failures', 'breaker_open_until']
 BREAKER_STATES = [('closed', 'Sending'), ('open', 'Paused after failures'), ('half_open', 'Trying one message')]
 
@@ -78,36 +80,43 @@ def _started_sql(ids):
 
 class StartRecorder:
     """The send pool's ``starter``: marks the given messages started in one statement, committed at
-    once (autocommit, as Odoo's own database creation does: one round trip per group of sends),
-    on a connection of its own, closed with the pool. A pool of threads calls it from a thread of
-    its own (a cursor of the registry); a pool on an event loop awaits :meth:`start_async` on the
-    loop itself (an asynchronous connection: no thread to hand the sends to and back)."""
+    once (autocommit: one round trip per group of sends), on a connection of its own, closed with
+    the pool. A pool of threads calls it from a thread of its own; a pool on an event loop awaits
+    :meth:`start_async` on the loop itself (an asynchronous connection: no thread to hand the
+    sends to and back). A statement that fails (a lost connection, or one waiting longer than
+    ``START_TIMEOUT`` for a lock) drops its connection: that group is refused, the next reconnects."""
 
     def __init__(self, registry):
-        self.registry, self.cr, self.connection = registry, None, None
+        self.registry, self.connection = registry, None
+
+    def _connection_info(self):
+        info = dict(connection_info_for(self.registry.db_name)[1])
+        info['options'] = f"{info.get('options') or ''} -c statement_timeout={int(START_TIMEOUT * 1000)}".strip()
+        return info
 
     def __call__(self, messages):
-        if self.cr is None:
-            self.cr = self.registry.cursor()
-            self.cr._cnx.autocommit = True
-        self.cr.execute(_started_sql([message.id for message in messages]))
+        if self.connection is None:
+            self.connection = psycopg2.connect(**self._connection_info())
+            self.connection.autocommit = True
+        query = _started_sql([message.id for message in messages])
+        try:
+            with self.connection.cursor() as cr:
+                cr.execute(query.code, query.params)
+        except BaseException:
+            self.close()
+            raise
 
     async def start_async(self, messages):
         if self.connection is None:
-            self.connection = await pg_async.connect(connection_info_for(self.registry.db_name)[1])
+            self.connection = await pg_async.connect(self._connection_info())
         query = _started_sql([message.id for message in messages])
         try:
             await pg_async.execute(self.connection, query.code, query.params)
         except BaseException:
-            self.connection.close()     # lost, or in an unknown state: the next group reconnects
-            self.connection = None
+            self.close()
             raise
 
     def close(self):
-        if self.cr is not None:
-            self.cr._cnx.autocommit = False
-            self.cr.close()
-            self.cr = None
         if self.connection is not None:
             self.connection.close()
             self.connection = None

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from unittest.mock import patch
 
 import psycopg2
+import psycopg2.errors
 
 from odoo import api, fields
 from odoo.addons.base.tests.test_ir_cron import CronMixinCase
@@ -20,6 +21,7 @@ from odoo.tests import BaseCase, TransactionCase, tagged
 from odoo.tests.common import get_db_name
 from odoo.tools import mute_logger
 
+from ..models import comm_dispatch
 from ..models.comm_dispatch import StartRecorder
 from ..providers import ProviderError
 from ..providers.base import Outbound, SendResult
@@ -574,25 +576,67 @@ class TestStartsRecordedByThePool(FakeProviderMixin, BaseCase):
                 cr.execute('DELETE FROM comm_message WHERE provider_id = %s', [provider_id])
                 env['comm.provider'].browse(provider_id).unlink()
 
+    @staticmethod
+    def _recorders(registry):
+        """Each way a pool records its starts: ``(name, recorder, record(group) -> backend pid)``."""
+        threaded, looped = StartRecorder(registry), StartRecorder(registry)
+
+        def in_thread(group):
+            threaded(group)
+            return threaded.connection.get_backend_pid()
+
+        async def on_loop(group):
+            await looped.start_async(group)
+            return looped.connection.get_backend_pid()
+        return [('thread', threaded, in_thread), ('loop', looped, lambda group: asyncio.run(on_loop(group)))]
+
     def test_a_lost_connection_fails_one_group_and_the_next_reconnects(self):
         registry = Registry(get_db_name())
-        recorder = StartRecorder(registry)
         group = [SimpleNamespace(id=-1)]
+        for name, recorder, record in self._recorders(registry):
+            with self.subTest(name), contextlib.closing(recorder):
+                backend = record(group)
+                with registry.cursor() as cr:
+                    cr.execute('SELECT pg_terminate_backend(%s)', [backend])
+                with self.assertRaises(psycopg2.OperationalError):
+                    record(group)
+                self.assertIsNone(recorder.connection, 'the lost connection is dropped')
+                self.assertNotEqual(record(group), backend, 'the next group records on a new connection')
+            self.assertIsNone(recorder.connection)
 
-        async def record():
-            await recorder.start_async(group)
-            return recorder.connection.get_backend_pid()
+    def test_a_start_held_by_a_lock_fails_its_group_in_time(self):
+        """A start that would wait for a row another transaction holds gives up after START_TIMEOUT
+        (its sends given back) instead of holding the pool, and its stop, for as long."""
+        registry = Registry(get_db_name())
+        with registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            provider = env['comm.provider'].create({'name': 'Start held by a lock', 'code': 'sandbox'})
+            message = env['comm.message'].create({
+                'direction': 'out', 'channel': 'sms', 'state': 'sent', 'provider_id': provider.id,
+                'to_number': '+32470220000', 'body': 'held by a lock'})
+        group = [SimpleNamespace(id=message.id)]
         try:
-            backend = asyncio.run(record())
-            with registry.cursor() as cr:
-                cr.execute('SELECT pg_terminate_backend(%s)', [backend])
-            with self.assertRaises(psycopg2.OperationalError):
-                asyncio.run(record())
-            self.assertIsNone(recorder.connection, 'the lost connection is dropped')
-            self.assertNotEqual(asyncio.run(record()), backend, 'the next group records on a new connection')
+            for name, recorder, record in self._recorders(registry):
+                with self.subTest(name), contextlib.closing(recorder), registry.cursor() as holder, \
+                        patch.object(comm_dispatch, 'START_TIMEOUT', 0.3):
+                    # let go by PostgreSQL itself after 8 s: a start that waits for it fails the test, not hangs it
+                    holder.execute("SET LOCAL idle_in_transaction_session_timeout = '8s'")
+                    holder.execute('SELECT 1 FROM comm_message WHERE id = %s FOR UPDATE', [message.id])
+                    started = time.monotonic()
+                    with self.assertRaises(psycopg2.errors.QueryCanceled):
+                        record(group)
+                    self.assertLess(time.monotonic() - started, 5, 'given up after the start timeout')
+                    self.assertIsNone(recorder.connection, 'dropped: the next group reconnects')
+                    holder.execute('ROLLBACK')
+                    holder.execute('UPDATE comm_message SET attempt_unstarted = TRUE WHERE id = %s', [message.id])
+                    holder.commit()
+                    record(group)
+                    holder.execute('SELECT attempt_unstarted FROM comm_message WHERE id = %s', [message.id])
+                    self.assertEqual(holder.fetchone(), (False,), 'the next group is recorded')
         finally:
-            recorder.close()
-        self.assertIsNone(recorder.connection)
+            with registry.cursor() as cr:
+                cr.execute('DELETE FROM comm_message WHERE id = %s', [message.id])
+                api.Environment(cr, api.SUPERUSER_ID, {})['comm.provider'].browse(provider.id).unlink()
 
     def test_sends_whose_start_cannot_be_recorded_are_not_made(self):
         adapter = type('Adapter', (), {'code': 'stub', 'calls': [],
