@@ -56,7 +56,7 @@ class CommMessage(models.Model):
     channel = fields.Selection([('sms', 'SMS'), ('mms', 'MMS'), ('whatsapp', 'WhatsApp')],
                                required=True, default='sms')
     provider_id = fields.Many2one('comm.provider', 'Account', required=True, ondelete='restrict', index=True)
-    company_id = fields.Many2one(related='provider_id.company_id', store=True, index=True)
+    company_id = fields.Many2one(related='provider_id.company_id', store=True, index=True, precompute=True)
     from_number = fields.Char('From', index='btree_not_null')
     to_number = fields.Char('To', index='btree_not_null')
     body = fields.Text()
@@ -544,14 +544,15 @@ class CommMessage(models.Model):
         already planned by then (past ones may be the current run's, which Odoo deletes at its end).
         Now: once per transaction (a chatter composer queues its SMS record by record); the mark
         goes with the cursor's precommit data, which a commit, a rollback or a savepoint clears."""
-        cron = self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')
         now = fields.Datetime.now()
-        if at and at > now and self.env['ir.cron.trigger'].sudo().search_count(
+        due_now = not at or at <= now
+        if due_now and self.env.cr.precommit.data.get(DISPATCH_WOKEN_KEY):
+            return
+        cron = self.env.ref('comm_gateway.ir_cron_comm_message_dispatch')
+        if not due_now and self.env['ir.cron.trigger'].sudo().search_count(
                 [('cron_id', '=', cron.id), ('call_at', '>', now), ('call_at', '<=', at)], limit=1):
             return
-        if not at or at <= now:
-            if self.env.cr.precommit.data.get(DISPATCH_WOKEN_KEY):
-                return
+        if due_now:
             self.env.cr.precommit.data[DISPATCH_WOKEN_KEY] = True
         cron._trigger(at)
 

@@ -160,11 +160,13 @@ class CommMessage(models.Model):
     guard_state = fields.Selection(
         GUARD_STATES, 'Held by the guard', readonly=True, copy=False, index='btree_not_null',
         help="Daily cap reached: waits for the next day. Destination refused: the account does not send there.")
-    # the other party's number (the recipient of an outbound message, the sender of an inbound one)
-    number_type = fields.Selection(NUMBER_TYPES, compute='_compute_number_info', store=True, readonly=True)
+    # the other party's number (the recipient of an outbound message, the sender of an inbound one);
+    # computed before the insert (precompute: no UPDATE of the new rows after it)
+    number_type = fields.Selection(NUMBER_TYPES, compute='_compute_number_info', store=True, readonly=True,
+                                   precompute=True)
     number_country_id = fields.Many2one('res.country', 'Number country', compute='_compute_number_info',
-                                        store=True, readonly=True)
-    number_carrier = fields.Char('Carrier', compute='_compute_number_info', store=True, readonly=True,
+                                        store=True, readonly=True, precompute=True)
+    number_carrier = fields.Char('Carrier', compute='_compute_number_info', store=True, readonly=True, precompute=True,
                                  help="The number's original carrier, by libphonenumber (a ported number moved).")
 
     @api.depends('direction', 'to_number', 'from_number')
