@@ -26,7 +26,8 @@ class CommMessage(models.Model):
     _inherit = 'comm.message'
 
     peer_number = fields.Char('Number', compute='_compute_peer_number', store=True, precompute=True,
-                              index='btree_not_null', help='The customer\'s number: the sender of an inbound message, the recipient of '
+                              index='btree_not_null',
+                              help='The customer\'s number: the sender of an inbound message, the recipient of '
                                    'an outbound one.')
     conversation_unread = fields.Boolean('Unread', copy=False, help='Inbound, and nobody opened its conversation yet.')
 

@@ -11,12 +11,13 @@ under REPEATABLE READ an insert whose snapshot predates a committed ``FOR UPDATE
 that row fails ("could not serialize access due to concurrent update") — Odoo's SMS cron and the
 webhook queue failed mid-batch so.
 """
+import contextlib
 import logging
 import random
 import threading
 import time
 from collections import deque
-import psycopg2
+
 import psycopg2.errors
 
 from odoo import _, api, fields, models
@@ -99,19 +100,21 @@ class StartRecorder:
             self.connection = psycopg2.connect(**self._connection_info())
             self.connection.autocommit = True
         query = _started_sql([message.id for message in messages])
-        try:
-            with self.connection.cursor() as cr:
-                cr.execute(query.code, query.params)
-        except BaseException:
-            self.close()
-            raise
+        with self._dropped_on_failure(), self.connection.cursor() as cr:
+            cr.execute(query.code, query.params)
 
     async def start_async(self, messages):
         if self.connection is None:
             self.connection = await pg_async.connect(self._connection_info())
         query = _started_sql([message.id for message in messages])
-        try:
+        with self._dropped_on_failure():
             await pg_async.execute(self.connection, query.code, query.params)
+
+    @contextlib.contextmanager
+    def _dropped_on_failure(self):
+        """A statement that fails leaves the connection lost or in an unknown state: the next group reconnects."""
+        try:
+            yield
         except BaseException:
             self.close()
             raise

@@ -166,7 +166,8 @@ class CommMessage(models.Model):
                                    precompute=True)
     number_country_id = fields.Many2one('res.country', 'Number country', compute='_compute_number_info',
                                         store=True, readonly=True, precompute=True)
-    number_carrier = fields.Char('Carrier', compute='_compute_number_info', store=True, readonly=True, precompute=True,
+    number_carrier = fields.Char('Carrier', compute='_compute_number_info', store=True, readonly=True,
+                                 precompute=True,
                                  help="The number's original carrier, by libphonenumber (a ported number moved).")
 
     @api.depends('direction', 'to_number', 'from_number')
